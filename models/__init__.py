@@ -1,0 +1,34 @@
+"""The task registry: one explicit line per task.
+
+Each entry names the module that holds the task (its ``TASK`` record) and what
+``rnn-apps tasks`` shows; the module is imported only when the task is used, so the CLI
+starts without loading TensorFlow.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskEntry:
+    module: str
+    shape: str
+    example: str
+    status: str
+
+
+TASKS: dict[str, TaskEntry] = {
+    "sentiment": TaskEntry("rnn_apps.models.sentiment", "many-to-one", "review -> positive/negative", "ready"),
+}
+
+
+def get_task(name: str):
+    """The ``Task`` record of ``name`` (imports its module)."""
+    from rnn_apps.errors import UserError
+
+    if name not in TASKS:
+        raise UserError(f"unknown task {name!r}; tasks: {', '.join(TASKS)}")
+    task = importlib.import_module(TASKS[name].module).TASK
+    assert task.name == name, f"{TASKS[name].module} registers {task.name!r}, not {name!r}"
+    return task

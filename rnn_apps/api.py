@@ -1,0 +1,103 @@
+"""Everything the CLI does, callable from Python with the same names.
+
+    >>> import rnn_apps
+    >>> run = rnn_apps.train("sentiment", preset="small")
+    >>> rnn_apps.predict(run, ["not boring at all"])
+    >>> rnn_apps.export(run, out="export/sentiment")
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from rnn_apps.config import load_config
+from rnn_apps.errors import UserError
+from rnn_apps.readers import split_examples
+from rnn_apps.runs import atomic_dir, read_run
+from rnn_apps.training import train  # noqa: F401  (re-exported)
+
+
+@dataclasses.dataclass
+class Run:
+    """A trained run loaded back: its task, config, preprocessing and best model."""
+
+    path: Path
+    task: Any
+    cfg: Any
+    prep: Any
+    model: Any
+    meta: dict
+
+
+def load_run(run_dir: str | Path) -> Run:
+    import keras
+
+    from rnn_apps.models import get_task
+
+    path, meta = read_run(run_dir)
+    task = get_task(meta["task"])
+    cfg = load_config(task.config_class, path / "config.yaml")
+    if not (path / "model.keras").is_file():
+        raise UserError(f"{path} has no model.keras yet (training did not finish; continue it with --resume)")
+    model = keras.models.load_model(path / "model.keras")
+    return Run(path, task, cfg, task.load_preprocessing(cfg, path), model, meta)
+
+
+def evaluate(run_dir: str | Path, data: str | None = None) -> dict:
+    """Metrics of the run's model on ``data`` (all of it), or on the run's own test split."""
+    run = load_run(run_dir)
+    if data is not None:
+        examples = run.task.load_examples(run.cfg, data)
+    else:
+        examples = run.task.load_examples(run.cfg, run.meta["data"])
+        examples = split_examples(examples, run.cfg.val_fraction, run.cfg.test_fraction, run.cfg.seed)["test"]
+        if not len(examples):
+            raise UserError(f"{run.path} was trained without a test split (test_fraction 0); pass --data")
+    report = run.prep.evaluate(run.model, run.cfg, examples)
+    report["data"] = data or f"{run.meta['data'] or 'builtin'} (test split)"
+    return report
+
+
+def predict(run_dir: str | Path, inputs: list[str]) -> list[dict]:
+    """Predictions for raw inputs (texts for the text tasks)."""
+    if not inputs:
+        raise UserError("nothing to predict: give texts as arguments or --input FILE")
+    run = load_run(run_dir)
+    return run.prep.predict(run.model, list(inputs))
+
+
+def info(run_dir: str | Path) -> dict:
+    """Task, data, config, parameter count and final metrics of a run."""
+    run = load_run(run_dir)
+    metrics_file = run.path / "metrics.json"
+    return {"run": str(run.path), "task": run.task.name, "shape": run.task.shape, "data": run.meta["data"] or "builtin",
+            "created": run.meta.get("created"), "parameters": int(run.model.count_params()),
+            "config": dataclasses.asdict(run.cfg),
+            "metrics": json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}}
+
+
+def export(run_dir: str | Path, format: str = "savedmodel", out: str | Path | None = None) -> Path:
+    """Write a SavedModel whose signatures take raw inputs; returns its directory.
+
+    The export is written to a temporary sibling and renamed, so ``out`` is either a
+    complete SavedModel or absent.
+    """
+    import keras
+
+    if format != "savedmodel":
+        raise UserError(f"unknown export format {format!r}; formats: savedmodel")
+    run = load_run(run_dir)
+    out = Path(out) if out is not None else run.path / "export" / "savedmodel"
+    if out.exists():
+        raise UserError(f"{out} already exists; remove it or choose another --out")
+    archive = keras.export.ExportArchive()
+    archive.track(run.model)
+    for trackable in run.prep.trackables():
+        archive.track(trackable)
+    for name, fn in run.prep.serving_functions(run.model).items():
+        archive.add_endpoint(name, fn)
+    with atomic_dir(out) as tmp:
+        archive.write_out(str(tmp), verbose=False)
+    return out

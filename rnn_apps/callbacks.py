@@ -1,0 +1,88 @@
+"""Keras callbacks for training: rich progress, atomic checkpoints, a NaN guard."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import keras
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rnn_apps.runs import save_model, write_json
+
+
+def format_logs(logs: dict | None) -> str:
+    return "  ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items() if isinstance(v, (int, float)))
+
+
+class RichProgress(keras.callbacks.Callback):
+    """A live bar per epoch (step, loss and metrics, ETA) and one summary line per epoch."""
+
+    def __init__(self, console: Console, epochs: int, steps_per_epoch: int | None):
+        super().__init__()
+        self.console, self.epochs, self.steps = console, epochs, steps_per_epoch
+        self.progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[metrics]}"), TimeRemainingColumn(),
+                                 console=console, transient=True)
+
+    def on_train_begin(self, logs=None):
+        self.progress.start()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+        self.bar = self.progress.add_task("", total=self.steps, epoch=f"{epoch + 1}/{self.epochs}", metrics="")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.progress.update(self.bar, completed=batch + 1, metrics=format_logs(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.steps = int(self.progress.tasks[-1].completed) or self.steps  # exact after one epoch
+        self.progress.remove_task(self.bar)
+        self.console.print(f"epoch {epoch + 1}/{self.epochs}  {format_logs(logs)}  "
+                           f"({time.perf_counter() - self.started:.1f}s)", soft_wrap=True)
+
+    def on_train_end(self, logs=None):
+        self.progress.stop()
+
+
+class Checkpoints(keras.callbacks.Callback):
+    """Save ``last.keras`` every epoch and ``best.keras`` when ``monitor`` improves.
+
+    ``state.json`` records the epochs done and the best value, which ``--resume`` reads.
+    """
+
+    def __init__(self, directory: Path, monitor: str = "val_loss", best: float = math.inf,
+                 best_epoch: int = 0):
+        super().__init__()
+        self.directory, self.monitor, self.best, self.best_epoch = directory, monitor, best, best_epoch
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = logs.get(self.monitor, logs.get("loss"))
+        save_model(self.model, self.directory / "last.keras")
+        if value is not None and value < self.best:
+            self.best, self.best_epoch = float(value), epoch + 1
+            save_model(self.model, self.directory / "best.keras")
+        write_json(self.directory / "state.json",
+                   {"epochs_done": epoch + 1, "monitor": self.monitor, "best": self.best,
+                    "best_epoch": self.best_epoch})
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stop at the first non-finite loss and remember where, for a clear message."""
+
+    def __init__(self):
+        super().__init__()
+        self.failed_at: tuple[int, int] | None = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.failed_at = (self.epoch + 1, batch + 1)
+            self.model.stop_training = True

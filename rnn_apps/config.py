@@ -1,0 +1,226 @@
+"""Typed run configuration: dataclass defaults, presets, config files and ``--set``.
+
+Every task has one dataclass of settings with typed defaults (see ``models/<task>.py``).
+The value of a key is decided in this order, later wins:
+
+    dataclass default  <  preset  <  config file (YAML or JSON)  <  --set key=value  <  CLI flags
+
+Unknown keys and wrongly typed values are ``UserError``s that name the key and list the
+valid keys or the expected type. The resolved config is saved as ``config.yaml`` in the
+run directory, so a run can always be reproduced or resumed.
+
+Fields carry their help text and bounds in ``metadata`` (use :func:`setting`), which is
+what ``rnn-apps config TASK`` prints.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+import yaml
+
+from rnn_apps.errors import UserError
+
+
+def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None) -> Any:
+    """A dataclass field with a help text and optional inclusive bounds."""
+    return dataclasses.field(default=default, metadata={"help": help, "min": min, "max": max})
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Settings every task shares: optimisation, splitting, batching."""
+
+    epochs: int = setting(10, "passes over the training split", min=1)
+    batch_size: int = setting(64, "examples per mini-batch", min=1)
+    learning_rate: float = setting(2e-3, "optimizer step size", min=0)
+    optimizer: Literal["adam", "rmsprop", "sgd"] = setting("adam", "optimizer")
+    global_clipnorm: float = setting(
+        1.0, "clip the gradient when its global L2 norm passes this (0 = off)", min=0)
+    clipnorm: float = setting(0.0, "clip each weight's gradient norm separately (0 = off)", min=0)
+    early_stopping: int = setting(3, "stop after this many epochs without val_loss progress (0 = off)", min=0)
+    seed: int = setting(42, "seed for data generation, splitting, shuffling and weights")
+    val_fraction: float = setting(0.1, "fraction held out for validation", min=0, max=0.5)
+    test_fraction: float = setting(0.1, "fraction held out for the final test", min=0, max=0.5)
+    batching: Literal["bucket", "longest", "max"] = setting(
+        "bucket", "bucket: group similar lengths; longest: pad to the batch's longest; "
+        "max: pad every batch to max_length")
+    cache: bool = setting(True, "cache the vectorized examples in memory (tf.data cache)")
+
+
+@dataclasses.dataclass
+class RecurrentConfig:
+    """The recurrent stack shared by the text tasks (see ``rnn_apps.layers``)."""
+
+    cell: Literal["simple", "lstm", "gru"] = setting(
+        "gru", "recurrent cell: simple (vanilla tanh RNN), lstm or gru")
+    units: int = setting(64, "hidden units per recurrent layer (per direction)", min=1)
+    layers: int = setting(1, "stacked recurrent layers", min=1)
+    bidirectional: bool = setting(True, "read the sequence in both directions")
+    residual: bool = setting(False, "add skip connections between stacked layers")
+    dropout: float = setting(0.0, "dropout between layers and before the output", min=0, max=0.95)
+    embedding_dim: int = setting(64, "size of the token embedding", min=1)
+
+
+def field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def describe_fields(cls: type) -> list[dict[str, Any]]:
+    """Rows of (key, type, default, help) for ``rnn-apps config TASK``."""
+    hints = typing.get_type_hints(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        rows.append({"key": f.name, "type": _type_name(hints[f.name]),
+                     "default": f.default, "help": f.metadata.get("help", "")})
+    return rows
+
+
+def resolve_config(cls: type, *, presets: dict[str, dict] | None = None, preset: str | None = None,
+                   file: str | Path | None = None, overrides: Iterable[str] = (),
+                   **flags: Any) -> Any:
+    """Build a config of ``cls`` from defaults, a preset, a file, ``--set`` strings and flags.
+
+    ``flags`` whose value is None are ignored (a CLI flag the user did not give).
+    """
+    values: dict[str, Any] = {}
+    if preset is not None:
+        presets = presets or {}
+        if preset not in presets:
+            raise UserError(f"unknown preset {preset!r}; valid presets: {', '.join(presets) or 'none'}")
+        values.update(_checked(cls, presets[preset], origin=f"preset {preset!r}"))
+    if file is not None:
+        values.update(_checked(cls, read_config_file(file), origin=str(file)))
+    for item in overrides:
+        key, text = _split_override(item)
+        values.update(_checked(cls, {key: parse_value(cls, key, text)}, origin="--set"))
+    values.update(_checked(cls, {k: v for k, v in flags.items() if v is not None}, origin="option"))
+    return cls(**values)
+
+
+def config_from_dict(cls: type, data: dict[str, Any], origin: str = "config") -> Any:
+    """Strictly rebuild a saved config (unknown keys and wrong types are errors)."""
+    return cls(**_checked(cls, data, origin=origin))
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise UserError(f"{where}: not valid YAML/JSON ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a config file must hold a mapping of key: value")
+    return data
+
+
+def save_config(cfg: Any, path: Path) -> None:
+    path.write_text(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False), encoding="utf-8")
+
+
+def load_config(cls: type, path: Path) -> Any:
+    return config_from_dict(cls, read_config_file(path), origin=str(path))
+
+
+def parse_value(cls: type, key: str, text: str) -> Any:
+    """Turn the text of ``--set key=text`` into the type the field declares."""
+    hint = _hints(cls).get(key)
+    if hint is None:
+        raise UserError(_unknown_key(cls, key))
+    if hint is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise UserError(f"config key {key!r} expects a boolean (true/false), got {text!r}")
+    if hint is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise UserError(f"config key {key!r} expects an integer, got {text!r}") from None
+    if hint is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise UserError(f"config key {key!r} expects a number, got {text!r}") from None
+    return text  # str and Literal choices are checked in _checked
+
+
+def _split_override(item: str) -> tuple[str, str]:
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set expects KEY=VALUE, got {item!r}")
+    return key.strip(), text.strip()
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    names = set(field_names(cls))
+    return {k: v for k, v in typing.get_type_hints(cls).items() if k in names}
+
+
+def _unknown_key(cls: type, key: str) -> str:
+    return f"unknown config key {key!r}; valid keys: {', '.join(field_names(cls))}"
+
+
+def _checked(cls: type, data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Check keys, types and bounds of ``data`` against ``cls``; return normalised values."""
+    hints = _hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out = {}
+    for key, value in data.items():
+        if key not in hints:
+            raise UserError(f"{origin}: {_unknown_key(cls, key)}")
+        hint = hints[key]
+        out[key] = value = _coerce(key, hint, value, origin)
+        meta = fields[key].metadata
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if meta.get("min") is not None and value < meta["min"]:
+                raise UserError(f"{origin}: config key {key!r} must be >= {meta['min']}, got {value}")
+            if meta.get("max") is not None and value > meta["max"]:
+                raise UserError(f"{origin}: config key {key!r} must be <= {meta['max']}, got {value}")
+    return out
+
+
+def _coerce(key: str, hint: Any, value: Any, origin: str) -> Any:
+    expected = _type_name(hint)
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise UserError(f"{origin}: config key {key!r} must be one of "
+                            f"{', '.join(map(str, choices))}; got {value!r}")
+        return value
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif hint is str:
+        ok = isinstance(value, str)
+    else:  # pragma: no cover - only the types above are used in configs
+        ok = True
+    if not ok:
+        raise UserError(f"{origin}: config key {key!r} expects {expected}, got {value!r}")
+    return value
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return " | ".join(map(str, typing.get_args(hint)))
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        hint, str(hint))
+
+
+def to_json(cfg: Any) -> str:
+    return json.dumps(dataclasses.asdict(cfg), indent=2)

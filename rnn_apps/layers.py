@@ -1,0 +1,91 @@
+"""Recurrent building blocks shared by every task.
+
+``recurrent_stack`` turns an embedded, masked sequence into a sequence of hidden states
+through ``layers`` stacked RNNs (cell ``simple``/``lstm``/``gru``, optionally
+bidirectional, optionally with residual connections between layers, as in the notes on
+multilayer RNNs). ``SequencePooling`` summarises a masked sequence into one vector for
+many-to-one tasks. Padding (id 0) is masked everywhere, so a sentence gives the same
+result alone or padded inside a batch.
+"""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from rnn_apps.config import RecurrentConfig
+
+CELLS = {"simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+
+def rnn_layer(cell: str, units: int, *, return_sequences: bool = True, return_state: bool = False,
+              name: str | None = None) -> keras.layers.Layer:
+    """One recurrent layer of the chosen cell type."""
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(CELLS)}")
+    return CELLS[cell](units, return_sequences=return_sequences, return_state=return_state, name=name)
+
+
+def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn") -> keras.KerasTensor:
+    """Stack ``cfg.layers`` recurrent layers over ``x``.
+
+    Args:
+        x: ``[batch, time, features]`` with a Keras mask (from ``Embedding(mask_zero=True)``).
+        cfg: cell, units, layers, bidirectional, residual, dropout.
+
+    Returns:
+        ``[batch, time, units * (2 if bidirectional else 1)]``; the mask is carried along.
+        With ``residual``, layer k > 1 adds its input to its output (same width), which
+        keeps a short gradient path through deep stacks.
+    """
+    for k in range(cfg.layers):
+        layer = rnn_layer(cfg.cell, cfg.units, name=f"{name}_{cfg.cell}_{k + 1}")
+        if cfg.bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"{name}_bi_{k + 1}")
+        y = layer(x)
+        if cfg.dropout > 0:
+            y = keras.layers.Dropout(cfg.dropout, name=f"{name}_dropout_{k + 1}")(y)
+        x = keras.layers.Add(name=f"{name}_residual_{k + 1}")([x, y]) if cfg.residual and k > 0 else y
+    return x
+
+
+@keras.saving.register_keras_serializable(package="rnn_apps")
+class SequencePooling(keras.layers.Layer):
+    """Masked summary of a sequence: ``[batch, time, features]`` -> ``[batch, features]``.
+
+    Modes:
+        ``last``: the state after the last real step. For a bidirectional sequence
+        (``bidirectional=True``) the forward half is read at the last real step and the
+        backward half at step 0, where the backward RNN has seen the whole sentence.
+        ``mean`` / ``max``: over real steps only.
+    """
+
+    def __init__(self, mode: str = "last", bidirectional: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("last", "mean", "max"):
+            raise ValueError(f"unknown pooling {mode!r}; choose last, mean or max")
+        self.mode, self.bidirectional = mode, bidirectional
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)  # [batch, time, 1]
+        if self.mode == "mean":
+            return ops.sum(inputs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+        if self.mode == "max":
+            return ops.max(ops.where(weights > 0, inputs, ops.full_like(inputs, -1e9)), axis=1)
+        last_index = ops.maximum(ops.sum(ops.cast(mask, "int32"), axis=1) - 1, 0)  # [batch]
+        last = ops.take_along_axis(inputs, ops.reshape(last_index, (-1, 1, 1)), axis=1)[:, 0, :]
+        if not self.bidirectional:
+            return last
+        half = ops.shape(inputs)[-1] // 2
+        return ops.concatenate([last[:, :half], inputs[:, 0, half:]], axis=-1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "bidirectional": self.bidirectional}

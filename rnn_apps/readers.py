@@ -1,0 +1,242 @@
+"""Reading examples from where users keep them: tables, JSON lines, TFDS.
+
+All readers return :class:`Examples`: named columns of equal length plus, for every
+example, where it came from (``"reviews.tsv:12"``), so that a bad value found later
+(an unknown label, say) is reported with its file and line.
+
+Sources (a string the user passes as ``--data``):
+
+* ``path.tsv`` / ``path.txt``: tab-separated, no quoting (the GLUE and UCI format).
+* ``path.csv``: comma-separated with standard CSV quoting.
+* ``path.jsonl``: one JSON object per line.
+* ``tfds:NAME[:SPLIT]``: a TensorFlow Datasets dataset that is already prepared in the
+  TFDS data dir (nothing is downloaded; the split defaults to ``train``).
+
+Columns are chosen by name (needs a header), by 0-based position, or ``auto``: a header
+is recognised when its first row names every wanted column (``sentence``/``text``/...
+and ``label``/``sentiment``/...); otherwise the wanted columns are taken by position.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rnn_apps.errors import UserError
+
+TABLE_SUFFIXES = (".tsv", ".txt", ".csv", ".jsonl")
+
+
+@dataclasses.dataclass
+class Examples:
+    """Named columns of equal length, with where each example came from.
+
+    ``columns["text"][i]`` and ``origins[i]`` (e.g. ``"data.tsv:12"``) describe example i.
+    """
+
+    columns: dict[str, list]
+    origins: list[str]
+
+    def __len__(self) -> int:
+        return len(self.origins)
+
+    def __getitem__(self, name: str) -> list:
+        return self.columns[name]
+
+    def take(self, indices: Sequence[int]) -> "Examples":
+        return Examples({k: [v[i] for i in indices] for k, v in self.columns.items()},
+                        [self.origins[i] for i in indices])
+
+
+def split_examples(examples: Examples, val_fraction: float, test_fraction: float,
+                   seed: int) -> dict[str, Examples]:
+    """Deterministic shuffled train/val/test split (same seed, same split)."""
+    n = len(examples)
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(n * test_fraction))
+    n_val = int(round(n * val_fraction))
+    if n - n_test - n_val < 1:
+        raise UserError(f"only {n} examples: too few to split into train/val/test")
+    return {"test": examples.take(order[:n_test]),
+            "val": examples.take(order[n_test:n_test + n_val]),
+            "train": examples.take(order[n_test + n_val:])}
+
+
+def read_source(source: str, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
+                tfds_data_dir: str | None = None) -> Examples:
+    """Read the columns in ``wanted`` (our name -> user's column spec) from ``source``.
+
+    ``aliases`` lists, for each wanted column, header names that ``auto`` recognises.
+    """
+    if source.startswith("tfds:"):
+        return read_tfds(source, wanted, aliases, tfds_data_dir)
+    path = Path(source)
+    if not path.exists():
+        raise UserError(f"no such file: {source}")
+    if path.is_dir():
+        raise UserError(f"{source} is a directory; give a {'/'.join(TABLE_SUFFIXES)} file or tfds:NAME")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return read_jsonl(path, wanted, aliases)
+    if suffix in (".tsv", ".txt", ".csv"):
+        return read_table(path, wanted, aliases, delimiter="," if suffix == ".csv" else "\t")
+    raise UserError(f"{source}: unsupported file type {suffix or '(none)'}; "
+                    f"supported: {', '.join(TABLE_SUFFIXES)} files and tfds:NAME[:SPLIT]")
+
+
+def read_text_file(path: Path) -> str:
+    """Whole file as UTF-8 text; invalid bytes are reported with their byte offset."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UserError(f"{path}:{line}: invalid UTF-8 at byte offset {exc.start}") from None
+
+
+def read_table(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
+               delimiter: str = "\t") -> Examples:
+    """Read a delimited file; blank lines are skipped, short rows are ``file:line`` errors."""
+    text = read_text_file(path)
+    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    rows: list[tuple[int, list[str]]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append((reader.line_num, [cell.strip() for cell in row]))
+    except csv.Error as exc:
+        raise UserError(f"{path}:{reader.line_num}: {exc}") from None
+    if not rows:
+        raise UserError(f"{path}: no examples found (the file is empty)")
+    positions, has_header = _column_positions(path, rows[0][1], wanted, aliases)
+    if has_header:
+        rows = rows[1:]
+        if not rows:
+            raise UserError(f"{path}: only a header line, no examples")
+    needed = max(positions.values()) + 1
+    sep = "tab" if delimiter == "\t" else "comma"
+    columns: dict[str, list] = {name: [] for name in wanted}
+    origins = []
+    for line, row in rows:
+        if len(row) < needed:
+            raise UserError(f"{path}:{line}: expected at least {needed} {sep}-separated columns, "
+                            f"found {len(row)}")
+        for name, pos in positions.items():
+            columns[name].append(row[pos])
+        origins.append(f"{path}:{line}")
+    return _checked_non_empty(Examples(columns, origins))
+
+
+def read_jsonl(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]]) -> Examples:
+    """Read one JSON object per line; keys are chosen like header names."""
+    columns: dict[str, list] = {name: [] for name in wanted}
+    origins = []
+    keys: dict[str, str] | None = None
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise UserError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+        if keys is None:
+            keys = {name: _pick_name(path, list(record), name, spec, aliases.get(name, ()))
+                    for name, spec in wanted.items()}
+        for name, key in keys.items():
+            if key not in record:
+                raise UserError(f"{path}:{number}: missing key {key!r}")
+            value = record[key]
+            columns[name].append(value if isinstance(value, str) else json.dumps(value))
+        origins.append(f"{path}:{number}")
+    if not origins:
+        raise UserError(f"{path}: no examples found (the file is empty)")
+    return _checked_non_empty(Examples(columns, origins))
+
+
+def read_tfds(source: str, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
+              data_dir: str | None = None) -> Examples:
+    """Read ``tfds:NAME[:SPLIT]`` from an already prepared TFDS data dir (no download)."""
+    _, _, rest = source.partition(":")
+    name, _, split = rest.partition(":")
+    split = split or "train"
+    if not name:
+        raise UserError("tfds source needs a name: tfds:NAME[:SPLIT]")
+    import tensorflow_datasets as tfds  # heavy: only when asked for
+
+    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as exc:  # DatasetNotFoundError and friends
+        raise UserError(f"tfds dataset {name!r} is unknown to tensorflow-datasets ({type(exc).__name__})") from None
+    if not builder.is_prepared():
+        raise UserError(f"tfds dataset {name!r} is not prepared in {data_dir}; prepare it there on a "
+                        f"machine with network access (tfds build {name} --data_dir {data_dir}) "
+                        f"or pass --set tfds_data_dir=DIR")
+    if split not in builder.info.splits:
+        raise UserError(f"tfds dataset {name!r} has no split {split!r}; splits: "
+                        f"{', '.join(builder.info.splits)}")
+    features = builder.info.features
+    header = list(features.keys())
+    keys = {n: _pick_name(Path(source), header, n, spec, aliases.get(n, ())) for n, spec in wanted.items()}
+    columns: dict[str, list] = {n: [] for n in wanted}
+    origins = []
+    for i, record in enumerate(tfds.as_numpy(builder.as_dataset(split=split))):
+        for n, key in keys.items():
+            value = record[key]
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", errors="replace")
+            elif hasattr(features[key], "int2str") and np.ndim(value) == 0:
+                value = features[key].int2str(int(value))  # ClassLabel: keep the label's name
+            columns[n].append(value if isinstance(value, str) else str(value))
+        origins.append(f"{source}#{i}")
+    if not origins:
+        raise UserError(f"{source}: the split is empty")
+    return Examples(columns, origins)
+
+
+def _column_positions(path: Path, first_row: list[str], wanted: dict[str, str],
+                      aliases: dict[str, Sequence[str]]) -> tuple[dict[str, int], bool]:
+    """Map wanted columns to positions; says whether the first row is a header."""
+    lowered = [cell.lower() for cell in first_row]
+    specs = list(wanted.items())
+    if all(spec == "auto" for _, spec in specs):
+        found = {name: next((lowered.index(a) for a in aliases.get(name, ()) if a in lowered), None)
+                 for name, _ in specs}
+        if all(pos is not None for pos in found.values()):
+            return found, True
+        return {name: i for i, (name, _) in enumerate(specs)}, False
+    if all(spec == "auto" or spec.lstrip("-").isdigit() for _, spec in specs):
+        return {name: (int(spec) if spec != "auto" else i) for i, (name, spec) in enumerate(specs)}, False
+    return {name: lowered.index(_pick_name(path, first_row, name, spec, aliases.get(name, ())).lower())
+            for name, spec in specs}, True
+
+
+def _pick_name(path: Path, names: list[str], ours: str, spec: str, aliases: Sequence[str]) -> str:
+    """Choose the column/key for ``ours`` among ``names`` by explicit name or alias."""
+    lowered = {n.lower(): n for n in names}
+    if spec != "auto":
+        if spec.lower() in lowered:
+            return lowered[spec.lower()]
+        raise UserError(f"{path}: no column named {spec!r} for the {ours}; columns: {', '.join(names)}")
+    for alias in aliases:
+        if alias in lowered:
+            return lowered[alias]
+    raise UserError(f"{path}: cannot tell which column holds the {ours}; columns: {', '.join(names)} "
+                    f"(choose with --set {ours}_column=NAME)")
+
+
+def _checked_non_empty(examples: Examples) -> Examples:
+    for name, values in examples.columns.items():
+        for value, origin in zip(values, examples.origins):
+            if not str(value).strip():
+                raise UserError(f"{origin}: empty {name}")
+    return examples

@@ -1,0 +1,60 @@
+"""What a task is: the record each ``models/<task>.py`` ends with.
+
+The training loop, the CLI and the exporter only ever talk to a task through this
+record, so adding a task means writing one module that fills it in and adding one line
+to ``models/__init__.py``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from rnn_apps.readers import Examples
+
+
+class Preprocessing(Protocol):
+    """Everything fitted on the training split (vocabularies, label sets), saved with the run."""
+
+    def save(self, run_dir: Path) -> None: ...
+
+    def dataset(self, cfg: Any, examples: Examples, training: bool) -> Any:
+        """tf.data pipeline of (inputs, targets) batches; ``training`` shuffles/buckets."""
+
+    def predict(self, model: Any, inputs: list[str]) -> list[dict]:
+        """Raw user inputs -> one JSON-able result per input."""
+
+    def evaluate(self, model: Any, cfg: Any, examples: Examples) -> dict:
+        """A report of metrics on labelled examples."""
+
+    def serving_functions(self, model: Any) -> dict[str, Any]:
+        """Named ``tf.function``s with input signatures for SavedModel export."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One application: its config, data, preprocessing, model and loss.
+
+    Attributes:
+        name: the CLI name (``rnn-apps train NAME``).
+        shape: the problem shape from the notes (``many-to-one`` ...).
+        description: one line for ``rnn-apps tasks``.
+        config_class: the task's config dataclass (typed defaults).
+        presets: named partial configs, e.g. ``{"tiny": {...}}`` for tests.
+        load_examples: ``(cfg, source or None) -> Examples``; None = built-in generator.
+        fit_preprocessing: ``(cfg, train Examples) -> Preprocessing``.
+        load_preprocessing: ``(cfg, run_dir) -> Preprocessing``.
+        build_model: ``(cfg, Preprocessing) -> keras.Model`` (not compiled).
+        compile_args: ``(cfg, Preprocessing) -> {"loss": ..., "metrics": [...]}``.
+    """
+
+    name: str
+    shape: str
+    description: str
+    config_class: type
+    presets: dict[str, dict]
+    load_examples: Callable[[Any, str | None], Examples]
+    fit_preprocessing: Callable[[Any, Examples], Preprocessing]
+    load_preprocessing: Callable[[Any, Path], Preprocessing]
+    build_model: Callable[[Any, Preprocessing], Any]
+    compile_args: Callable[[Any, Preprocessing], dict]
