@@ -6,11 +6,11 @@ the whole review and its summary (the state after the last word) is classified:
     tokens [batch, time] -> Embedding (mask 0) -> (bi)RNN stack -> pooling -> Dense -> p(label)
 
 The built-in data are synthetic reviews where word order matters: negation flips a
-clause ("not boring"), contrast picks a clause ("good acting but a dull plot": the part
-after "but" decides; "a dull plot, even though the acting was good": the first part
-decides), and negation can stand far from its adjective. A bag-of-words model sees the
-same words in positive and negative reviews and stays well below the RNN; train it with
-``--set encoder=bow`` to see the gap.
+clause ("not boring"), even from far away ("the plot , which everyone talked about ,
+was never dull"); intensifiers weigh a clause up or down; contrast ("good acting but a
+dull plot") shrinks what came before, so the later clause usually decides. A
+bag-of-words model sees the same words in positive and negative reviews and stays well
+below the RNN; train it with ``--set encoder=bow`` to see the gap.
 """
 from __future__ import annotations
 
@@ -66,6 +66,12 @@ def build_model(cfg: SentimentConfig, data: TextClassification) -> keras.Model:
 
 
 # --- built-in data ---------------------------------------------------------------------
+# A review is 1-4 clauses. Each clause scores +-strength: the adjective's polarity, flipped
+# by negation (which may stand far from the adjective), scaled by an intensifier
+# (x2) or a softener (x0.5). Clauses joined by "and" add up; "but" and "although X , Y"
+# shrink everything said before to a quarter, so the later clause usually decides, unless
+# what came before was strong and the later clause weak. The label is the sign of the
+# total. Word order carries the meaning; word counts do not.
 
 POSITIVE = ["good", "great", "brilliant", "charming", "superb", "delightful", "clever", "moving",
             "gripping", "lovely", "excellent", "fresh", "witty", "stunning"]
@@ -73,48 +79,62 @@ NEGATIVE = ["bad", "dull", "boring", "awful", "clumsy", "bland", "tedious", "wea
             "lifeless", "predictable", "forgettable", "painful", "flat"]
 ASPECTS = ["acting", "plot", "script", "soundtrack", "ending", "cast", "dialogue", "pacing",
            "camera work", "humour", "story", "direction", "visuals", "editing"]
-INTENSIFIERS = ["very", "really", "truly", "quite", "extremely", "remarkably", "rather"]
+STRONG = ["very", "really", "truly", "extremely", "remarkably"]
+WEAK = ["somewhat", "slightly", "a little", "mildly"]
 ASIDES = ["which my friend had recommended", "that everyone talked about for weeks",
           "which i had heard so much about", "that the trailer promised", "of this long film"]
 OPENERS = ["", "", "honestly ,", "i watched it last night .", "so ,", "well ,"]
 
 
-def _clause(rng: random.Random, positive: bool) -> str:
-    """One clause whose sentiment is ``positive``; negation flips the adjective."""
-    negated = rng.random() < 0.45
-    adjective = rng.choice(NEGATIVE if positive != negated else POSITIVE)
+def _clause(rng: random.Random) -> tuple[str, float]:
+    """One clause and its score (+ positive, - negative)."""
+    polarity = rng.choice((1, -1))
+    negated = rng.random() < 0.4
+    adjective = rng.choice(POSITIVE if polarity > 0 else NEGATIVE)
+    strength, degree = rng.choice(((1.0, ""), (1.0, ""), (2.0, rng.choice(STRONG) + " "),
+                                   (0.5, rng.choice(WEAK) + " ")))
+    score = polarity * strength * (-1 if negated else 1)
     aspect = rng.choice(ASPECTS)
-    intens = rng.choice(INTENSIFIERS) + " " if rng.random() < 0.3 else ""
     form = rng.randrange(4)
     if form == 0:
-        return f"the {aspect} was {'not ' if negated else ''}{intens}{adjective}"
-    if form == 1:  # long range: the negation and the adjective are far apart
-        return f"the {aspect} , {rng.choice(ASIDES)} , was {'never ' if negated else ''}{intens}{adjective}"
-    if form == 2:
-        return f"i {'did not find' if negated else 'found'} the {aspect} {intens}{adjective}"
-    if negated:
-        return f"nobody could call the {aspect} {adjective}"
-    return f"a {intens}{adjective} {aspect}"
+        text = f"the {aspect} was {'not ' if negated else ''}{degree}{adjective}"
+    elif form == 1:  # long range: negation and adjective far apart
+        text = f"the {aspect} , {rng.choice(ASIDES)} , was {'never ' if negated else ''}{degree}{adjective}"
+    elif form == 2:
+        text = f"i {'did not find' if negated else 'found'} the {aspect} {degree}{adjective}"
+    elif negated:
+        text = f"nobody could call the {aspect} {degree}{adjective}"
+    else:
+        text = f"a {degree}{adjective} {aspect}"
+    return text, score
+
+
+def _review(rng: random.Random) -> tuple[str, float]:
+    """A review of 1-4 clauses and its total score."""
+    text, total = _clause(rng)
+    for _ in range(rng.choice((0, 1, 1, 2, 2, 3))):
+        clause, score = _clause(rng)
+        joiner = rng.random()
+        if joiner < 0.4:
+            text, total = f"{text} and {clause}", total + score
+        elif joiner < 0.8:
+            text, total = f"{text} but {clause}", 0.25 * total + score
+        else:
+            text, total = f"although {text} , {clause}", 0.25 * total + score
+    return text, total
 
 
 def generate_reviews(n: int, seed: int) -> Examples:
-    """``n`` synthetic labelled reviews (balanced), deterministic for a seed."""
+    """``n`` synthetic labelled reviews (balanced, no ties), deterministic for a seed."""
     rng = random.Random(seed)
     texts, labels = [], []
-    for i in range(n):
-        positive = i % 2 == 0
-        decisive, other = _clause(rng, positive), _clause(rng, rng.random() < 0.5)
-        shape = rng.random()
-        if shape < 0.25:
-            body = decisive
-        elif shape < 0.6:
-            body = f"{other} but {decisive}"
-        elif shape < 0.8:
-            body = f"although {other} , {decisive}"
-        else:
-            body = f"{decisive} , even though {other}"
+    while len(texts) < n:
+        body, score = _review(rng)
+        want_positive = len(texts) % 2 == 0
+        if abs(score) < 0.2 or (score > 0) != want_positive:
+            continue  # keep the classes balanced and every label clear-cut
         texts.append(f"{rng.choice(OPENERS)} {body} .".strip())
-        labels.append("positive" if positive else "negative")
+        labels.append("positive" if score > 0 else "negative")
     order = list(range(n))
     rng.shuffle(order)
     return Examples({"text": [texts[i] for i in order], "label": [labels[i] for i in order]},

@@ -1,0 +1,1 @@
+"""The ``rnn-apps`` command line (installed as ``rnn_apps.cli``)."""

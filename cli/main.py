@@ -1,0 +1,258 @@
+"""``rnn-apps``: train, evaluate, predict, inspect and export recurrent-network tasks.
+
+The CLI is thin: it parses options, calls the function of the same name in ``rnn_apps``
+and renders the result with rich. TensorFlow is imported only inside commands, so
+``rnn-apps --help`` is fast. A user mistake (``UserError``) prints one line and exits
+with status 2.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from rnn_apps.errors import UserError
+from rnn_apps.models import TASKS
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class UsageProblem(click.ClickException):
+    """A ``UserError`` shown as ``Error: ...`` with exit status 2."""
+
+    exit_code = 2
+
+
+class Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            raise UsageProblem(str(exc)) from None
+
+
+RUN_DIR = click.Path(file_okay=False, path_type=Path)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="rnn-apps")
+def cli():
+    """Ready recurrent-network applications: train, evaluate, predict and export.
+
+    \b
+    Start here:
+      rnn-apps tasks                         what can be trained
+      rnn-apps train sentiment               train on built-in data (a few CPU minutes)
+      rnn-apps evaluate runs/sentiment/...   test-split metrics of that run
+      rnn-apps predict RUN "not bad at all"  label your own sentences
+    """
+
+
+@cli.command()
+def tasks():
+    """List the tasks with their problem shape.
+
+    \b
+    Example:
+      rnn-apps tasks
+    """
+    table = Table("task", "shape", "example", "status", title="rnn-apps tasks")
+    for name, entry in TASKS.items():
+        table.add_row(name, entry.shape, entry.example, entry.status)
+    out.print(table)
+
+
+@cli.command()
+@click.argument("task", type=click.Choice(list(TASKS)))
+def config(task):
+    """Show every config key of TASK with its type, default and meaning.
+
+    Any key can be set with `train --set KEY=VALUE` or in a YAML/JSON file (--config).
+
+    \b
+    Example:
+      rnn-apps config sentiment
+    """
+    from rnn_apps.config import describe_fields
+    from rnn_apps.models import get_task
+
+    record = get_task(task)
+    table = Table("key", "type", "default", "meaning", title=f"{task} config")
+    for row in describe_fields(record.config_class):
+        table.add_row(row["key"], row["type"], repr(row["default"]), row["help"])
+    out.print(table)
+    out.print(f"presets (--preset): {', '.join(record.presets)}")
+
+
+@cli.command()
+@click.argument("task", type=click.Choice(list(TASKS)), required=False)
+@click.option("--data", metavar="SRC", help="a .tsv/.txt/.csv/.jsonl file or tfds:NAME[:SPLIT]; default: built-in data")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML or JSON file of config keys")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override one config key (repeatable)")
+@click.option("--preset", help="named preset of the task (see `rnn-apps config TASK`)")
+@click.option("--epochs", type=click.IntRange(min=1), help="number of epochs (with --resume: the new total)")
+@click.option("--batch-size", type=click.IntRange(min=1), help="examples per batch")
+@click.option("--seed", type=int, help="random seed (data split, shuffling, weights)")
+@click.option("--run-dir", type=RUN_DIR, help="where to write the run (default runs/TASK/TIMESTAMP)")
+@click.option("--resume", type=RUN_DIR, help="continue RUN_DIR from its last checkpoint")
+def train(task, data, config_file, overrides, preset, epochs, batch_size, seed, run_dir, resume):
+    """Train TASK and write a run directory (config, vocabularies, checkpoints, logs, model).
+
+    Without --data the task's built-in synthetic data are used. Gradients are clipped by
+    global norm (global_clipnorm=1.0) unless you set it to 0. TensorBoard logs go to
+    RUN_DIR/logs (`tensorboard --logdir runs`).
+
+    \b
+    Examples:
+      rnn-apps train sentiment
+      rnn-apps train sentiment --data reviews.tsv --set cell=lstm --set layers=2 --epochs 5
+      rnn-apps train sentiment --data data.csv --set text_column=review --set label_column=stars
+      rnn-apps train --resume runs/sentiment/20260101-120000 --epochs 20
+    """
+    import rnn_apps
+
+    if task is None and resume is None:
+        raise UsageProblem("name a TASK to train, or --resume RUN_DIR; tasks: " + ", ".join(TASKS))
+    run = rnn_apps.train(task, data=data, config=config_file, overrides=overrides, preset=preset,
+                         epochs=epochs, batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume,
+                         console=err)
+    out.print(str(run))
+
+
+@cli.command()
+@click.argument("run_dir", type=RUN_DIR)
+@click.option("--data", metavar="SRC", help="labelled data to score (default: the run's own test split)")
+@click.option("--json", "as_json", is_flag=True, help="print machine-readable JSON")
+def evaluate(run_dir, data, as_json):
+    """Loss, accuracy, precision/recall/F1 and the confusion matrix of a trained run.
+
+    \b
+    Examples:
+      rnn-apps evaluate runs/sentiment/20260101-120000
+      rnn-apps evaluate RUN_DIR --data other_reviews.tsv --json
+    """
+    import rnn_apps
+
+    report = rnn_apps.evaluate(run_dir, data=data)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    summary = Table("metric", "value", title=f"evaluation on {report['data']}")
+    for key in ("examples", "loss", "accuracy", "macro_f1"):
+        value = report[key]
+        summary.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    out.print(summary)
+    per_class = Table("label", "precision", "recall", "f1", "support")
+    for row in report["per_class"]:
+        per_class.add_row(row["label"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                          str(row["support"]))
+    out.print(per_class)
+    matrix = Table("true \\ predicted", *report["labels"], title="confusion matrix")
+    for label, row in zip(report["labels"], report["confusion"]):
+        matrix.add_row(label, *map(str, row))
+    out.print(matrix)
+
+
+@cli.command()
+@click.argument("run_dir", type=RUN_DIR)
+@click.argument("texts", nargs=-1)
+@click.option("--input", "input_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="a UTF-8 file with one text per line")
+@click.option("--json", "as_json", is_flag=True, help="print machine-readable JSON")
+def predict(run_dir, texts, input_file, as_json):
+    """Label texts given as arguments or read from --input (one per line).
+
+    \b
+    Examples:
+      rnn-apps predict RUN_DIR "the plot was not boring at all"
+      rnn-apps predict RUN_DIR --input sentences.txt --json
+    """
+    import rnn_apps
+
+    texts = list(texts)
+    if input_file is not None:
+        texts += read_lines(input_file)
+    results = rnn_apps.predict(run_dir, texts)
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        return
+    table = Table("text", "label", "probability")
+    for r in results:
+        table.add_row(r["text"], r["label"], f"{r['probability']:.3f}")
+    out.print(table)
+
+
+@cli.command()
+@click.argument("run_dir", type=RUN_DIR)
+@click.option("--json", "as_json", is_flag=True, help="print machine-readable JSON")
+def info(run_dir, as_json):
+    """Task, data, parameter count, config and final metrics of a run.
+
+    \b
+    Example:
+      rnn-apps info runs/sentiment/20260101-120000
+    """
+    import rnn_apps
+
+    details = rnn_apps.info(run_dir)
+    if as_json:
+        click.echo(json.dumps(details, indent=2))
+        return
+    table = Table("", "", title=details["run"], show_header=False)
+    for key in ("task", "shape", "data", "created", "parameters"):
+        table.add_row(key, f"{details[key]:,}" if key == "parameters" else str(details[key]))
+    for split, report in details["metrics"].items():
+        if isinstance(report, dict):
+            table.add_row(f"{split} metrics", "  ".join(f"{k} {v:.4f}" for k, v in report.items()
+                                                        if isinstance(v, float)))
+    table.add_row("config", "  ".join(f"{k}={v}" for k, v in details["config"].items()))
+    out.print(table)
+
+
+@cli.command()
+@click.argument("run_dir", type=RUN_DIR)
+@click.option("--format", "fmt", type=click.Choice(["savedmodel"]), default="savedmodel", show_default=True,
+              help="export format")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="output directory (default RUN_DIR/export/FORMAT); must not exist")
+def export(run_dir, fmt, out):
+    """Export a run for serving: a SavedModel whose signature takes raw strings.
+
+    \b
+    Example:
+      rnn-apps export RUN_DIR --out exported/sentiment
+      python -c "import tensorflow as tf; m = tf.saved_model.load('exported/sentiment');
+                 print(m.signatures['serving_default'](text=tf.constant(['great film'])))"
+    """
+    import rnn_apps
+
+    path = rnn_apps.export(run_dir, format=fmt, out=out)
+    globals()["out"].print(f"wrote {path}")
+
+
+def read_lines(path: Path) -> list[str]:
+    from rnn_apps.readers import read_text_file
+
+    if not path.is_file():
+        raise UserError(f"no such file: {path}")
+    lines = [line.strip() for line in read_text_file(path).splitlines() if line.strip()]
+    if not lines:
+        raise UserError(f"{path}: no texts found (the file is empty)")
+    return lines
+
+
+def main() -> None:
+    cli(prog_name="rnn-apps")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

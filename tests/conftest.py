@@ -1,0 +1,24 @@
+"""Shared fixtures: a tiny trained run of any task, made once per test session."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+QUIET = Console(file=open(os.devnull, "w"))
+
+
+def train_tiny(task: str, run_dir, **kwargs):
+    """Train the ``tiny`` preset of ``task`` into ``run_dir`` (seconds, not minutes)."""
+    import rnn_apps
+
+    return rnn_apps.train(task, preset="tiny", run_dir=run_dir, console=QUIET, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def sentiment_run(tmp_path_factory):
+    """A finished tiny sentiment run directory, shared read-only by many tests."""
+    return train_tiny("sentiment", tmp_path_factory.mktemp("runs") / "sentiment")

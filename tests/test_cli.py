@@ -1,0 +1,92 @@
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from rnn_apps.cli.main import cli
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_tasks_table():
+    result = invoke("tasks")
+    assert result.exit_code == 0 and "sentiment" in result.output and "many-to-one" in result.output
+
+
+def test_config_lists_keys_and_presets():
+    result = invoke("config", "sentiment")
+    assert result.exit_code == 0
+    for key in ("cell", "global_clipnorm", "bidirectional", "residual", "tiny"):
+        assert key in result.output
+
+
+@pytest.mark.parametrize("command", ["tasks", "config", "train", "evaluate", "predict", "info", "export"])
+def test_every_command_help_has_an_example(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_train_evaluate_predict_info_export(tmp_path):
+    run = tmp_path / "run"
+    result = invoke("train", "sentiment", "--preset", "tiny", "--epochs", "1", "--run-dir", run, "--set", "cell=lstm")
+    assert result.exit_code == 0, result.output
+    report = json.loads(invoke("evaluate", run, "--json").output)
+    assert report["examples"] == 60 and 0 <= report["accuracy"] <= 1
+    text = invoke("evaluate", run).output
+    assert "confusion matrix" in text and "precision" in text
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("a dull plot\n\ngreat acting\n")
+    preds = json.loads(invoke("predict", run, "not bad", "--input", inputs, "--json").output)
+    assert [p["text"] for p in preds] == ["not bad", "a dull plot", "great acting"]
+    assert all(p["label"] in ("negative", "positive") for p in preds)
+    details = json.loads(invoke("info", run, "--json").output)
+    assert details["config"]["cell"] == "lstm" and details["parameters"] > 0
+    assert "parameters" in invoke("info", run).output
+    result = invoke("export", run, "--out", tmp_path / "sm")
+    assert result.exit_code == 0 and (tmp_path / "sm" / "saved_model.pb").is_file()
+
+
+def test_evaluate_on_other_labelled_file(sentiment_run, tmp_path):
+    data = tmp_path / "more.tsv"
+    data.write_text("text\tlabel\nthe plot was good .\tpositive\nthe plot was dull .\tnegative\n")
+    report = json.loads(invoke("evaluate", sentiment_run, "--data", data, "--json").output)
+    assert report["examples"] == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "sentiment", "--data", "missing.tsv"], "no such file: missing.tsv"),
+    (["train", "sentiment", "--set", "cell=rnn"], "must be one of simple, lstm, gru"),
+    (["train", "sentiment", "--set", "units"], "--set expects KEY=VALUE"),
+    (["train", "nosuchtask"], "'nosuchtask' is not 'sentiment'"),
+    (["train"], "name a TASK to train"),
+    (["evaluate", "not-a-run"], "not an rnn-apps run directory"),
+    (["export", "RUN", "--format", "onnx"], "'onnx' is not 'savedmodel'"),
+    (["predict", "RUN"], "nothing to predict"),
+    (["evaluate", "RUN", "--data", "BADLABEL"], "unknown label 'maybe'; known labels: negative, positive"),
+    (["train", "sentiment", "--data", "MALFORMED"], "bad.tsv:3: expected at least 2 tab-separated columns"),
+])
+def test_user_mistakes_exit_2_with_one_clear_line(sentiment_run, tmp_path, args, message):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("sentence\tlabel\ngood film\tpositive\nno label\n")
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("sentence\tlabel\ngood film\tmaybe\n")
+    swap = {"RUN": sentiment_run, "BADLABEL": labels, "MALFORMED": bad}
+    result = invoke(*[swap.get(a, a) for a in args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_installed_entry_point_runs(sentiment_run, tmp_path):
+    exe = shutil.which("rnn-apps") or os.path.join(os.path.dirname(os.sys.executable), "rnn-apps")
+    done = subprocess.run([exe, "predict", str(sentiment_run), "great acting", "--json"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["text"] == "great acting"
+    bad = subprocess.run([exe, "predict", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "Error:" in bad.stderr

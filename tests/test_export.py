@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import rnn_apps
+from rnn_apps.errors import UserError
+
+TEXTS = ["the plot was not boring", "a dull story but great acting", "", "zzz unknown words !!"]
+
+
+def test_savedmodel_on_raw_strings_matches_predict(sentiment_run, tmp_path):
+    out = rnn_apps.export(sentiment_run, out=tmp_path / "sm")
+    served = tf.saved_model.load(str(out)).signatures["serving_default"](text=tf.constant(TEXTS))
+    expected = rnn_apps.predict(sentiment_run, TEXTS)
+    labels = [r["label"] for r in expected]
+    probs = np.array([[r["probabilities"][k] for k in sorted(r["probabilities"])] for r in expected])
+    np.testing.assert_allclose(served["probabilities"].numpy(), probs, atol=1e-6)
+    assert [s.decode() for s in served["label"].numpy()] == labels
+
+
+def test_export_never_overwrites(sentiment_run, tmp_path):
+    (tmp_path / "sm").mkdir()
+    with pytest.raises(UserError, match="already exists"):
+        rnn_apps.export(sentiment_run, out=tmp_path / "sm")
+    with pytest.raises(UserError, match="unknown export format 'onnx'; formats: savedmodel"):
+        rnn_apps.export(sentiment_run, format="onnx", out=tmp_path / "x")
+    assert not (tmp_path / "x").exists()

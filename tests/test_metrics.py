@@ -1,0 +1,33 @@
+import keras
+import numpy as np
+import pytest
+
+from rnn_apps.metrics import classification_report
+
+
+def test_report_matches_hand_computed_values():
+    # true: a a a b b c ; predicted: a a b b c c
+    y_true = [0, 0, 0, 1, 1, 2]
+    probs = np.eye(3)[[0, 0, 1, 1, 2, 2]] * 0.8 + 0.2 / 3
+    report = classification_report(y_true, probs, ["a", "b", "c"])
+    assert report["confusion"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    assert report["accuracy"] == pytest.approx(4 / 6)
+    a, b, c = report["per_class"]
+    assert (a["precision"], a["recall"]) == (pytest.approx(1.0), pytest.approx(2 / 3))
+    assert (b["precision"], b["recall"]) == (pytest.approx(0.5), pytest.approx(0.5))
+    assert (c["precision"], c["recall"], c["f1"]) == (pytest.approx(0.5), pytest.approx(1.0), pytest.approx(2 / 3))
+    assert report["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
+    assert [r["support"] for r in report["per_class"]] == [3, 2, 1]
+
+
+def test_loss_matches_keras_cross_entropy():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=50).astype("float32")
+    y = rng.integers(0, 4, size=50)
+    expected = float(keras.losses.SparseCategoricalCrossentropy()(y, probs))
+    assert classification_report(y, probs, list("abcd"))["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_class_never_predicted_has_zero_precision_not_nan():
+    report = classification_report([0, 1], np.array([[0.9, 0.1], [0.8, 0.2]]), ["n", "p"])
+    assert report["per_class"][1]["precision"] == 0.0 and report["per_class"][1]["f1"] == 0.0

@@ -1,0 +1,47 @@
+import numpy as np
+import tensorflow as tf
+
+from rnn_apps.pipeline import batch_dataset, bucket_boundaries, vectorized_dataset
+
+
+def make_ds(lengths):
+    seqs = [list(range(1, n + 1)) for n in lengths]
+    ragged = tf.ragged.constant(seqs, dtype=tf.int32)
+    return vectorized_dataset((ragged, list(range(len(lengths)))), lambda x, y: (x, y))
+
+
+def padded_fraction(ds):
+    pad = total = 0
+    for x, _ in ds:
+        pad += int(tf.reduce_sum(tf.cast(x == 0, tf.int32)))
+        total += int(tf.size(x))
+    return pad / total
+
+
+def test_bucket_boundaries_split_lengths_into_equal_groups():
+    lengths = list(range(1, 101))
+    bounds = bucket_boundaries(lengths, buckets=4)
+    assert bounds == [26, 51, 76]  # bucket i holds lengths < bounds[i]: 25 each
+    counts = np.histogram(lengths, bins=[0] + [b - 0.5 for b in bounds] + [1000])[0]
+    assert max(counts) - min(counts) <= 2
+
+
+def test_bucketing_pads_much_less_than_padding_to_max():
+    rng = np.random.default_rng(0)
+    lengths = list(rng.integers(1, 80, size=2000))
+    ds = make_ds(lengths)
+    common = dict(batch_size=32, max_length=80, training=True, seed=0, size=len(lengths))
+    bucketed = batch_dataset(ds, batching="bucket", boundaries=bucket_boundaries(lengths), **common)
+    to_max = batch_dataset(ds, batching="max", **common)
+    longest = batch_dataset(ds, batching="longest", **common)
+    assert padded_fraction(bucketed) < 0.15 < padded_fraction(longest) < padded_fraction(to_max)
+    assert {x.shape[1] for x, _ in to_max} == {80}
+    # every example is seen exactly once per pass
+    assert sorted(int(v) for _, y in bucketed for v in y) == list(range(2000))
+
+
+def test_evaluation_batches_keep_example_order():
+    ds = batch_dataset(make_ds([5, 1, 9, 2, 7]), batch_size=2, batching="longest", max_length=10,
+                       training=False, seed=0, size=5)
+    assert [int(v) for _, y in ds for v in y] == [0, 1, 2, 3, 4]
+    assert int(ds.cardinality()) == 3
