@@ -69,8 +69,9 @@ class TextClassification:
         ds = vectorized_dataset((list(examples["text"]), targets),
                                 lambda text, y: (self.encoder.encode_ragged(text), y), cache=cfg.cache)
         boundaries = ()
-        if training and cfg.batching == "bucket":
-            boundaries = bucket_boundaries([int(len(x)) for x, _ in ds.as_numpy_iterator()])
+        if training and cfg.batching == "bucket":  # lengths in one bulk call, not per element
+            boundaries = bucket_boundaries(self.encoder.encode_ragged(tf.constant(examples["text"]))
+                                           .row_lengths().numpy())
         return batch_dataset(ds, batch_size=cfg.batch_size, batching=cfg.batching if training else "longest",
                              max_length=cfg.max_length, training=training, seed=cfg.seed,
                              boundaries=boundaries, size=len(examples))

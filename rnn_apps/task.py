@@ -30,6 +30,9 @@ class Preprocessing(Protocol):
     def serving_functions(self, model: Any) -> dict[str, Any]:
         """Named ``tf.function``s with input signatures for SavedModel export."""
 
+    def trackables(self) -> list:
+        """Objects besides the model (lookup tables) that the SavedModel must carry."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Task:
