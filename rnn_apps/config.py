@@ -55,8 +55,8 @@ class TrainConfig:
 class RecurrentConfig:
     """The recurrent stack shared by the text tasks (see ``rnn_apps.layers``)."""
 
-    cell: Literal["simple", "lstm", "gru"] = setting(
-        "gru", "recurrent cell: simple (vanilla tanh RNN), lstm or gru")
+    cell: Literal["vanilla", "simple", "lstm", "gru"] = setting(
+        "gru", "recurrent cell: vanilla (the lecture's equations), simple (Keras SimpleRNN), lstm or gru")
     units: int = setting(64, "hidden units per recurrent layer (per direction)", min=1)
     layers: int = setting(1, "stacked recurrent layers", min=1)
     bidirectional: bool = setting(True, "read the sequence in both directions")

@@ -1,7 +1,7 @@
 """Recurrent building blocks shared by every task.
 
 ``recurrent_stack`` turns an embedded, masked sequence into a sequence of hidden states
-through ``layers`` stacked RNNs (cell ``simple``/``lstm``/``gru``, optionally
+through ``layers`` stacked RNNs (cell ``vanilla``/``simple``/``lstm``/``gru``, optionally
 bidirectional, optionally with residual connections between layers, as in the notes on
 multilayer RNNs). ``SequencePooling`` summarises a masked sequence into one vector for
 many-to-one tasks. Padding (id 0) is masked everywhere, so a sentence gives the same
@@ -12,9 +12,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from rnn_apps.cells import VanillaRNN
 from rnn_apps.config import RecurrentConfig
 
-CELLS = {"simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+# "simple" is Keras's SimpleRNN; "vanilla" the same equations written out in rnn_apps.cells.
+CELLS = {"vanilla": VanillaRNN, "simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM,
+         "gru": keras.layers.GRU}
 
 
 def rnn_layer(cell: str, units: int, *, return_sequences: bool = True, return_state: bool = False,

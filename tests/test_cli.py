@@ -25,9 +25,10 @@ def test_config_lists_keys_and_presets():
         assert key in result.output
 
 
-@pytest.mark.parametrize("command", ["tasks", "config", "train", "evaluate", "predict", "info", "export"])
+@pytest.mark.parametrize("command", ["tasks", "config", "train", "evaluate", "predict", "info", "export", "plot",
+                                     "diagnose gradients"])
 def test_every_command_help_has_an_example(command):
-    result = invoke(command, "--help")
+    result = invoke(*command.split(), "--help")
     assert result.exit_code == 0 and "Example" in result.output
 
 
@@ -90,3 +91,16 @@ def test_installed_entry_point_runs(sentiment_run, tmp_path):
     assert json.loads(done.stdout)[0]["text"] == "great acting"
     bad = subprocess.run([exe, "predict", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "Error:" in bad.stderr
+
+
+def test_plot_and_diagnose_gradients_write_pngs(sentiment_run, tmp_path):
+    result = invoke("plot", sentiment_run, "--out", tmp_path / "curves.png")
+    assert result.exit_code == 0 and (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    result = invoke("diagnose", "gradients", "--cells", "vanilla,gru", "--steps", "12", "--seeds", "2",
+                    "--out", tmp_path / "g.png")
+    assert result.exit_code == 0 and "vanilla" in result.output and (tmp_path / "g.png").is_file()
+    data = json.loads(invoke("diagnose", "gradients", "--cells", "lstm", "--steps", "5", "--seeds", "1",
+                             "--out", tmp_path / "h.png", "--json").output)
+    assert len(data["lstm"]["norms"][0]) == 5
+    bad = invoke("diagnose", "gradients", "--cells", "transformer")
+    assert bad.exit_code == 2 and "cells: vanilla, simple, lstm, gru" in bad.output

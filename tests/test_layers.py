@@ -19,9 +19,9 @@ def stack_model(pooling=None, **kw):
 
 
 @pytest.mark.parametrize("cell, bidirectional, residual, pooling", [
-    (c, b, r, p) for (c, b), r, p in zip(itertools.product(["simple", "lstm", "gru"], [False, True]),
-                                         [False, True, False, True, False, True],
-                                         ["last", "mean", "max", "last", "mean", "last"])])
+    (c, b, r, p) for (c, b), r, p in zip(itertools.product(["vanilla", "simple", "lstm", "gru"], [False, True]),
+                                         [False, True, False, True, False, True, False, True],
+                                         ["last", "mean", "max", "last", "mean", "last", None, "max"])])
 def test_padding_does_not_change_results(cell, bidirectional, residual, pooling):
     """A sentence alone gives the same output as inside a padded batch, for every cell."""
     keras.utils.set_random_seed(0)

@@ -86,3 +86,16 @@ def test_optimizer_clips_by_global_norm_by_default():
     assert make_optimizer(TrainConfig(global_clipnorm=0)).global_clipnorm is None
     with pytest.raises(UserError, match="only one of global_clipnorm and clipnorm"):
         make_optimizer(TrainConfig(clipnorm=1.0))
+
+
+def test_multiclass_labels_read_from_the_data(tmp_path):
+    data = tmp_path / "topics.csv"
+    words = {"sport": "goal match team", "food": "soup bread salt", "tech": "chip code disk"}
+    rows = [f'"{words[label].split()[i % 3]} {words[label].split()[(i + 1) % 3]}",{label}'
+            for i in range(60) for label in words]
+    data.write_text("text,label\n" + "\n".join(rows) + "\n")
+    run = train_tiny("sentiment", tmp_path / "r", data=str(data), epochs=1)
+    result = rnn_apps.predict(run, ["goal team"])[0]
+    assert sorted(result["probabilities"]) == ["food", "sport", "tech"]
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert len(rnn_apps.evaluate(run)["confusion"]) == 3
