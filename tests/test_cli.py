@@ -61,7 +61,7 @@ def test_evaluate_on_other_labelled_file(sentiment_run, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["train", "sentiment", "--data", "missing.tsv"], "no such file: missing.tsv"),
-    (["train", "sentiment", "--set", "cell=rnn"], "must be one of simple, lstm, gru"),
+    (["train", "sentiment", "--set", "cell=rnn"], "must be one of vanilla, simple, lstm, gru"),
     (["train", "sentiment", "--set", "units"], "--set expects KEY=VALUE"),
     (["train", "nosuchtask"], "'nosuchtask' is not 'sentiment'"),
     (["train"], "name a TASK to train"),
