@@ -20,6 +20,7 @@ class TaskEntry:
 
 TASKS: dict[str, TaskEntry] = {
     "sentiment": TaskEntry("rnn_apps.models.sentiment", "many-to-one", "review -> positive/negative", "ready"),
+    "textgen": TaskEntry("rnn_apps.models.textgen", "many-to-many", "text -> more text like it", "ready"),
 }
 
 

@@ -1,12 +1,12 @@
 """rnn-apps: ready recurrent-network applications on TensorFlow/Keras 3.
 
-The public functions (``train``, ``evaluate``, ``predict``, ``info``, ``export``,
+The public functions (``train``, ``evaluate``, ``predict``, ``generate``, ``info``, ``export``,
 ``load_run``) are imported lazily, so ``import rnn_apps`` (and the CLI's ``--help``)
 does not load TensorFlow.
 """
 __version__ = "0.1.0"
 
-_API = ("train", "evaluate", "predict", "info", "export", "load_run")
+_API = ("train", "evaluate", "predict", "generate", "info", "export", "load_run")
 
 
 def __getattr__(name):

@@ -14,7 +14,6 @@ from typing import Any
 
 from rnn_apps.config import load_config
 from rnn_apps.errors import UserError
-from rnn_apps.readers import split_examples
 from rnn_apps.runs import atomic_dir, read_run
 from rnn_apps.training import train  # noqa: F401  (re-exported)
 
@@ -52,11 +51,13 @@ def evaluate(run_dir: str | Path, data: str | None = None) -> dict:
         examples = run.task.load_examples(run.cfg, data)
     else:
         examples = run.task.load_examples(run.cfg, run.meta["data"])
-        examples = split_examples(examples, run.cfg.val_fraction, run.cfg.test_fraction, run.cfg.seed)["test"]
+        splits = run.task.split_examples(examples, run.cfg)
+        part = "test" if len(splits["test"]) else "val"
+        examples = splits[part]
         if not len(examples):
-            raise UserError(f"{run.path} was trained without a test split (test_fraction 0); pass --data")
+            raise UserError(f"{run.path} was trained without test or validation split; pass --data")
     report = run.prep.evaluate(run.model, run.cfg, examples)
-    report["data"] = data or f"{run.meta['data'] or 'builtin'} (test split)"
+    report["data"] = data or f"{run.meta['data'] or 'builtin'} ({part} split)"
     return report
 
 
@@ -66,6 +67,30 @@ def predict(run_dir: str | Path, inputs: list[str]) -> list[dict]:
         raise UserError("nothing to predict: give texts as arguments or --input FILE")
     run = load_run(run_dir)
     return run.prep.predict(run.model, list(inputs))
+
+
+def generate(run_dir: str | Path, prompt: str = "", length: int = 200, *, temperature: float = 1.0,
+             top_k: int = 0, top_p: float = 1.0, greedy: bool = False, seed: int | None = None,
+             num_samples: int = 1, stream: bool = False):
+    """Continue ``prompt`` with a language-model run.
+
+    Returns ``{"prompt", "samples": [text, ...], "seed", ...}``; with ``stream=True`` an
+    iterator of per-chunk lists of new text (one entry per sample) instead.
+    """
+    from rnn_apps.decoding import Sampling
+
+    run = load_run(run_dir)
+    if not hasattr(run.prep, "stream"):
+        raise UserError(f"{run.path} is a {run.task.name} run; generate needs a language model (textgen)")
+    try:
+        sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if stream:
+        return run.prep.stream(run.model, prompt, length, sampling, num_samples)
+    samples = run.prep.generate(run.model, prompt, length, sampling, num_samples)
+    return {"prompt": prompt, "samples": samples, "length": length, "seed": sampling.seed,
+            "sampling": dataclasses.asdict(sampling)}
 
 
 def info(run_dir: str | Path) -> dict:

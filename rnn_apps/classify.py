@@ -113,3 +113,6 @@ class TextClassification:
     def trackables(self) -> list:
         """Objects (lookup tables) the SavedModel must carry besides the model."""
         return [self.encoder.layer]
+
+    def callbacks(self, model: keras.Model) -> list:
+        return []

@@ -21,11 +21,51 @@ CELLS = {"vanilla": VanillaRNN, "simple": keras.layers.SimpleRNN, "lstm": keras.
 
 
 def rnn_layer(cell: str, units: int, *, return_sequences: bool = True, return_state: bool = False,
-              name: str | None = None) -> keras.layers.Layer:
+              stateful: bool = False, name: str | None = None) -> keras.layers.Layer:
     """One recurrent layer of the chosen cell type."""
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(CELLS)}")
-    return CELLS[cell](units, return_sequences=return_sequences, return_state=return_state, name=name)
+    return CELLS[cell](units, return_sequences=return_sequences, return_state=return_state, stateful=stateful,
+                       name=name)
+
+
+def state_names(cfg: RecurrentConfig) -> list[str]:
+    """Names of the recurrent states of a (unidirectional) stack, in order:
+    ``h_1`` per layer, plus ``c_1`` for LSTM layers (the cell state)."""
+    per_layer = ("h", "c") if cfg.cell == "lstm" else ("h",)
+    return [f"{kind}_{k + 1}" for k in range(cfg.layers) for kind in per_layer]
+
+
+def recurrent_stack_with_state(x: keras.KerasTensor, cfg: RecurrentConfig, initial_states: list | None = None,
+                               stateful: bool = False, name: str = "rnn") -> tuple[keras.KerasTensor, list]:
+    """A unidirectional stack that starts from given states and returns its final states.
+
+    This is the form generation needs: run a prompt once, keep the states, then feed one
+    token at a time. The layers are named as in ``recurrent_stack``, so weights move by
+    name between a training model and its one-step twin.
+
+    Args:
+        x: ``[batch, time, features]``.
+        cfg: cell, units, layers, residual, dropout (``bidirectional`` must be off).
+        initial_states: tensors ``[batch, units]`` in ``state_names(cfg)`` order, or None
+            for zeros (or, with ``stateful``, the states the layer kept from its last call).
+        stateful: keep the final states inside the layers between calls (truncated BPTT);
+            needs a static batch size.
+
+    Returns:
+        ``([batch, time, units], final states in state_names order)``.
+    """
+    per_layer = 2 if cfg.cell == "lstm" else 1
+    final: list = []
+    for k in range(cfg.layers):
+        layer = rnn_layer(cfg.cell, cfg.units, return_state=True, stateful=stateful, name=f"{name}_{cfg.cell}_{k + 1}")
+        start = None if initial_states is None else list(initial_states[k * per_layer:(k + 1) * per_layer])
+        y, *states = layer(x, initial_state=start)
+        final += states
+        if cfg.dropout > 0:
+            y = keras.layers.Dropout(cfg.dropout, name=f"{name}_dropout_{k + 1}")(y)
+        x = keras.layers.Add(name=f"{name}_residual_{k + 1}")([x, y]) if cfg.residual and k > 0 else y
+    return x, final
 
 
 def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn") -> keras.KerasTensor:

@@ -69,3 +69,55 @@ def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_le
     if not training and size is not None:  # order kept, so the batch count is exact
         ds = ds.apply(tf.data.experimental.assert_cardinality(-(-size // batch_size)))
     return ds.prefetch(AUTOTUNE)
+
+
+# --- one long token sequence (language models) --------------------------------------------
+
+def stream_windows(ids: np.ndarray, streams: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lay a token sequence out as ``streams`` contiguous rows and cut it into windows.
+
+    This is the truncated-BPTT layout of char-rnn: row b holds one contiguous stretch of
+    the text, and window j+1 of row b continues exactly where window j of row b stopped,
+    so a recurrent state carried from batch j to batch j+1 keeps reading the same text.
+
+    Args:
+        ids: ``[n]`` token ids.
+        streams: rows (the batch size).
+        window: time steps per window (the truncation length).
+
+    Returns:
+        ``inputs, targets``, each ``[windows, streams, window]``; targets are the inputs
+        shifted by one token. The tail that does not fill a row is dropped.
+    """
+    per_stream = (len(ids) - 1) // streams
+    windows = per_stream // window
+    if windows < 1:
+        raise ValueError(f"{len(ids)} tokens cannot fill {streams} streams of {window + 1}")
+    used = per_stream * streams
+    x = np.asarray(ids[:used]).reshape(streams, per_stream)
+    y = np.asarray(ids[1:used + 1]).reshape(streams, per_stream)
+    cut = lambda a: a[:, :windows * window].reshape(streams, windows, window).transpose(1, 0, 2)  # noqa: E731
+    return cut(x), cut(y)
+
+
+def stream_dataset(ids: np.ndarray, streams: int, window: int) -> tf.data.Dataset:
+    """Batches ``(inputs [streams, window], targets [streams, window])`` in stream order
+    (never shuffled: the order is what lets a carried state keep reading)."""
+    x, y = stream_windows(ids, streams, window)
+    return tf.data.Dataset.from_tensor_slices((x, y)).prefetch(AUTOTUNE)
+
+
+def window_dataset(ids: np.ndarray, window: int, batch_size: int, training: bool, seed: int) -> tf.data.Dataset:
+    """Independent windows of ``window`` tokens (targets shifted by one), shuffled when training.
+
+    Each window starts from a zero state; this is plain BPTT over short chunks.
+    """
+    n = (len(ids) - 1) // window
+    if n < 1:
+        raise ValueError(f"{len(ids)} tokens cannot fill one window of {window + 1}")
+    x = np.asarray(ids[:n * window]).reshape(n, window)
+    y = np.asarray(ids[1:n * window + 1]).reshape(n, window)
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if training:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(AUTOTUNE)

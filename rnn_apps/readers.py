@@ -90,9 +90,12 @@ def read_source(source: str, wanted: dict[str, str], aliases: dict[str, Sequence
                     f"supported: {', '.join(TABLE_SUFFIXES)} files and tfds:NAME[:SPLIT]")
 
 
-def read_text_file(path: Path) -> str:
-    """Whole file as UTF-8 text; invalid bytes are reported with their byte offset."""
+def read_text_file(path: Path, errors: str = "strict") -> str:
+    """Whole file as UTF-8 text; invalid bytes are reported with their line and byte offset
+    (``errors="replace"`` turns them into U+FFFD instead)."""
     data = path.read_bytes()
+    if errors == "replace":
+        return data.decode("utf-8", errors="replace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -10,7 +10,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from rnn_apps.readers import Examples
+from rnn_apps.readers import Examples, split_examples
 
 
 class Preprocessing(Protocol):
@@ -33,6 +33,9 @@ class Preprocessing(Protocol):
     def trackables(self) -> list:
         """Objects besides the model (lookup tables) that the SavedModel must carry."""
 
+    def callbacks(self, model: Any) -> list:
+        """Extra Keras callbacks training needs (e.g. resetting carried states each epoch)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Task:
@@ -49,6 +52,8 @@ class Task:
         load_preprocessing: ``(cfg, run_dir) -> Preprocessing``.
         build_model: ``(cfg, Preprocessing) -> keras.Model`` (not compiled).
         compile_args: ``(cfg, Preprocessing) -> {"loss": ..., "metrics": [...]}``.
+        split: ``(Examples, cfg) -> {"train", "val", "test"}``; default a seeded shuffle
+            (``readers.split_examples``). Text for a language model is split in order.
     """
 
     name: str
@@ -61,3 +66,10 @@ class Task:
     load_preprocessing: Callable[[Any, Path], Preprocessing]
     build_model: Callable[[Any, Preprocessing], Any]
     compile_args: Callable[[Any, Preprocessing], dict]
+    split: Callable[[Examples, Any], dict] | None = None
+
+    def split_examples(self, examples: Examples, cfg: Any) -> dict[str, Examples]:
+        """train/val/test parts of ``examples`` as the task's config asks."""
+        if self.split is not None:
+            return self.split(examples, cfg)
+        return split_examples(examples, cfg.val_fraction, cfg.test_fraction, cfg.seed)

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 import keras
 import tensorflow as tf
 
@@ -116,3 +118,97 @@ class LabelVocabulary:
     @classmethod
     def load(cls, path: Path) -> "LabelVocabulary":
         return cls(json.loads(path.read_text(encoding="utf-8")))
+
+
+# --- tokens for generation ---------------------------------------------------------------
+# A language model must give back what it read, so ``TokenVocabulary`` keeps case,
+# punctuation and line breaks: ``char`` level splits into Unicode characters, ``word``
+# level into runs of letters/digits, single punctuation marks and "\n". Tokenization is
+# written once, in TensorFlow ops, so the SavedModel's ``generate`` signature and the
+# Python side split a prompt identically.
+
+WORD_PATTERN = r"([\pL\pN_]+|[^\pL\pN_\s]|\n)"
+# Joining word tokens with spaces, then removing the spaces that text does not have.
+DETOKENIZE_RULES = ((r" ?\n ?", "\n"), (r" ([,.;:!?)\]}])", r"\1"), (r"([(\[{]) ", r"\1"))
+
+
+def tokenize(texts: tf.Tensor, level: str) -> tf.RaggedTensor:
+    """``[batch]`` strings -> ragged ``[batch, (tokens)]`` token strings."""
+    if level == "char":
+        return tf.strings.unicode_split(texts, "UTF-8")
+    spaced = tf.strings.regex_replace(tf.strings.regex_replace(texts, r"[^\S\n]+", " "), WORD_PATTERN, r" \1 ")
+    tokens = tf.strings.split(spaced, sep=" ")
+    return tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, ""))
+
+
+def detokenize(tokens: tf.Tensor, level: str) -> tf.Tensor:
+    """``[batch, time]`` token strings -> ``[batch]`` texts (in-graph inverse of ``tokenize``)."""
+    if level == "char":
+        return tf.strings.reduce_join(tokens, axis=-1)
+    text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+    for pattern, rewrite in DETOKENIZE_RULES:
+        text = tf.strings.regex_replace(text, pattern, rewrite)
+    return text
+
+
+class TokenVocabulary:
+    """Tokens <-> ids for language models: 0 = padding, 1 = unknown, then by frequency.
+
+    Args:
+        level: ``char`` or ``word``.
+        tokens: the known tokens, most frequent first (without padding/unknown).
+    """
+
+    def __init__(self, level: str, tokens: Sequence[str]):
+        if level not in ("char", "word"):
+            raise ValueError(f"unknown level {level!r}; choose char or word")
+        self.level, self.tokens = level, list(tokens)
+        self.lookup = keras.layers.StringLookup(vocabulary=self.tokens, mask_token="", oov_token="[UNK]",
+                                                name="token_lookup")
+        self.lookup.build(None)
+
+    @classmethod
+    def fit(cls, level: str, text: str, max_tokens: int) -> "TokenVocabulary":
+        """The ``max_tokens - 2`` most frequent tokens of ``text`` (ties in first-seen order)."""
+        import collections
+
+        counts = collections.Counter(tokenize(tf.constant([text]), level)[0].numpy().tolist())
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[: max(max_tokens - 2, 1)]
+        return cls(level, [token.decode("utf-8") for token, _ in ranked])
+
+    @property
+    def size(self) -> int:
+        """Number of ids, including padding and unknown."""
+        return len(self.tokens) + 2
+
+    def encode(self, text: str) -> "np.ndarray":
+        """One text -> ``[tokens]`` int32 ids."""
+        return self.encode_graph(tf.constant([text]))[0].numpy()
+
+    def encode_graph(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """``[batch]`` strings -> ragged ``[batch, (tokens)]`` int32 ids (usable in a SavedModel)."""
+        return tf.cast(self.lookup(tokenize(texts, self.level)), tf.int32)
+
+    def decode_graph(self, ids: tf.Tensor) -> tf.Tensor:
+        """``[batch, time]`` ids -> ``[batch]`` texts."""
+        words = tf.gather(tf.constant(["", "[UNK]"] + self.tokens), ids)
+        return detokenize(words, self.level)
+
+    def decode(self, ids: Sequence[int], after: int | None = None) -> str:
+        """Ids -> text. ``after`` (the id just before ``ids``) keeps word spacing right
+        when text is decoded piece by piece while it streams."""
+        ids = [int(i) for i in ids]
+        if after is None or self.level == "char":
+            return self.decode_graph(tf.constant([ids or [0]]))[0].numpy().decode("utf-8")
+        both = self.decode_graph(tf.constant([[after] + ids]))[0].numpy().decode("utf-8")
+        alone = self.decode_graph(tf.constant([[after]]))[0].numpy().decode("utf-8")
+        return both[len(alone):]
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"level": self.level, "tokens": self.tokens}, ensure_ascii=False),
+                        encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> "TokenVocabulary":
+        d = json.loads(path.read_text(encoding="utf-8"))
+        return cls(d["level"], d["tokens"])

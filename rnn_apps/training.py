@@ -22,7 +22,6 @@ from rich.console import Console
 from rnn_apps.callbacks import Checkpoints, NaNGuard, RichProgress
 from rnn_apps.config import load_config, resolve_config, save_config
 from rnn_apps.errors import UserError
-from rnn_apps.readers import split_examples
 from rnn_apps.runs import (RUN_FILE, create_run_dir, default_run_dir, new_run_meta, read_run, write_json)
 
 
@@ -82,7 +81,7 @@ def train(task: str | None = None, *, data: str | None = None, config: str | Pat
 
     keras.utils.set_random_seed(cfg.seed)
     examples = task_record.load_examples(cfg, data)
-    splits = split_examples(examples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    splits = task_record.split_examples(examples, cfg)
     if resume is not None:
         prep = task_record.load_preprocessing(cfg, run)
     else:
@@ -110,7 +109,9 @@ def train(task: str | None = None, *, data: str | None = None, config: str | Pat
     has_val = "val" in datasets
     # Bucketing makes the number of batches vary a little between epochs, so the training
     # set repeats and an epoch is a fixed number of steps (one pass on average).
-    steps = math.ceil(len(splits["train"]) / cfg.batch_size)
+    steps = int(datasets["train"].cardinality())
+    if steps <= 0:  # unknown (bucketing): one pass over the examples on average
+        steps = math.ceil(len(splits["train"]) / cfg.batch_size)
     guard = NaNGuard()
     callbacks = [
         RichProgress(console, cfg.epochs, steps),
@@ -120,6 +121,7 @@ def train(task: str | None = None, *, data: str | None = None, config: str | Pat
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=resume is not None),
         keras.callbacks.TensorBoard(log_dir=str(run / "logs"), write_graph=False),
     ]
+    callbacks += prep.callbacks(model)
     if cfg.early_stopping > 0 and has_val:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping))
 
@@ -140,9 +142,9 @@ def train(task: str | None = None, *, data: str | None = None, config: str | Pat
     _write_history(run)
     reports = {name: prep.evaluate(model, cfg, splits[name]) for name in ("val", "test") if len(splits[name])}
     write_json(run / "metrics.json", {**reports, "train_seconds": round(seconds, 2)})
-    shown = {k: round(v, 4) for k, v in reports.get("test", reports.get("val", {})).items()
-             if isinstance(v, float)}
-    console.print(f"[green]done[/] in {seconds:.1f}s; test {shown}; saved {run / 'model.keras'}",
+    final = "test" if "test" in reports else "val"
+    shown = {k: round(v, 4) for k, v in reports.get(final, {}).items() if isinstance(v, float)}
+    console.print(f"[green]done[/] in {seconds:.1f}s; {final} {shown}; saved {run / 'model.keras'}",
                   soft_wrap=True)
     return run
 

@@ -22,3 +22,9 @@ def train_tiny(task: str, run_dir, **kwargs):
 def sentiment_run(tmp_path_factory):
     """A finished tiny sentiment run directory, shared read-only by many tests."""
     return train_tiny("sentiment", tmp_path_factory.mktemp("runs") / "sentiment")
+
+
+@pytest.fixture(scope="session")
+def textgen_run(tmp_path_factory):
+    """A finished tiny textgen run (char level, truncated BPTT), shared read-only."""
+    return train_tiny("textgen", tmp_path_factory.mktemp("runs") / "textgen")

@@ -25,8 +25,8 @@ def test_config_lists_keys_and_presets():
         assert key in result.output
 
 
-@pytest.mark.parametrize("command", ["tasks", "config", "train", "evaluate", "predict", "info", "export", "plot",
-                                     "diagnose gradients"])
+@pytest.mark.parametrize("command", ["tasks", "config", "train", "evaluate", "predict", "generate", "info", "export",
+                                     "plot", "diagnose gradients"])
 def test_every_command_help_has_an_example(command):
     result = invoke(*command.split(), "--help")
     assert result.exit_code == 0 and "Example" in result.output
@@ -63,20 +63,25 @@ def test_evaluate_on_other_labelled_file(sentiment_run, tmp_path):
     (["train", "sentiment", "--data", "missing.tsv"], "no such file: missing.tsv"),
     (["train", "sentiment", "--set", "cell=rnn"], "must be one of vanilla, simple, lstm, gru"),
     (["train", "sentiment", "--set", "units"], "--set expects KEY=VALUE"),
-    (["train", "nosuchtask"], "'nosuchtask' is not 'sentiment'"),
+    (["train", "nosuchtask"], "'nosuchtask' is not one of 'sentiment', 'textgen'"),
     (["train"], "name a TASK to train"),
     (["evaluate", "not-a-run"], "not an rnn-apps run directory"),
     (["export", "RUN", "--format", "onnx"], "'onnx' is not 'savedmodel'"),
     (["predict", "RUN"], "nothing to predict"),
+    (["generate", "RUN"], "is a sentiment run; generate needs a language model (textgen)"),
+    (["generate", "TEXTGEN", "--top-p", "0"], "0<x<=1"),
+    (["train", "textgen", "--data", "BADUTF8"], "bad.txt:2: invalid UTF-8 at byte offset 9"),
     (["evaluate", "RUN", "--data", "BADLABEL"], "unknown label 'maybe'; known labels: negative, positive"),
     (["train", "sentiment", "--data", "MALFORMED"], "bad.tsv:3: expected at least 2 tab-separated columns"),
 ])
-def test_user_mistakes_exit_2_with_one_clear_line(sentiment_run, tmp_path, args, message):
+def test_user_mistakes_exit_2_with_one_clear_line(sentiment_run, textgen_run, tmp_path, args, message):
     bad = tmp_path / "bad.tsv"
     bad.write_text("sentence\tlabel\ngood film\tpositive\nno label\n")
     labels = tmp_path / "labels.tsv"
     labels.write_text("sentence\tlabel\ngood film\tmaybe\n")
-    swap = {"RUN": sentiment_run, "BADLABEL": labels, "MALFORMED": bad}
+    utf8 = tmp_path / "bad.txt"
+    utf8.write_bytes(b"fine\nbad \xff\n")
+    swap = {"RUN": sentiment_run, "TEXTGEN": textgen_run, "BADLABEL": labels, "MALFORMED": bad, "BADUTF8": utf8}
     result = invoke(*[swap.get(a, a) for a in args])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
@@ -104,3 +109,23 @@ def test_plot_and_diagnose_gradients_write_pngs(sentiment_run, tmp_path):
     assert len(data["lstm"]["norms"][0]) == 5
     bad = invoke("diagnose", "gradients", "--cells", "transformer")
     assert bad.exit_code == 2 and "cells: vanilla, simple, lstm, gru" in bad.output
+
+
+def test_generate_streams_the_same_text_as_json(textgen_run):
+    options = ["--prompt", "ROSA:", "--length", "70", "--seed", "4", "--top-k", "20"]
+    data = json.loads(invoke("generate", textgen_run, *options, "--json").output)
+    streamed = CliRunner().invoke(cli, ["generate", str(textgen_run), *options])
+    assert streamed.exit_code == 0
+    assert streamed.stdout.rstrip("\n") == "ROSA:" + data["samples"][0].rstrip("\n")
+    assert "--seed 4" in streamed.stderr
+    several = invoke("generate", textgen_run, "--num-samples", "2", "--length", "30", "--seed", "1")
+    assert several.exit_code == 0 and "sample 2" in several.output
+    greedy = json.loads(invoke("generate", textgen_run, "--greedy", "--length", "30", "--json").output)
+    assert greedy["sampling"]["greedy"] is True and len(greedy["samples"][0]) == 30
+
+
+def test_predict_and_evaluate_a_language_model(textgen_run):
+    preds = json.loads(invoke("predict", textgen_run, "ROSA:", "--json").output)
+    assert preds[0]["prompt"] == "ROSA:" and len(preds[0]["text"]) == 200
+    report = invoke("evaluate", textgen_run).output
+    assert "bits_per_char" in report and "perplexity" in report

@@ -1,0 +1,187 @@
+"""Turning next-token logits into sequences: greedy, temperature, top-k and nucleus sampling.
+
+Every decoder in rnn-apps (the language model, the translation and captioning decoders)
+is driven through one function,
+
+    step(tokens [batch, time] int32, states) -> (logits [batch, time, vocab], states)
+
+where ``states`` is the list of recurrent states ``[batch, units]``. A prompt is run
+through ``step`` once; after that each new token costs one ``step`` on ``[batch, 1]``
+with the carried states, so generating ``n`` tokens is O(n), never a re-run of the
+growing window. The per-token loop is a ``tf.while_loop`` inside a ``tf.function``
+(``decode_loop``), so it runs as one graph, in Python and inside an exported SavedModel
+alike.
+
+Sampling is seeded per step (``stateless_categorical`` keyed on ``(seed, step)``), so a
+seed fixes the text whether it is produced in one call or streamed in chunks.
+
+KerasHub's samplers were considered: they fit an RNN state as their cache, but they
+bring ``tensorflow-text`` and ``kagglehub`` with them and step through a fixed-size
+prompt buffer; this module is small, has no such dependencies and is what the
+SavedModel signatures run.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+StepFn = Callable[[tf.Tensor, list], tuple]
+NEG_INF = -1e9
+
+
+@dataclasses.dataclass
+class Sampling:
+    """How the next token is chosen from the logits.
+
+    Attributes:
+        greedy: always take the most likely token (the other settings are ignored).
+        temperature: logits are divided by it; < 1 sharpens, > 1 flattens; 0 = greedy.
+        top_k: keep only the k most likely tokens (0 = all).
+        top_p: keep the smallest set of most likely tokens whose probability reaches p
+            (nucleus sampling; 1 = all).
+        seed: fixes the samples; None draws one (reported so a run can be repeated).
+    """
+
+    greedy: bool = False
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self):
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0, got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.seed is None:
+            self.seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+
+    def tensors(self) -> dict:
+        """The settings as graph inputs (one trace serves every setting)."""
+        return {"greedy": tf.constant(self.greedy or self.temperature == 0),
+                "temperature": tf.constant(max(self.temperature, 1e-6), tf.float32),
+                "top_k": tf.constant(self.top_k, tf.int32), "top_p": tf.constant(self.top_p, tf.float32),
+                "seed": tf.constant(self.seed, tf.int64)}
+
+
+def filter_logits(logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor) -> tf.Tensor:
+    """``[batch, vocab]`` logits -> tempered logits with tokens outside top-k / the nucleus at -1e9.
+
+    Temperature is applied first, then top-k, then top-p on what is left (the usual order).
+    """
+    logits = tf.cast(logits, tf.float32) / temperature
+    vocab = tf.shape(logits)[-1]
+    k = tf.where(top_k > 0, tf.minimum(top_k, vocab), vocab)
+    kth_largest = tf.math.top_k(logits, k=k).values[:, -1:]
+    logits = tf.where(logits < kth_largest, NEG_INF, logits)
+    # Nucleus: sort descending; keep a token while the probability before it is < p.
+    ordered = tf.sort(logits, axis=-1, direction="DESCENDING")
+    before = tf.math.cumsum(tf.nn.softmax(ordered), axis=-1, exclusive=True)
+    smallest_kept = tf.reduce_min(tf.where(before < top_p, ordered, tf.float32.max), axis=-1, keepdims=True)
+    return tf.where(logits < smallest_kept, NEG_INF, logits)
+
+
+def choose_tokens(logits: tf.Tensor, greedy: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor,
+                  top_p: tf.Tensor, seed: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+    """``[batch, vocab]`` logits -> ``[batch]`` int32 next tokens (argmax or a seeded sample)."""
+    filtered = filter_logits(logits, temperature, top_k, top_p)
+    sampled = tf.random.stateless_categorical(filtered, 1, seed=tf.stack([seed, tf.cast(step, tf.int64)]),
+                                              dtype=tf.int32)[:, 0]
+    return tf.where(greedy, tf.argmax(logits, axis=-1, output_type=tf.int32), sampled)
+
+
+def ban_tokens(logits: tf.Tensor, banned: Sequence[int]) -> tf.Tensor:
+    """Set the logits of ``banned`` ids (padding, unknown) to -1e9 so they are never chosen."""
+    if not banned:
+        return logits
+    vocab = logits.shape[-1]
+    mask = np.zeros([vocab], np.float32)
+    mask[list(banned)] = NEG_INF
+    return logits + mask
+
+
+def decode_loop(step: StepFn, logits: tf.Tensor, states: list, length: tf.Tensor, *, greedy, temperature,
+                top_k, top_p, seed, first_step: tf.Tensor | int = 0,
+                banned: Sequence[int] = ()) -> tuple[tf.Tensor, tf.Tensor, list]:
+    """Choose ``length`` tokens, one ``step`` each, inside a ``tf.while_loop``.
+
+    Args:
+        step: the one-step function (see the module docstring).
+        logits: ``[batch, vocab]`` logits for the first new token (from the prompt).
+        states: the states after the prompt.
+        length: number of tokens to produce (a scalar tensor: no retrace per length).
+        greedy, temperature, top_k, top_p, seed: see ``Sampling.tensors``.
+        first_step: index of the first new token, which keys its random draw.
+        banned: ids never produced.
+
+    Returns:
+        ``(tokens [batch, length] int32, logits for the token after them, states)``.
+    """
+    tokens = tf.TensorArray(tf.int32, size=length, element_shape=tf.TensorShape([logits.shape[0]]))
+
+    def body(i, logits, states, tokens):
+        token = choose_tokens(ban_tokens(logits, banned), greedy, temperature, top_k, top_p, seed,
+                              first_step + i)
+        new_logits, new_states = step(token[:, None], states)
+        return i + 1, new_logits[:, -1, :], list(new_states), tokens.write(i, token)
+
+    _, logits, states, tokens = tf.while_loop(lambda i, *_: i < length, body,
+                                              (tf.constant(0), logits, list(states), tokens))
+    return tf.transpose(tokens.stack()), logits, states
+
+
+class Generator:
+    """Generates from a one-step model: prompt once, then compiled chunks of steps.
+
+    Args:
+        step: the one-step function; a Keras model ``[tokens, *states] -> [logits, *states]``
+            is wrapped by ``keras_step``.
+        initial_states: ``batch -> list of zero states``.
+        banned: ids never produced (padding, unknown).
+    """
+
+    def __init__(self, step: StepFn, initial_states: Callable[[int], list], banned: Sequence[int] = ()):
+        self.step, self.initial_states, self.banned = step, initial_states, tuple(banned)
+        self._prompt = tf.function(lambda tokens, states: step(tokens, states), reduce_retracing=True)
+        self._loop = tf.function(self._run, reduce_retracing=True)
+
+    def _run(self, logits, states, length, first_step, greedy, temperature, top_k, top_p, seed):
+        return decode_loop(self.step, logits, states, length, greedy=greedy, temperature=temperature, top_k=top_k,
+                           top_p=top_p, seed=seed, first_step=first_step, banned=self.banned)
+
+    def start(self, prompt: np.ndarray) -> tuple[tf.Tensor, list]:
+        """``[batch, time]`` prompt ids -> (logits for the next token ``[batch, vocab]``, states)."""
+        prompt = tf.constant(prompt, tf.int32)
+        logits, states = self._prompt(prompt, self.initial_states(int(prompt.shape[0])))
+        return logits[:, -1, :], list(states)
+
+    def stream(self, prompt: np.ndarray, length: int, sampling: Sampling, chunk: int = 32) -> Iterator[np.ndarray]:
+        """Yield ``[batch, k]`` new ids, ``chunk`` at a time, until ``length`` are out."""
+        logits, states = self.start(prompt)
+        settings = sampling.tensors()
+        done = 0
+        while done < length:
+            n = min(chunk, length - done)
+            ids, logits, states = self._loop(logits, states, tf.constant(n), tf.constant(done), **settings)
+            done += n
+            yield ids.numpy()
+
+    def generate(self, prompt: np.ndarray, length: int, sampling: Sampling) -> np.ndarray:
+        """``[batch, time]`` prompt ids -> ``[batch, length]`` new ids, in one compiled loop."""
+        return next(self.stream(prompt, length, sampling, chunk=max(length, 1))) if length else \
+            np.zeros((len(prompt), 0), np.int32)
+
+
+def keras_step(model) -> StepFn:
+    """Adapt a Keras model ``[tokens, *states] -> [logits, *states]`` to the step interface."""
+
+    def step(tokens, states):
+        logits, *new_states = model([tokens, *states], training=False)
+        return logits, new_states
+
+    return step
