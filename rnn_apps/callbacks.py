@@ -86,3 +86,20 @@ class NaNGuard(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(loss):
             self.failed_at = (self.epoch + 1, batch + 1)
             self.model.stop_training = True
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once ``minutes`` have passed (the epoch then ends early: it is still
+    validated and checkpointed, so the run is complete and can be resumed)."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds, self.stopped_at = minutes * 60, None
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self.started >= self.seconds and not self.model.stop_training:
+            self.stopped_at = time.perf_counter() - self.started
+            self.model.stop_training = True

@@ -49,6 +49,8 @@ class TrainConfig:
         "bucket", "bucket: group similar lengths; longest: pad to the batch's longest; "
         "max: pad every batch to max_length")
     cache: bool = setting(True, "cache the vectorized examples in memory (tf.data cache)")
+    time_budget: float = setting(0.0, "stop after this many minutes of training, at the end of the "
+                                 "current step, then validate and checkpoint (0 = no limit)", min=0)
 
 
 @dataclasses.dataclass

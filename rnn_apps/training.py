@@ -19,7 +19,7 @@ from typing import Any, Iterable
 import keras
 from rich.console import Console
 
-from rnn_apps.callbacks import Checkpoints, NaNGuard, RichProgress
+from rnn_apps.callbacks import Checkpoints, NaNGuard, RichProgress, TimeBudget
 from rnn_apps.config import load_config, resolve_config, save_config
 from rnn_apps.errors import UserError
 from rnn_apps.runs import (RUN_FILE, create_run_dir, default_run_dir, new_run_meta, read_run, write_json)
@@ -122,6 +122,9 @@ def train(task: str | None = None, *, data: str | None = None, config: str | Pat
         keras.callbacks.TensorBoard(log_dir=str(run / "logs"), write_graph=False),
     ]
     callbacks += prep.callbacks(model)
+    budget = TimeBudget(cfg.time_budget) if cfg.time_budget > 0 else None
+    if budget:
+        callbacks.append(budget)
     if cfg.early_stopping > 0 and has_val:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping))
 
@@ -135,6 +138,8 @@ def train(task: str | None = None, *, data: str | None = None, config: str | Pat
         raise UserError(f"the loss became NaN/inf at epoch {epoch}, step {step}; lower learning_rate or "
                         f"keep global_clipnorm on. Checkpoints up to the previous epoch are in {run}")
 
+    if budget and budget.stopped_at:
+        console.print(f"time budget of {cfg.time_budget:g} min reached after {budget.stopped_at:.0f}s; stopped")
     best = run / "checkpoints" / "best.keras"
     shutil.copyfile(best, run / ".model.keras.tmp")
     (run / ".model.keras.tmp").replace(run / "model.keras")

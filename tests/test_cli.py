@@ -26,7 +26,7 @@ def test_config_lists_keys_and_presets():
 
 
 @pytest.mark.parametrize("command", ["tasks", "config", "train", "evaluate", "predict", "generate", "info", "export",
-                                     "plot", "diagnose gradients"])
+                                     "plot", "diagnose gradients", "diagnose long-range"])
 def test_every_command_help_has_an_example(command):
     result = invoke(*command.split(), "--help")
     assert result.exit_code == 0 and "Example" in result.output
@@ -129,3 +129,15 @@ def test_predict_and_evaluate_a_language_model(textgen_run):
     assert preds[0]["prompt"] == "ROSA:" and len(preds[0]["text"]) == 200
     report = invoke("evaluate", textgen_run).output
     assert "bits_per_char" in report and "perplexity" in report
+
+
+def test_diagnose_long_range_table_and_png(tmp_path):
+    result = invoke("diagnose", "long-range", "--cells", "gru", "--steps", "10", "--train-steps", "20",
+                    "--out", tmp_path / "lr.png")
+    assert result.exit_code == 0, result.output
+    assert "max gradient norm" in result.output and (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
+    data = json.loads(invoke("diagnose", "long-range", "--cells", "vanilla", "--steps", "10", "--train-steps", "10",
+                             "--out", tmp_path / "b.png", "--json").output)
+    assert [(r["cell"], r["clipping"]) for r in data] == [("vanilla", True), ("vanilla", False)]
+    bad = invoke("diagnose", "long-range", "--cells", "gru,tcn")
+    assert bad.exit_code == 2 and "unknown cell tcn" in bad.output

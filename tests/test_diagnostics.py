@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from rnn_apps.diagnostics import gradient_flow, make_cell, plot_gradient_flow
+from rnn_apps.diagnostics import (adding_problem, gradient_flow, make_cell, plot_gradient_flow, plot_long_range,
+                                  train_long_range)
 from rnn_apps.plots import plot_history
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -52,3 +53,26 @@ def test_plot_history_of_a_non_run_is_a_clear_error(tmp_path):
 
     with pytest.raises(UserError, match="has no history.json"):
         plot_history(tmp_path)
+
+
+def test_adding_problem_targets_are_the_two_marked_values():
+    x, y = adding_problem(50, 30, seed=1)
+    assert x.shape == (50, 30, 2) and (x[:, :, 1].sum(axis=1) == 2).all()
+    assert (x[:, :3, 1].sum(axis=1) == 1).all() and (x[:, 15:, 1].sum(axis=1) == 1).all()
+    np.testing.assert_allclose((x[:, :, 0] * x[:, :, 1]).sum(axis=1), y, rtol=1e-6)
+
+
+def test_lstm_solves_the_adding_problem_at_small_T():
+    lstm = train_long_range("lstm", 10, train_steps=500, learning_rate=1e-2)
+    assert lstm.solved and lstm.test_mse < 0.01 and lstm.test_accuracy > 0.6
+    assert lstm.losses[-50:].mean() < lstm.losses[:50].mean() / 10
+
+
+def test_without_clipping_a_high_learning_rate_blows_up_and_clipping_saves_it(tmp_path):
+    runs = [train_long_range("vanilla", 30, clipping=clip, train_steps=150, optimizer="sgd", learning_rate=0.5)
+            for clip in (True, False)]
+    clipped, unclipped = runs
+    assert np.isfinite(clipped.losses).all() and np.isfinite(clipped.test_mse)
+    assert unclipped.max_grad_norm > 10 * clipped.max_grad_norm or not np.isfinite(unclipped.max_grad_norm)
+    path = plot_long_range(runs, tmp_path / "lr.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"

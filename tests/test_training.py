@@ -99,3 +99,11 @@ def test_multiclass_labels_read_from_the_data(tmp_path):
     assert sorted(result["probabilities"]) == ["food", "sport", "tech"]
     assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
     assert len(rnn_apps.evaluate(run)["confusion"]) == 3
+
+
+def test_time_budget_stops_early_but_completes_the_run(tmp_path):
+    run = train_tiny("sentiment", tmp_path / "r", epochs=5, overrides=["time_budget=0.000001"])
+    history = json.loads((run / "history.json").read_text())
+    assert len(history["loss"]) == 1 and "val_loss" in history  # the cut epoch is still validated
+    assert (run / "model.keras").is_file()
+    assert json.loads((run / "checkpoints" / "state.json").read_text())["epochs_done"] == 1
