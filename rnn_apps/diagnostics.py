@@ -195,7 +195,8 @@ def train_long_range(cell: str, steps: int = 50, *, clipping: bool = True, train
 
 
 def plot_long_range(runs: Sequence[LongRangeRun], out, title: str = ""):
-    """Loss (top) and gradient norm (bottom) per training step; with / without clipping side by side."""
+    """Loss (top, 10-step mean) and gradient norm (bottom, 10-step maximum, so spikes show)
+    per training step; with and without clipping side by side."""
     from rnn_apps.plots import _pyplot, save_figure
 
     plt = _pyplot()
@@ -204,11 +205,12 @@ def plot_long_range(runs: Sequence[LongRangeRun], out, title: str = ""):
         for run in (r for r in runs if r.clipping == clipping):
             smooth = np.convolve(run.losses, np.ones(10) / 10, mode="valid")
             axes[0, col].plot(np.arange(len(smooth)) + 10, smooth, label=run.cell)
-            axes[1, col].plot(np.arange(1, len(run.grad_norms) + 1), run.grad_norms, label=run.cell, lw=0.8)
+            peaks = np.array([run.grad_norms[max(0, i - 9):i + 1].max() for i in range(len(run.grad_norms))])
+            axes[1, col].plot(np.arange(1, len(peaks) + 1), peaks, label=run.cell, lw=1)
         axes[0, col].axhline(BASELINE_MSE, color="grey", ls="--", lw=1, label="predict the mean")
         axes[0, col].set(yscale="log", ylabel="training MSE (10-step mean)",
                          title="with gradient clipping" if clipping else "without clipping")
-        axes[1, col].set(yscale="log", xlabel="training step", ylabel="global gradient norm (before clipping)")
+        axes[1, col].set(yscale="log", xlabel="training step", ylabel="gradient norm before clipping\n(largest of 10 steps)")
         for ax in axes[:, col]:
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=8)
