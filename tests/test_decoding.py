@@ -5,7 +5,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnn_apps.decoding import Generator, Sampling, choose_tokens, decode_loop, filter_logits
+from rnn_apps.decoding import Generator, Sampling, beam_search, choose_tokens, decode_loop, filter_logits
 
 VOCAB = 12
 # A fixed random bigram table: the logits of the next token depend on the last token.
@@ -118,3 +118,58 @@ def test_choose_tokens_samples_in_proportion():
 def test_bad_sampling_settings_are_refused(bad):
     with pytest.raises(ValueError):
         Sampling(**bad)
+
+
+END = 0  # in these tests token 0 ends a sequence
+
+
+def sequence_log_prob(start, tokens):
+    """log p(tokens | start) under the bigram table, up to and including END."""
+    log_probs = tf.nn.log_softmax(TABLE).numpy()
+    total, prev = 0.0, start
+    for token in tokens:
+        total += log_probs[prev, token]
+        if token == END:
+            break
+        prev = token
+    return total
+
+
+def run_beam(start, beam, max_length=12, length_penalty=0.0):
+    return beam_search(bigram_step, tf.constant(TABLE[start]), [tf.zeros([len(start), 1])], beam=beam,
+                       max_length=max_length, end_id=END, length_penalty=length_penalty)
+
+
+def greedy_until_end(start, max_length=12):
+    out, token = [], start
+    for _ in range(max_length):
+        token = int(TABLE[token].argmax())
+        out.append(token)
+        if token == END:
+            break
+    return out
+
+
+def test_beam_of_one_is_greedy():
+    starts = [1, 2, 3, 4, 5]
+    tokens, scores, lengths = run_beam(starts, beam=1)
+    for row, start, score, length in zip(tokens.numpy(), starts, scores.numpy(), lengths.numpy()):
+        expected = greedy_until_end(start)
+        assert row[:length].tolist() == expected and (row[length:] == 0).all()
+        assert score == pytest.approx(sequence_log_prob(start, expected), abs=1e-4)
+
+
+@pytest.mark.parametrize("beam", [2, 4, 8])
+def test_wider_beams_find_sequences_at_least_as_probable_as_greedy(beam):
+    starts = list(range(VOCAB))
+    tokens, scores, lengths = run_beam(starts, beam=beam)
+    for row, start, score, length in zip(tokens.numpy(), starts, scores.numpy(), lengths.numpy()):
+        assert score == pytest.approx(sequence_log_prob(start, row[:length].tolist()), abs=1e-4)
+        assert score >= sequence_log_prob(start, greedy_until_end(start)) - 1e-5
+
+
+def test_length_penalty_prefers_longer_finished_sequences():
+    starts = list(range(VOCAB))
+    _, _, short = run_beam(starts, beam=6, length_penalty=0.0)
+    _, _, long = run_beam(starts, beam=6, length_penalty=2.0)
+    assert long.numpy().mean() > short.numpy().mean() + 1  # alpha 2 keeps beams going for longer
