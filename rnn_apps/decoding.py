@@ -150,7 +150,8 @@ class Generator:
 
     def __init__(self, step: StepFn, initial_states: Callable[[int], list], banned: Sequence[int] = ()):
         self.step, self.initial_states, self.banned = step, initial_states, tuple(banned)
-        self._prompt = tf.function(lambda tokens, states: step(tokens, states), reduce_retracing=True)
+        # ``run_window(tokens [batch, time], states)``: the compiled step over a whole window
+        self.run_window = tf.function(lambda tokens, states: step(tokens, states), reduce_retracing=True)
         self._loop = tf.function(self._run, reduce_retracing=True)
 
     def _run(self, logits, states, length, first_step, greedy, temperature, top_k, top_p, seed):
@@ -160,7 +161,7 @@ class Generator:
     def start(self, prompt: np.ndarray) -> tuple[tf.Tensor, list]:
         """``[batch, time]`` prompt ids -> (logits for the next token ``[batch, vocab]``, states)."""
         prompt = tf.constant(prompt, tf.int32)
-        logits, states = self._prompt(prompt, self.initial_states(int(prompt.shape[0])))
+        logits, states = self.run_window(prompt, self.initial_states(int(prompt.shape[0])))
         return logits[:, -1, :], list(states)
 
     def stream(self, prompt: np.ndarray, length: int, sampling: Sampling, chunk: int = 32) -> Iterator[np.ndarray]:

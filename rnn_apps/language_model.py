@@ -161,16 +161,18 @@ class LanguageModeling:
     def stream(self, model: keras.Model, prompt: str, length: int, sampling: Sampling,
                num_samples: int = 1, chunk: int = 32) -> Iterator[list[str]]:
         """Yield, per chunk, the new text of each of ``num_samples`` samples."""
-        last = self.prompt_ids(prompt, num_samples)[:, -1]
-        for ids in self.generator(model).stream(self.prompt_ids(prompt, num_samples), length, sampling, chunk):
+        prompt_ids = self.prompt_ids(prompt, num_samples)
+        last = prompt_ids[:, -1]
+        for ids in self.generator(model).stream(prompt_ids, length, sampling, chunk):
             yield [self.vocab.decode(row, after=int(prev)) for row, prev in zip(ids, last)]
             last = ids[:, -1]
 
     def generate(self, model: keras.Model, prompt: str, length: int, sampling: Sampling,
                  num_samples: int = 1) -> list[str]:
         """``num_samples`` continuations of ``prompt`` (``length`` tokens each)."""
-        ids = self.generator(model).generate(self.prompt_ids(prompt, num_samples), length, sampling)
-        last = self.prompt_ids(prompt, 1)[0, -1]
+        prompt_ids = self.prompt_ids(prompt, num_samples)
+        ids = self.generator(model).generate(prompt_ids, length, sampling)
+        last = prompt_ids[0, -1]
         return [self.vocab.decode(row, after=int(last)) for row in ids]
 
     # --- Preprocessing protocol ----------------------------------------------------------
@@ -193,10 +195,10 @@ class LanguageModeling:
         x = ids[:streams * per_stream].reshape(streams, per_stream)
         y = ids[1:streams * per_stream + 1].reshape(streams, per_stream)
         twin = self.step_model(model)
-        step = tf.function(lambda t, s: twin([t, *s], training=False), reduce_retracing=True)
+        step = self.generator(model).run_window  # compiled once, shared with generation
         states, nats, correct = self.zero_states(twin, streams), 0.0, 0
         for start in range(0, per_stream, 512):  # windows bound memory; the state carries across
-            logits, *states = step(tf.constant(x[:, start:start + 512]), states)
+            logits, states = step(tf.constant(x[:, start:start + 512]), states)
             target = y[:, start:start + 512]
             nats += float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits)))
             correct += int(tf.reduce_sum(tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == target, tf.int32)))

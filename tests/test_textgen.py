@@ -2,6 +2,7 @@
 import json
 import math
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def test_carried_state_steps_give_the_full_sequence_logits(stack):
 @pytest.mark.parametrize("stack", STACKS[:2], ids=["gru", "lstm2"])
 def test_truncated_bptt_windows_with_carried_state_equal_one_pass(stack):
     cfg = config(tbptt=6, batch_size=3, **stack)
-    data = type("Data", (), {"vocab": type("V", (), {"size": 13})()})()
+    data = SimpleNamespace(vocab=SimpleNamespace(size=13))  # build_model only reads vocab.size
     stateful = build_model(cfg, data)
     step = copy_weights(stateful, build_step_model(cfg, 13))
     text = np.random.default_rng(1).integers(2, 13, size=3 * 30 + 1)
