@@ -56,6 +56,8 @@ def cli():
       rnn-apps predict RUN "not bad at all"  label your own sentences
       rnn-apps train textgen                 a character-level language model
       rnn-apps generate RUN --prompt "ROSA:" sample text from it, streamed
+      rnn-apps train translate               an encoder-decoder with attention
+      rnn-apps predict RUN "the dog saw a cat ." --beam 4 --attention-plot att.png
     """
 
 
@@ -107,7 +109,9 @@ def config(task):
 @click.option("--seed", type=int, help="random seed (data split, shuffling, weights)")
 @click.option("--run-dir", type=RUN_DIR, help="where to write the run (default runs/TASK/TIMESTAMP)")
 @click.option("--resume", type=RUN_DIR, help="continue RUN_DIR from its last checkpoint")
-def train(task, data, config_file, overrides, preset, epochs, batch_size, seed, run_dir, resume):
+@click.option("--reverse", is_flag=True, help="translate: swap the data's columns (translate target -> source); "
+                                              "same as --set reverse=true")
+def train(task, data, config_file, overrides, preset, epochs, batch_size, seed, run_dir, resume, reverse):
     """Train TASK and write a run directory (config, vocabularies, checkpoints, logs, model).
 
     Without --data the task's built-in synthetic data are used. Gradients are clipped by
@@ -120,40 +124,71 @@ def train(task, data, config_file, overrides, preset, epochs, batch_size, seed, 
       rnn-apps train sentiment --data reviews.tsv --set cell=lstm --set layers=2 --epochs 5
       rnn-apps train sentiment --data data.csv --set text_column=review --set label_column=stars
       rnn-apps train --resume runs/sentiment/20260101-120000 --epochs 20
+      rnn-apps train translate
+      rnn-apps train translate --data ../shared/data/spa-eng/spa.txt --preset spa-eng --reverse
     """
     import rnn_apps
 
     if task is None and resume is None:
         raise UsageProblem("name a TASK to train, or --resume RUN_DIR; tasks: " + ", ".join(TASKS))
+    if reverse:
+        if task != "translate":
+            raise UsageProblem("--reverse applies to translate only")
+        overrides = (*overrides, "reverse=true")
     run = rnn_apps.train(task, data=data, config=config_file, overrides=overrides, preset=preset,
                          epochs=epochs, batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume,
                          console=err)
     out.print(str(run))
 
 
+BEAM = click.option("--beam", type=click.IntRange(min=1), help="translate: beam search with N beams (1 = greedy, "
+                                                                   "the default)")
+LENGTH_PENALTY = click.option("--length-penalty", type=click.FloatRange(min=0),
+                              help="translate: GNMT length penalty alpha for beam search (0 = none; ~0.6 "
+                                   "favours longer outputs)")
+MAX_LENGTH = click.option("--max-length", type=click.IntRange(min=1),
+                          help="translate: most output tokens (default the run's max_length + 1); "
+                               "textgen: tokens to generate")
+
+
 @cli.command()
 @click.argument("run_dir", type=RUN_DIR)
 @click.option("--data", metavar="SRC", help="labelled data to score (default: the run's own test split)")
+@BEAM
+@LENGTH_PENALTY
+@MAX_LENGTH
 @click.option("--json", "as_json", is_flag=True, help="print machine-readable JSON")
-def evaluate(run_dir, data, as_json):
-    """Loss, accuracy, precision/recall/F1 and the confusion matrix of a trained run.
+def evaluate(run_dir, data, beam, length_penalty, max_length, as_json):
+    """Score a trained run on its test split or on --data.
+
+    \b
+    sentiment: loss, accuracy, precision/recall/F1 and the confusion matrix
+    textgen:   nats and bits per token, bits per character, perplexity
+    translate: corpus BLEU and chrF (sacrebleu), exact match, teacher-forced loss and
+               token accuracy, and a few example translations
 
     \b
     Examples:
       rnn-apps evaluate runs/sentiment/20260101-120000
       rnn-apps evaluate RUN_DIR --data other_reviews.tsv --json
+      rnn-apps evaluate runs/translate/20260101-120000 --beam 4
     """
     import rnn_apps
 
-    report = rnn_apps.evaluate(run_dir, data=data)
+    report = rnn_apps.evaluate(run_dir, data=data, beam=beam, length_penalty=length_penalty, max_length=max_length)
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     summary = Table("metric", "value", title=f"evaluation on {report['data']}")
     for key, value in report.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             summary.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     out.print(summary)
+    if "samples" in report:
+        samples = Table("source", "reference", "translation", title="examples")
+        for row in report["samples"]:
+            samples.add_row(row["source"], row["reference"], row["translation"])
+        out.print(samples)
     if "per_class" not in report:
         return
     per_class = Table("label", "precision", "recall", "f1", "support")
@@ -172,24 +207,41 @@ def evaluate(run_dir, data, as_json):
 @click.argument("texts", nargs=-1)
 @click.option("--input", "input_file", type=click.Path(dir_okay=False, path_type=Path),
               help="a UTF-8 file with one text per line")
+@BEAM
+@LENGTH_PENALTY
+@MAX_LENGTH
+@click.option("--attention-plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="translate: draw each sentence's attention map into this PNG (NAME_1.png, ... for several)")
+@click.option("--temperature", type=click.FloatRange(min=0),
+              help="sample instead of taking the most likely token: < 1 safer, > 1 wilder (translate, textgen)")
+@click.option("--top-k", type=click.IntRange(min=0), help="sample only among the k most likely tokens")
+@click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True),
+              help="nucleus sampling: the smallest set of likely tokens with this much probability")
+@click.option("--seed", type=int, help="fix the samples when sampling")
 @click.option("--json", "as_json", is_flag=True, help="print machine-readable JSON")
-def predict(run_dir, texts, input_file, as_json):
+def predict(run_dir, texts, input_file, beam, length_penalty, max_length, attention_plot, temperature, top_k,
+            top_p, seed, as_json):
     """Run a trained model on texts given as arguments or read from --input (one per line).
 
     A classifier (sentiment) labels each text; a language model (textgen) continues each
-    text as a prompt with the run's sampling settings (see `rnn-apps generate` for control).
+    text as a prompt with the run's sampling settings (see `rnn-apps generate` for control);
+    a translator (translate) translates each text, greedily unless --beam or sampling
+    options are given.
 
     \b
     Examples:
       rnn-apps predict RUN_DIR "the plot was not boring at all"
       rnn-apps predict RUN_DIR --input sentences.txt --json
+      rnn-apps predict TRANSLATE_RUN "the old dogs saw a red boat ." --beam 4 --attention-plot att.png
     """
     import rnn_apps
 
     texts = list(texts)
     if input_file is not None:
         texts += read_lines(input_file)
-    results = rnn_apps.predict(run_dir, texts)
+    results = rnn_apps.predict(run_dir, texts, beam=beam, length_penalty=length_penalty, max_length=max_length,
+                               attention_plot=attention_plot, temperature=temperature, top_k=top_k, top_p=top_p,
+                               seed=seed)
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
         return
@@ -198,6 +250,16 @@ def predict(run_dir, texts, input_file, as_json):
         for r in results:
             table.add_row(r["text"], r["label"], f"{r['probability']:.3f}")
         out.print(table)
+        return
+    if results and "translation" in results[0]:
+        table = Table("source", "translation", *(["log p"] if "log_probability" in results[0] else []))
+        for r in results:
+            table.add_row(r["source"], r["translation"],
+                          *([f"{r['log_probability']:.2f}"] if "log_probability" in r else []))
+        out.print(table)
+        for r in results:
+            if "attention_plot" in r:
+                err.print(f"wrote {r['attention_plot']}")
         return
     for r in results:
         out.rule(style="dim")

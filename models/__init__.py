@@ -21,6 +21,8 @@ class TaskEntry:
 TASKS: dict[str, TaskEntry] = {
     "sentiment": TaskEntry("rnn_apps.models.sentiment", "many-to-one", "review -> positive/negative", "ready"),
     "textgen": TaskEntry("rnn_apps.models.textgen", "many-to-many", "text -> more text like it", "ready"),
+    "translate": TaskEntry("rnn_apps.models.translate", "many-to-many (encoder-decoder)",
+                           "sentence -> sentence in another language", "ready"),
 }
 
 

@@ -44,9 +44,26 @@ def load_run(run_dir: str | Path) -> Run:
     return Run(path, task, cfg, task.load_preprocessing(cfg, path), model, meta)
 
 
-def evaluate(run_dir: str | Path, data: str | None = None) -> dict:
-    """Metrics of the run's model on ``data`` (all of it), or on the run's own test split."""
+def _checked_options(run: Run, options: dict, kind: str) -> dict:
+    """The options that were given (not None); an error names those the task does not take."""
+    given = {k: v for k, v in options.items() if v is not None}
+    allowed = getattr(run.prep, f"{kind}_options", ())
+    wrong = [k for k in given if k not in allowed]
+    if wrong:
+        flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
+        valid = ", ".join("--" + k.replace("_", "-") for k in allowed) or "none"
+        raise UserError(f"{flags}: not an option of {kind} for a {run.task.name} run; its options: {valid}")
+    return given
+
+
+def evaluate(run_dir: str | Path, data: str | None = None, **options) -> dict:
+    """Metrics of the run's model on ``data`` (all of it), or on the run's own test split.
+
+    ``options`` are the task's evaluation settings (translate: ``beam``,
+    ``length_penalty``, ``max_length``); None means the default.
+    """
     run = load_run(run_dir)
+    options = _checked_options(run, options, "evaluate")
     if data is not None:
         examples = run.task.load_examples(run.cfg, data)
     else:
@@ -56,17 +73,23 @@ def evaluate(run_dir: str | Path, data: str | None = None) -> dict:
         examples = splits[part]
         if not len(examples):
             raise UserError(f"{run.path} was trained without test or validation split; pass --data")
-    report = run.prep.evaluate(run.model, run.cfg, examples)
+    report = run.prep.evaluate(run.model, run.cfg, examples, **options)
     report["data"] = data or f"{run.meta['data'] or 'builtin'} ({part} split)"
     return report
 
 
-def predict(run_dir: str | Path, inputs: list[str]) -> list[dict]:
-    """Predictions for raw inputs (texts for the text tasks)."""
+def predict(run_dir: str | Path, inputs: list[str], **options) -> list[dict]:
+    """Predictions for raw inputs (texts for the text tasks).
+
+    ``options`` are the task's decoding settings, None meaning the run's default: for
+    translate ``beam``, ``length_penalty``, ``max_length``, ``attention_plot`` (a PNG
+    path) and the sampling settings ``temperature``, ``top_k``, ``top_p``, ``seed``; for
+    textgen the sampling settings and ``max_length`` (tokens to generate).
+    """
     if not inputs:
         raise UserError("nothing to predict: give texts as arguments or --input FILE")
     run = load_run(run_dir)
-    return run.prep.predict(run.model, list(inputs))
+    return run.prep.predict(run.model, list(inputs), **_checked_options(run, options, "predict"))
 
 
 def generate(run_dir: str | Path, prompt: str = "", length: int = 200, *, temperature: float = 1.0,
@@ -106,8 +129,8 @@ def info(run_dir: str | Path) -> dict:
 def export(run_dir: str | Path, format: str = "savedmodel", out: str | Path | None = None) -> Path:
     """Write a SavedModel whose signatures take raw inputs; returns its directory.
 
-    The export is written to a temporary sibling and renamed, so ``out`` is either a
-    complete SavedModel or absent.
+    The run's vocabularies go to ``assets.extra/``. The export is written to a temporary
+    sibling and renamed, so ``out`` is either a complete SavedModel or absent.
     """
     import keras
 
@@ -125,4 +148,6 @@ def export(run_dir: str | Path, format: str = "savedmodel", out: str | Path | No
         archive.add_endpoint(name, fn)
     with atomic_dir(out) as tmp:
         archive.write_out(str(tmp), verbose=False)
+        (tmp / "assets.extra").mkdir(exist_ok=True)
+        run.prep.save(tmp / "assets.extra")  # the vocabularies, for serving without strings (TFLite)
     return out

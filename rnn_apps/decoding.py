@@ -109,32 +109,41 @@ def ban_tokens(logits: tf.Tensor, banned: Sequence[int]) -> tf.Tensor:
 
 
 def decode_loop(step: StepFn, logits: tf.Tensor, states: list, length: tf.Tensor, *, greedy, temperature,
-                top_k, top_p, seed, first_step: tf.Tensor | int = 0,
-                banned: Sequence[int] = ()) -> tuple[tf.Tensor, tf.Tensor, list]:
-    """Choose ``length`` tokens, one ``step`` each, inside a ``tf.while_loop``.
+                top_k, top_p, seed, first_step: tf.Tensor | int = 0, banned: Sequence[int] = (),
+                end_id: int | None = None) -> tuple[tf.Tensor, tf.Tensor, list]:
+    """Choose up to ``length`` tokens, one ``step`` each, inside a ``tf.while_loop``.
 
     Args:
         step: the one-step function (see the module docstring).
         logits: ``[batch, vocab]`` logits for the first new token (from the prompt).
         states: the states after the prompt.
-        length: number of tokens to produce (a scalar tensor: no retrace per length).
+        length: most tokens to produce (a scalar tensor: no retrace per length).
         greedy, temperature, top_k, top_p, seed: see ``Sampling.tensors``.
         first_step: index of the first new token, which keys its random draw.
         banned: ids never produced.
+        end_id: the token that ends a sequence (translation): after it a row gets padding
+            (0), and the loop stops once every row has ended. None: always ``length`` tokens.
 
     Returns:
-        ``(tokens [batch, length] int32, logits for the token after them, states)``.
+        ``(tokens [batch, n <= length] int32, logits for the token after them, states)``.
     """
-    tokens = tf.TensorArray(tf.int32, size=length, element_shape=tf.TensorShape([logits.shape[0]]))
+    tokens = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=tf.TensorShape([logits.shape[0]]))
+    finished = tf.zeros(tf.shape(logits)[:1], tf.bool)
 
-    def body(i, logits, states, tokens):
+    def running(i, logits, states, tokens, finished):
+        return (i < length) & ~tf.reduce_all(finished) if end_id is not None else i < length
+
+    def body(i, logits, states, tokens, finished):
         token = choose_tokens(ban_tokens(logits, banned), greedy, temperature, top_k, top_p, seed,
                               first_step + i)
+        if end_id is not None:
+            token = tf.where(finished, 0, token)
+            finished = finished | (token == end_id)
         new_logits, new_states = step(token[:, None], states)
-        return i + 1, new_logits[:, -1, :], list(new_states), tokens.write(i, token)
+        return i + 1, new_logits[:, -1, :], list(new_states), tokens.write(i, token), finished
 
-    _, logits, states, tokens = tf.while_loop(lambda i, *_: i < length, body,
-                                              (tf.constant(0), logits, list(states), tokens))
+    _, logits, states, tokens, _ = tf.while_loop(running, body,
+                                                 (tf.constant(0), logits, list(states), tokens, finished))
     return tf.transpose(tokens.stack()), logits, states
 
 
@@ -212,7 +221,7 @@ def beam_search(step: StepFn, logits: tf.Tensor, states: list, *, beam: int, max
         ``(tokens [batch, max_length] int32, padded with 0 after end_id; log-probability
         [batch]; length [batch])`` of the best beam of each example.
     """
-    batch, vocab = int(logits.shape[0]), int(logits.shape[-1])
+    batch, vocab = tf.shape(logits)[0], int(logits.shape[-1])  # the batch may be unknown when traced
     repeat = lambda t: tf.repeat(t, beam, axis=0)  # noqa: E731  [batch, ...] -> [batch * beam, ...]
     logits, states = repeat(logits), [repeat(s) for s in states]
     # Only beam 0 is alive at the start, so the first top-k does not pick k copies of one token.
@@ -242,7 +251,7 @@ def beam_search(step: StepFn, logits: tf.Tensor, states: list, *, beam: int, max
         lambda t, logits, states, scores, finished, *_: (t < max_length) & ~tf.reduce_all(finished),
         body, (tf.constant(0), logits, list(states), scores, finished, lengths, tokens),
         shape_invariants=(tf.TensorShape([]), logits.shape, [s.shape for s in states], scores.shape,
-                          finished.shape, lengths.shape, tf.TensorShape([batch * beam, None])))
+                          finished.shape, lengths.shape, tf.TensorShape([None, None])))
     penalty = tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, length_penalty)
     choice = tf.argmax(tf.reshape(scores / penalty, [batch, beam]), axis=1, output_type=tf.int32)
     pick = tf.range(batch) * beam + choice

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from rnn_apps.decoding import Generator, Sampling, decode_loop, keras_step
 from rnn_apps.errors import UserError
+from rnn_apps.layers import copy_weights
 from rnn_apps.pipeline import stream_dataset, window_dataset
 from rnn_apps.readers import Examples
 from rnn_apps.text import OOV, PAD, TokenVocabulary
@@ -78,14 +79,6 @@ class ResetStates(keras.callbacks.Callback):
 
     def on_test_begin(self, logs=None):
         self._reset()
-
-
-def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
-    """Give ``target`` the weights of the same-named layers of ``source``."""
-    for layer in target.layers:
-        if layer.weights:
-            layer.set_weights(source.get_layer(layer.name).get_weights())
-    return target
 
 
 class LanguageModeling:
@@ -176,12 +169,22 @@ class LanguageModeling:
         return [self.vocab.decode(row, after=int(last)) for row in ids]
 
     # --- Preprocessing protocol ----------------------------------------------------------
-    def predict(self, model: keras.Model, inputs: list[str]) -> list[dict]:
-        """Each input is a prompt; the result is its continuation (``generate_length`` tokens)."""
-        sampling = Sampling(temperature=self.cfg.temperature, top_k=self.cfg.top_k, top_p=self.cfg.top_p,
-                            seed=self.cfg.seed)
-        return [{"prompt": p, "text": self.generate(model, p, self.cfg.generate_length, sampling)[0],
-                 "seed": sampling.seed} for p in inputs]
+    predict_options = ("temperature", "top_k", "top_p", "seed", "max_length")
+
+    def predict(self, model: keras.Model, inputs: list[str], temperature: float | None = None,
+                top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+                max_length: int | None = None) -> list[dict]:
+        """Each input is a prompt; the result is its continuation (``max_length`` tokens,
+        default ``generate_length``), sampled with the run's settings unless given."""
+        pick = lambda given, default: default if given is None else given  # noqa: E731
+        try:
+            sampling = Sampling(temperature=pick(temperature, self.cfg.temperature), top_k=pick(top_k, self.cfg.top_k),
+                                top_p=pick(top_p, self.cfg.top_p), seed=pick(seed, self.cfg.seed))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        length = pick(max_length, self.cfg.generate_length)
+        return [{"prompt": p, "text": self.generate(model, p, length, sampling)[0], "seed": sampling.seed}
+                for p in inputs]
 
     def evaluate(self, model: keras.Model, cfg: Any, examples: Examples) -> dict:
         """Cross-entropy (nats and bits per token, bits per character), perplexity and

@@ -68,27 +68,49 @@ def recurrent_stack_with_state(x: keras.KerasTensor, cfg: RecurrentConfig, initi
     return x, final
 
 
-def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn") -> keras.KerasTensor:
+def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
+    """Give ``target`` the weights of the same-named layers of ``source`` (a training
+    model and its one-step twin are built from the same layer names)."""
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+    return target
+
+
+def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn",
+                    return_states: bool = False):
     """Stack ``cfg.layers`` recurrent layers over ``x``.
 
     Args:
         x: ``[batch, time, features]`` with a Keras mask (from ``Embedding(mask_zero=True)``).
         cfg: cell, units, layers, bidirectional, residual, dropout.
+        return_states: also return each layer's final states (an encoder hands them to
+            its decoder).
 
     Returns:
         ``[batch, time, units * (2 if bidirectional else 1)]``; the mask is carried along.
         With ``residual``, layer k > 1 adds its input to its output (same width), which
-        keeps a short gradient path through deep stacks.
+        keeps a short gradient path through deep stacks. With ``return_states``, also the
+        final states in ``state_names(cfg)`` order, each ``[batch, units * directions]``
+        (forward and backward halves concatenated).
     """
+    per_layer = 2 if cfg.cell == "lstm" else 1
+    final: list = []
     for k in range(cfg.layers):
-        layer = rnn_layer(cfg.cell, cfg.units, name=f"{name}_{cfg.cell}_{k + 1}")
+        layer = rnn_layer(cfg.cell, cfg.units, return_state=return_states, name=f"{name}_{cfg.cell}_{k + 1}")
         if cfg.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"{name}_bi_{k + 1}")
         y = layer(x)
+        if return_states:
+            y, *states = y
+            if cfg.bidirectional:  # [fwd h, (fwd c), bwd h, (bwd c)] -> [h, (c)] concatenated
+                states = [keras.layers.Concatenate(name=f"{name}_state_{k + 1}_{i}")([states[i], states[i + per_layer]])
+                          for i in range(per_layer)]
+            final += states
         if cfg.dropout > 0:
             y = keras.layers.Dropout(cfg.dropout, name=f"{name}_dropout_{k + 1}")(y)
         x = keras.layers.Add(name=f"{name}_residual_{k + 1}")([x, y]) if cfg.residual and k > 0 else y
-    return x
+    return (x, final) if return_states else x
 
 
 @keras.saving.register_keras_serializable(package="rnn_apps")

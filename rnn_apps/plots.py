@@ -1,4 +1,4 @@
-"""Pictures a user would rather look at than read: training curves, gradient flow.
+"""Pictures a user would rather look at than read: training curves, attention maps.
 
 Figures are drawn with matplotlib's Agg backend (no screen needed) and written
 atomically (temporary file, then rename).
@@ -53,5 +53,28 @@ def plot_history(run_dir: str | Path, out: str | Path | None = None) -> Path:
         ax.legend()
     fig.suptitle(run_dir.name)
     path = save_figure(fig, Path(out) if out else run_dir / "curves.png")
+    plt.close(fig)
+    return path
+
+
+def plot_attention(attention: dict, out: str | Path, title: str = "") -> Path:
+    """Heatmap of attention weights: one row per output token, one column per source token.
+
+    Args:
+        attention: ``{"weights": [T, S], "source_tokens": [S], "target_tokens": [T]}``
+            (``Seq2Seq.attention``); each row sums to 1 over the real source tokens.
+    """
+    weights = np.asarray(attention["weights"])
+    source, target = attention["source_tokens"], attention["target_tokens"]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(3.0, 0.45 * len(source) + 1.5), max(2.5, 0.4 * len(target) + 1.2)))
+    image = ax.imshow(weights[: len(target), : len(source)], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(source)), source, rotation=60, ha="right")
+    ax.set_yticks(range(len(target)), target)
+    ax.set(xlabel="source", ylabel="output")
+    fig.colorbar(image, ax=ax, fraction=0.04, label="attention weight")
+    if title:
+        ax.set_title(title, fontsize=9)
+    path = save_figure(fig, Path(out))
     plt.close(fig)
     return path

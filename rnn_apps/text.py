@@ -129,7 +129,7 @@ class LabelVocabulary:
 
 WORD_PATTERN = r"([\pL\pN_]+|[^\pL\pN_\s]|\n)"
 # Joining word tokens with spaces, then removing the spaces that text does not have.
-DETOKENIZE_RULES = ((r" ?\n ?", "\n"), (r" ([,.;:!?)\]}])", r"\1"), (r"([(\[{]) ", r"\1"))
+DETOKENIZE_RULES = ((r" ?\n ?", "\n"), (r" ([,.;:!?)\]}])", r"\1"), (r"([(\[{¿¡]) ", r"\1"))
 
 
 def tokenize(texts: tf.Tensor, level: str) -> tf.RaggedTensor:
@@ -168,13 +168,20 @@ class TokenVocabulary:
         self.lookup.build(None)
 
     @classmethod
-    def fit(cls, level: str, text: str, max_tokens: int) -> "TokenVocabulary":
-        """The ``max_tokens - 2`` most frequent tokens of ``text`` (ties in first-seen order)."""
+    def fit(cls, level: str, text: str | Sequence[str], max_tokens: int,
+            reserved: Sequence[str] = ()) -> "TokenVocabulary":
+        """``reserved`` tokens (e.g. ``[START]``, ``[END]``), then the most frequent tokens of
+        ``text`` (one string or many; ties in first-seen order), ``max_tokens`` ids in all."""
         import collections
 
-        counts = collections.Counter(tokenize(tf.constant([text]), level)[0].numpy().tolist())
-        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[: max(max_tokens - 2, 1)]
-        return cls(level, [token.decode("utf-8") for token, _ in ranked])
+        texts = [text] if isinstance(text, str) else list(text)
+        counts: collections.Counter = collections.Counter()
+        for start in range(0, len(texts), 4096):
+            counts.update(tokenize(tf.constant(texts[start:start + 4096]), level).flat_values.numpy().tolist())
+        reserved = list(reserved)
+        ranked = [token.decode("utf-8") for token, _ in sorted(counts.items(), key=lambda kv: -kv[1])]
+        ranked = [token for token in ranked if token not in reserved]
+        return cls(level, reserved + ranked[: max(max_tokens - 2 - len(reserved), 1)])
 
     @property
     def size(self) -> int:

@@ -28,3 +28,9 @@ def sentiment_run(tmp_path_factory):
 def textgen_run(tmp_path_factory):
     """A finished tiny textgen run (char level, truncated BPTT), shared read-only."""
     return train_tiny("textgen", tmp_path_factory.mktemp("runs") / "textgen")
+
+
+@pytest.fixture(scope="session")
+def translate_run(tmp_path_factory):
+    """A finished tiny translate run (built-in pairs, bahdanau attention), shared read-only."""
+    return train_tiny("translate", tmp_path_factory.mktemp("runs") / "translate")

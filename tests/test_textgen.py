@@ -13,7 +13,8 @@ import rnn_apps
 from rnn_apps.config import resolve_config
 from rnn_apps.decoding import Sampling
 from rnn_apps.errors import UserError
-from rnn_apps.language_model import ResetStates, copy_weights, joined_text
+from rnn_apps.language_model import ResetStates, joined_text
+from rnn_apps.layers import copy_weights
 from rnn_apps.models.textgen import PRESETS, TextgenConfig, build_model, build_step_model, generate_plays
 from rnn_apps.pipeline import stream_windows
 
