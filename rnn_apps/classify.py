@@ -47,6 +47,9 @@ def class_probabilities(outputs: Any) -> Any:
 class TextClassification:
     """Fitted preprocessing of a text classification run (see ``rnn_apps.task.Preprocessing``)."""
 
+    predict_options: tuple[str, ...] = ()
+    evaluate_options: tuple[str, ...] = ()
+
     def __init__(self, encoder: TextEncoder, labels: LabelVocabulary):
         self.encoder, self.labels = encoder, labels
 

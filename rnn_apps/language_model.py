@@ -170,6 +170,7 @@ class LanguageModeling:
 
     # --- Preprocessing protocol ----------------------------------------------------------
     predict_options = ("temperature", "top_k", "top_p", "seed", "max_length")
+    evaluate_options: tuple[str, ...] = ()
 
     def predict(self, model: keras.Model, inputs: list[str], temperature: float | None = None,
                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None,

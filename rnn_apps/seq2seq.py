@@ -63,6 +63,12 @@ def seq2seq_compile_args() -> dict:
     return {"loss": masked_loss, "metrics": [masked_accuracy]}
 
 
+def normalize(texts: list[str], form: str) -> list[str]:
+    """Unicode normal form ``form`` (NFC, NFKC or none), applied in Python before any tensor
+    sees the text (TensorFlow has no normalisation op without tensorflow-text)."""
+    return [unicodedata.normalize(form, t) for t in texts] if form != "none" else list(texts)
+
+
 @dataclasses.dataclass(frozen=True)
 class Networks:
     """The task's builders of its decoding halves, ``(cfg, prep, batch_size=None,
@@ -116,7 +122,8 @@ class Seq2Seq:
     @classmethod
     def fit(cls, cfg: Any, train: Examples, networks: Networks) -> "Seq2Seq":
         def vocab(texts, size):
-            lowered = tf.strings.lower(tf.constant(texts), encoding="utf-8") if cfg.lowercase else tf.constant(texts)
+            texts = tf.constant(normalize(texts, cfg.unicode_form))
+            lowered = tf.strings.lower(texts, encoding="utf-8") if cfg.lowercase else texts
             return TokenVocabulary.fit(cfg.level, [t.decode("utf-8") for t in lowered.numpy()], size, (START, END))
 
         return cls(cfg, vocab(train["source"], cfg.source_vocab_size), vocab(train["target"], cfg.target_vocab_size),
@@ -133,9 +140,7 @@ class Seq2Seq:
 
     # --- text -> ids ---------------------------------------------------------------------
     def normalize(self, texts: list[str]) -> list[str]:
-        """Unicode normal form (``unicode_form``), done in Python before any tensor sees the text."""
-        form = self.cfg.unicode_form
-        return [unicodedata.normalize(form, t) for t in texts] if form != "none" else list(texts)
+        return normalize(texts, self.cfg.unicode_form)
 
     def _lower(self, texts: tf.Tensor) -> tf.Tensor:
         return tf.strings.lower(texts, encoding="utf-8") if self.cfg.lowercase else texts

@@ -21,10 +21,15 @@ class Preprocessing(Protocol):
     def dataset(self, cfg: Any, examples: Examples, training: bool) -> Any:
         """tf.data pipeline of (inputs, targets) batches; ``training`` shuffles/buckets."""
 
-    def predict(self, model: Any, inputs: list[str]) -> list[dict]:
+    # Keyword options ``predict``/``evaluate`` take beyond the required arguments (decoding
+    # settings such as ``beam``); ``rnn_apps.api`` names these when a user passes others.
+    predict_options: tuple[str, ...]
+    evaluate_options: tuple[str, ...]
+
+    def predict(self, model: Any, inputs: list[str], **options) -> list[dict]:
         """Raw user inputs -> one JSON-able result per input."""
 
-    def evaluate(self, model: Any, cfg: Any, examples: Examples) -> dict:
+    def evaluate(self, model: Any, cfg: Any, examples: Examples, **options) -> dict:
         """A report of metrics on labelled examples."""
 
     def serving_functions(self, model: Any) -> dict[str, Any]:
