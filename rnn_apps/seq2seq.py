@@ -193,7 +193,8 @@ class Seq2Seq:
     # --- decoding ------------------------------------------------------------------------
     def twins(self, model: keras.Model, batch_size: int | None = None,
               source_length: int | None = None) -> tuple[keras.Model, keras.Model]:
-        """(encoder, decoder) of a trained ``model``, sharing its weights by layer name."""
+        """(encoder, decoder) of a trained ``model``, its weights copied in by layer name
+        (cached per model and shapes)."""
         key = (id(model), batch_size, source_length)
         if key not in self._twins:
             self._twins[key] = tuple(copy_weights(model, build(self.cfg, self, batch_size, source_length))
@@ -224,21 +225,22 @@ class Seq2Seq:
     def _compiled(self, model: keras.Model, decoding: Decoding, max_length: int):
         """A ``tf.function`` ``source ids [b, S] -> (tokens [b, n], log-probability [b])``
         (log-probability only for beam search; sampling and greedy give zeros)."""
-        key = (id(model), decoding.beam, decoding.length_penalty, max_length, decoding.sampling is None)
+        key = (id(model), decoding.beam, decoding.length_penalty, max_length)
         if key in self._functions:
             return self._functions[key]
         self.twins(model)  # built here: a tf.function must not create the layers
         spec = tf.TensorSpec([None, None], tf.int32)
-        if decoding.sampling is None and decoding.beam == 1:
-            @tf.function(input_signature=[spec])
-            def run(source_ids):
+        if decoding.beam == 1:  # greedy or sampling, settings as tensors (see Sampling.tensors)
+            @tf.function(input_signature=[spec, tf.TensorSpec([], tf.bool), tf.TensorSpec([], tf.float32),
+                                          tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32),
+                                          tf.TensorSpec([], tf.int64)])
+            def run(source_ids, greedy, temperature, top_k, top_p, seed):
                 step, logits, states = self._start(model, source_ids)
-                tokens, _, _ = decode_loop(step, logits, states, tf.constant(max_length), greedy=tf.constant(True),
-                                           temperature=tf.constant(1.0), top_k=tf.constant(0),
-                                           top_p=tf.constant(1.0), seed=tf.constant(0, tf.int64),
+                tokens, _, _ = decode_loop(step, logits, states, tf.constant(max_length), greedy=greedy,
+                                           temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
                                            banned=BANNED, end_id=END_ID)
                 return tokens, tf.zeros(tf.shape(tokens)[:1])
-        elif decoding.sampling is None:
+        else:
             @tf.function(input_signature=[spec])
             def run(source_ids):
                 step, logits, states = self._start(model, source_ids)
@@ -246,15 +248,6 @@ class Seq2Seq:
                                                   end_id=END_ID, length_penalty=decoding.length_penalty,
                                                   banned=BANNED)
                 return tokens, log_prob
-        else:
-            @tf.function(input_signature=[spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int32),
-                                          tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int64)])
-            def run(source_ids, temperature, top_k, top_p, seed):
-                step, logits, states = self._start(model, source_ids)
-                tokens, _, _ = decode_loop(step, logits, states, tf.constant(max_length), greedy=tf.constant(False),
-                                           temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                                           banned=BANNED, end_id=END_ID)
-                return tokens, tf.zeros(tf.shape(tokens)[:1])
         self._functions[key] = run
         return run
 
@@ -264,13 +257,13 @@ class Seq2Seq:
         max_length = decoding.max_length or self.cfg.max_length + 1
         run = self._compiled(model, decoding, max_length)
         outputs, scores = [], []
+        settings = (decoding.sampling or Sampling(greedy=True, seed=0)).tensors()
         for start in range(0, len(source_ids), batch_size):
             chunk = tf.constant(source_ids[start:start + batch_size], tf.int32)
-            if decoding.sampling is None:
+            if decoding.beam > 1:
                 tokens, log_prob = run(chunk)
-            else:
-                s = decoding.sampling.tensors()
-                tokens, log_prob = run(chunk, s["temperature"], s["top_k"], s["top_p"], s["seed"] + start)
+            else:  # each chunk its own seed, so sentences do not share random draws
+                tokens, log_prob = run(chunk, **{**settings, "seed": settings["seed"] + start})
             for row in tokens.numpy():
                 ids = row.tolist()
                 outputs.append(ids[:ids.index(END_ID)] if END_ID in ids else [i for i in ids if i != PAD])
@@ -383,7 +376,7 @@ class Seq2Seq:
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def translate(text):
-            tokens, _ = greedy(self.source_ids(text).to_tensor())
+            tokens, _ = greedy(self.source_ids(text).to_tensor(), **Sampling(greedy=True, seed=0).tensors())
             return {"translation": self.output_text(tokens), "ids": tokens}
 
         @tf.function(input_signature=[tf.TensorSpec([1, source_length], tf.int32, name="source_ids")])

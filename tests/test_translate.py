@@ -90,6 +90,11 @@ def test_cli_predict_evaluate_and_mistakes(translate_run, sentiment_run, tmp_pat
     report = json.loads(invoke("evaluate", translate_run, "--beam", "2", "--json").output)
     assert {"bleu", "chrf", "exact_match", "loss", "accuracy"} <= set(report) and report["beam"] == 2
     assert "examples" in invoke("evaluate", translate_run).output
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("source\ttarget\nthe dog sees the cat .\tlo vako la miru di vide .\n"
+                     "a bird .\tun pilo .\n", encoding="utf-8")
+    report = json.loads(invoke("evaluate", translate_run, "--data", pairs, "--json").output)
+    assert report["examples"] == 2 and report["samples"][1]["reference"] == "un pilo."
     mistakes = [(["predict", sentiment_run, "good", "--beam", "2"], "not an option of predict for a sentiment run"),
                 (["train", "sentiment", "--reverse"], "--reverse applies to translate only"),
                 (["train", "translate", "--set", "attention=dot"], "must be one of bahdanau, luong, none"),
