@@ -8,7 +8,7 @@ back at all encoder outputs through attention:
                                                        \\-> final states -> bridge -> decoder states
     target in [b, T] -> Embedding -> RNN stack (from those states) -> queries [b, T, D]
     attention(queries, encoder outputs, source mask) -> context [b, T, E]
-    tanh(Dense([queries, context])) -> Dense -> logits [b, T, target vocab]
+    Dense([queries, context]) -> Dense -> logits [b, T, target vocab]
 
 ``attention: none`` drops the context: the decoder must then carry the whole sentence in
 its state, which is the classic encoder-decoder bottleneck. The bridge is a Dense layer
@@ -95,7 +95,9 @@ def _decoder(cfg: TranslateConfig, vocab_size: int, tokens, encoded, source_mask
         hidden, weights = queries, keras.ops.zeros_like(queries[:, :, :1]) * source_mask[:, None, :]
     else:
         context, weights = Attention(cfg.attention, cfg.attention_units, name="attention")(queries, encoded, source_mask)
-        hidden = keras.layers.Dense(cfg.decoder_width, activation="tanh", name="attentional")(
+        # Luong et al. put a tanh here; under Adam with a 10,000-word target vocabulary it
+        # saturated at the start of training and the decoder stopped learning (spa-eng).
+        hidden = keras.layers.Dense(cfg.decoder_width, name="attentional")(
             keras.layers.Concatenate(name="query_and_context")([queries, context]))
     return keras.layers.Dense(vocab_size, name="logits")(hidden), weights, final
 
