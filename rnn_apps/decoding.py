@@ -92,10 +92,13 @@ def filter_logits(logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, t
 def choose_tokens(logits: tf.Tensor, greedy: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor,
                   top_p: tf.Tensor, seed: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
     """``[batch, vocab]`` logits -> ``[batch]`` int32 next tokens (argmax or a seeded sample)."""
-    filtered = filter_logits(logits, temperature, top_k, top_p)
-    sampled = tf.random.stateless_categorical(filtered, 1, seed=tf.stack([seed, tf.cast(step, tf.int64)]),
-                                              dtype=tf.int32)[:, 0]
-    return tf.where(greedy, tf.argmax(logits, axis=-1, output_type=tf.int32), sampled)
+    def sample():
+        filtered = filter_logits(logits, temperature, top_k, top_p)
+        return tf.random.stateless_categorical(filtered, 1, seed=tf.stack([seed, tf.cast(step, tf.int64)]),
+                                               dtype=tf.int32)[:, 0]
+
+    # tf.cond, not tf.where: greedy decoding must not pay for filtering (two sorts of the vocabulary)
+    return tf.cond(greedy, lambda: tf.argmax(logits, axis=-1, output_type=tf.int32), sample)
 
 
 def ban_tokens(logits: tf.Tensor, banned: Sequence[int]) -> tf.Tensor:
