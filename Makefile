@@ -23,6 +23,7 @@ demo: install
 	$(BIN)/rnn-apps predict $(DEMO) "the plot was not boring at all" "great acting but a painfully dull story"
 
 test: install
+	@$(BIN)/python -m rnn_apps.machine
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -70,22 +71,40 @@ class Checkpoints(keras.callbacks.Callback):
                     "best_epoch": self.best_epoch})
 
 
+class NonFiniteError(RuntimeError):
+    """Training produced NaN or inf; the message says where (epoch, batch, what)."""
+
+
 class NaNGuard(keras.callbacks.Callback):
-    """Stop at the first non-finite loss and remember where, for a clear message."""
+    """Stop training at the first non-finite number, before anything is checkpointed.
+
+    It checks the training loss after every batch, and at the end of every epoch the
+    validation loss and every weight (a weight can turn inf while the loss stays finite,
+    e.g. behind a saturated sigmoid). It raises ``NonFiniteError`` naming the epoch, the
+    batch and what went wrong; put it before ``Checkpoints`` so a broken model is never
+    saved. Epochs and batches are counted from 1.
+    """
 
     def __init__(self):
         super().__init__()
-        self.failed_at: tuple[int, int] | None = None
         self.epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
+        self.epoch = epoch + 1
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
-            self.failed_at = (self.epoch + 1, batch + 1)
-            self.model.stop_training = True
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteError(f"the training loss became {float(loss)} at epoch {self.epoch}, batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        val_loss = (logs or {}).get("val_loss")
+        if val_loss is not None and not math.isfinite(float(val_loss)):
+            raise NonFiniteError(f"the validation loss became {float(val_loss)} after epoch {epoch + 1}")
+        broken = [w.path for w in self.model.weights if not np.all(np.isfinite(keras.ops.convert_to_numpy(w)))]
+        if broken:
+            raise NonFiniteError(f"weights became NaN/inf during epoch {epoch + 1} "
+                                 f"({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''})")
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 import keras
 from rich.console import Console
 
-from rnn_apps.callbacks import Checkpoints, NaNGuard, RichProgress, TimeBudget
+from rnn_apps.callbacks import Checkpoints, NaNGuard, NonFiniteError, RichProgress, TimeBudget
 from rnn_apps.config import load_config, resolve_config, save_config
 from rnn_apps.errors import UserError
 from rnn_apps.runs import (RUN_FILE, create_run_dir, default_run_dir, new_run_meta, read_run, write_json)
@@ -38,14 +38,14 @@ def make_optimizer(cfg: Any) -> keras.optimizers.Optimizer:
     return classes[cfg.optimizer](learning_rate=cfg.learning_rate, **clipping)
 
 
-def train(task: str | None = None, *, data: str | None = None, config: str | Path | None = None,
+def train(task: Any = None, *, data: str | None = None, config: str | Path | None = None,
           overrides: Iterable[str] = (), preset: str | None = None, epochs: int | None = None,
           batch_size: int | None = None, seed: int | None = None, run_dir: str | Path | None = None,
           resume: str | Path | None = None, console: Console | None = None) -> Path:
     """Train ``task`` and return its run directory.
 
     Args:
-        task: registered task name (not needed with ``resume``).
+        task: a registered task name, or a ``Task`` record of your own (not needed with ``resume``).
         data: ``None`` for the built-in generator, a file path, or ``tfds:NAME[:SPLIT]``.
         config, overrides, preset, epochs, batch_size, seed: see ``rnn_apps.config``.
         run_dir: where to write the run (default ``runs/<task>/<timestamp>``).
@@ -74,7 +74,7 @@ def train(task: str | None = None, *, data: str | None = None, config: str | Pat
     else:
         if task is None:
             raise UserError("name a task to train (or --resume RUN_DIR)")
-        task_record = get_task(task)
+        task_record = get_task(task) if isinstance(task, str) else task
         cfg = resolve_config(task_record.config_class, presets=task_record.presets, preset=preset,
                              file=config, overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed)
         state = None
@@ -112,10 +112,10 @@ def train(task: str | None = None, *, data: str | None = None, config: str | Pat
     steps = int(datasets["train"].cardinality())
     if steps <= 0:  # unknown (bucketing): one pass over the examples on average
         steps = math.ceil(len(splits["train"]) / cfg.batch_size)
-    guard = NaNGuard()
+    progress = RichProgress(console, cfg.epochs, steps)
     callbacks = [
-        RichProgress(console, cfg.epochs, steps),
-        guard,
+        progress,
+        NaNGuard(),  # before Checkpoints: a broken model is never saved
         Checkpoints(run / "checkpoints", monitor="val_loss" if has_val else "loss",
                     best=state["best"] if state else math.inf, best_epoch=state["best_epoch"] if state else 0),
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=resume is not None),
@@ -129,14 +129,15 @@ def train(task: str | None = None, *, data: str | None = None, config: str | Pat
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stopping))
 
     started = time.perf_counter()
-    model.fit(datasets["train"].repeat(), steps_per_epoch=steps, validation_data=datasets.get("val"), epochs=cfg.epochs,
-              initial_epoch=state["epochs_done"] if state else 0, callbacks=callbacks, verbose=0,
-              shuffle=False)  # tf.data already shuffles
+    try:
+        model.fit(datasets["train"].repeat(), steps_per_epoch=steps, validation_data=datasets.get("val"),
+                  epochs=cfg.epochs, initial_epoch=state["epochs_done"] if state else 0, callbacks=callbacks,
+                  verbose=0, shuffle=False)  # tf.data already shuffles
+    except NonFiniteError as exc:
+        progress.on_train_end()
+        raise UserError(f"{exc}; lower learning_rate or keep global_clipnorm on. Checkpoints up to the "
+                        f"previous epoch are in {run}") from None
     seconds = time.perf_counter() - started
-    if guard.failed_at:
-        epoch, step = guard.failed_at
-        raise UserError(f"the loss became NaN/inf at epoch {epoch}, step {step}; lower learning_rate or "
-                        f"keep global_clipnorm on. Checkpoints up to the previous epoch are in {run}")
 
     if budget and budget.stopped_at:
         console.print(f"time budget of {cfg.time_budget:g} min reached after {budget.stopped_at:.0f}s; stopped")

@@ -53,6 +53,8 @@ def test_rnn_learns_order_that_bag_of_words_cannot(tmp_path):
     """The built-in data need word order: the RNN must beat bag-of-words by a wide margin."""
     rnn = train_accuracy(tmp_path, "rnn")
     bow = train_accuracy(tmp_path, "bow", encoder="bow")
-    assert bow < 0.8        # measured about 0.72: counts alone are not enough
-    assert rnn > 0.9        # measured about 0.95 on this budget
+    # Measured 0.92 / 0.70, identical with AVX-512 on 2 threads and with AVX2 on 1 thread
+    # (ONEDNN_MAX_CPU_ISA=AVX2 taskset -c 0); the bars leave room for other processors.
+    assert bow < 0.8        # counts alone are not enough
+    assert rnn > 0.87
     assert rnn - bow > 0.12
