@@ -15,14 +15,13 @@ class TaskEntry:
     module: str
     shape: str
     example: str
-    status: str
 
 
 TASKS: dict[str, TaskEntry] = {
-    "sentiment": TaskEntry("rnn_apps.models.sentiment", "many-to-one", "review -> positive/negative", "ready"),
-    "textgen": TaskEntry("rnn_apps.models.textgen", "many-to-many", "text -> more text like it", "ready"),
+    "sentiment": TaskEntry("rnn_apps.models.sentiment", "many-to-one", "review -> positive/negative"),
+    "textgen": TaskEntry("rnn_apps.models.textgen", "many-to-many", "text -> more text like it"),
     "translate": TaskEntry("rnn_apps.models.translate", "many-to-many (encoder-decoder)",
-                           "sentence -> sentence in another language", "ready"),
+                           "sentence -> sentence in another language"),
 }
 
 

@@ -21,11 +21,13 @@ from typing import Literal
 
 import keras
 
-from rnn_apps.classify import TextClassification, classifier_compile_args, classifier_output
 from rnn_apps.config import RecurrentConfig, TrainConfig, setting
-from rnn_apps.layers import SequencePooling, recurrent_stack
-from rnn_apps.readers import Examples, read_source
-from rnn_apps.task import Task
+from rnn_apps.data.examples import Examples
+from rnn_apps.data.inputs import TextInput
+from rnn_apps.data.readers import read_source
+from rnn_apps.layers.recurrent import SequencePooling, recurrent_stack
+from rnn_apps.outputs.classification import ClassLabel
+from rnn_apps.task import Features, Task
 
 
 @dataclasses.dataclass
@@ -49,10 +51,16 @@ PRESETS = {
 }
 
 
-def build_model(cfg: SentimentConfig, data: TextClassification) -> keras.Model:
-    """``tokens [batch, time] int32`` -> ``[batch, 1]`` p(positive) or ``[batch, C]`` softmax."""
-    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(data.encoder.vocab_size, cfg.embedding_dim, mask_zero=True,
+def inputs(cfg: SentimentConfig) -> dict:
+    """One text, vectorized by Keras ``TextVectorization`` (lower-cased, punctuation stripped)."""
+    return {"text": TextInput("text", "vocab.json", tokenizer="vectorizer", level=cfg.level,
+                              max_tokens=cfg.vocab_size, max_length=cfg.max_length)}
+
+
+def build_model(cfg: SentimentConfig, features: Features) -> keras.Model:
+    """``text [batch, time] int32`` ids -> ``[batch, 1]`` p(positive) or ``[batch, C]`` softmax."""
+    tokens = keras.Input(shape=(None,), dtype="int32", name="text")
+    x = keras.layers.Embedding(features.inputs["text"].vocab_size, cfg.embedding_dim, mask_zero=True,
                                name="embedding")(tokens)
     if cfg.encoder == "bow":
         x = keras.layers.GlobalAveragePooling1D(name="bag_of_words")(x)
@@ -62,7 +70,7 @@ def build_model(cfg: SentimentConfig, data: TextClassification) -> keras.Model:
         x = SequencePooling(cfg.pooling, bidirectional=cfg.bidirectional, name="pooling")(x)
     if cfg.dropout > 0:
         x = keras.layers.Dropout(cfg.dropout, name="head_dropout")(x)
-    return keras.Model(tokens, classifier_output(x, len(data.labels)), name=f"sentiment_{cfg.encoder}")
+    return keras.Model(tokens, features.output.head(x), name=f"sentiment_{cfg.encoder}")
 
 
 # --- built-in data ---------------------------------------------------------------------
@@ -158,8 +166,7 @@ TASK = Task(
     config_class=SentimentConfig,
     presets=PRESETS,
     load_examples=load_examples,
-    fit_preprocessing=TextClassification.fit,
-    load_preprocessing=TextClassification.load,
+    inputs=inputs,
+    output=lambda cfg: ClassLabel("label", "labels.json"),
     build_model=build_model,
-    compile_args=lambda cfg, data: classifier_compile_args(len(data.labels)),
 )

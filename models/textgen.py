@@ -30,11 +30,13 @@ from typing import Literal
 import keras
 
 from rnn_apps.config import RecurrentConfig, TrainConfig, setting
+from rnn_apps.data.examples import Examples
+from rnn_apps.data.inputs import TextInput
+from rnn_apps.data.readers import read_text_file
 from rnn_apps.errors import UserError
-from rnn_apps.language_model import LanguageModeling, language_model_compile_args, split_in_order
-from rnn_apps.layers import recurrent_stack_with_state, state_names
-from rnn_apps.readers import Examples, read_text_file
-from rnn_apps.task import Task
+from rnn_apps.layers.recurrent import recurrent_stack, state_names
+from rnn_apps.outputs.language_model import NextToken
+from rnn_apps.task import Features, Task
 
 
 @dataclasses.dataclass
@@ -77,13 +79,20 @@ PRESETS = {
 }
 
 
+def inputs(cfg: TextgenConfig) -> dict:
+    """The text, tokenized with case, punctuation and line breaks kept (text must come back)."""
+    return {"text": TextInput("text", "tokens.json", tokenizer="tokens", level=cfg.level, max_tokens=cfg.vocab_size,
+                              stream=True)}
+
+
 def _network(cfg: TextgenConfig, vocab_size: int, tokens, states, stateful: bool):
     x = keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="embedding")(tokens)
-    x, final_states = recurrent_stack_with_state(x, cfg, states, stateful=stateful)
+    x, final_states = recurrent_stack(x, cfg, initial_states=states, return_states=True, stateful=stateful,
+                                      bidirectional=False)
     return keras.layers.Dense(vocab_size, name="next_token_logits")(x), final_states
 
 
-def build_model(cfg: TextgenConfig, data: LanguageModeling) -> keras.Model:
+def build_model(cfg: TextgenConfig, features: Features) -> keras.Model:
     """Training model: ``tokens [batch, time]`` -> ``logits [batch, time, vocab]``.
 
     With truncated BPTT the batch size is fixed (``batch_size`` streams) and the states
@@ -91,7 +100,7 @@ def build_model(cfg: TextgenConfig, data: LanguageModeling) -> keras.Model:
     """
     stateful = cfg.tbptt > 0
     tokens = keras.Input(batch_shape=(cfg.batch_size if stateful else None, None), dtype="int32", name="tokens")
-    logits, _ = _network(cfg, data.vocab.size, tokens, None, stateful)
+    logits, _ = _network(cfg, features.inputs["text"].vocab_size, tokens, None, stateful)
     return keras.Model(tokens, logits, name=f"textgen_{cfg.cell}")
 
 
@@ -192,9 +201,8 @@ TASK = Task(
     config_class=TextgenConfig,
     presets=PRESETS,
     load_examples=load_examples,
-    fit_preprocessing=lambda cfg, train: LanguageModeling.fit(cfg, train, build_step_model),
-    load_preprocessing=lambda cfg, run_dir: LanguageModeling.load(cfg, run_dir, build_step_model),
+    inputs=inputs,
+    output=lambda cfg: NextToken(cfg, build_step_model),
     build_model=build_model,
-    compile_args=lambda cfg, data: language_model_compile_args(),
-    split=split_in_order,
+    split="ordered",
 )

@@ -29,12 +29,14 @@ from typing import Literal
 
 import keras
 
-from rnn_apps.attention import Attention
 from rnn_apps.config import RecurrentConfig, TrainConfig, setting
-from rnn_apps.layers import recurrent_stack, recurrent_stack_with_state, state_names
-from rnn_apps.readers import Examples, read_source
-from rnn_apps.seq2seq import Networks, Seq2Seq, seq2seq_compile_args
-from rnn_apps.task import Task
+from rnn_apps.data.examples import Examples
+from rnn_apps.data.inputs import TextInput
+from rnn_apps.data.readers import read_source
+from rnn_apps.layers.attention import Attention
+from rnn_apps.layers.recurrent import recurrent_stack, state_names
+from rnn_apps.outputs.sequence import END, START, Networks, TokenSequence
+from rnn_apps.task import Features, Task
 
 
 @dataclasses.dataclass
@@ -77,9 +79,26 @@ PRESETS = {
 }
 
 
+def _text(cfg: TranslateConfig, name: str, vocab_size: int, **kwargs) -> TextInput:
+    """A side of the pair: tokens with case and punctuation kept (lower-cased if asked),
+    ``[START]`` and ``[END]`` at ids 2 and 3."""
+    return TextInput(name, f"{name}_tokens.json", tokenizer="tokens", level=cfg.level, max_tokens=vocab_size,
+                     max_length=cfg.max_length, lowercase=cfg.lowercase, unicode_form=cfg.unicode_form,
+                     reserved=(START, END), **kwargs)
+
+
+def inputs(cfg: TranslateConfig) -> dict:
+    """The source sentence, ending in ``[END]`` so the encoder sees where it stops."""
+    return {"source": _text(cfg, "source", cfg.source_vocab_size, end_token=END, serving_name="text")}
+
+
+def output(cfg: TranslateConfig) -> TokenSequence:
+    return TokenSequence(cfg, NETWORKS, _text(cfg, "target", cfg.target_vocab_size), source="source")
+
+
 def _encoder(cfg: TranslateConfig, vocab_size: int, source):
     x = keras.layers.Embedding(vocab_size, cfg.embedding_dim, mask_zero=True, name="source_embedding")(source)
-    outputs, states = recurrent_stack(x, cfg, name="encoder", return_states=True)
+    outputs, states = recurrent_stack(x, cfg, "encoder", return_states=True)
     if cfg.units * (2 if cfg.bidirectional else 1) != cfg.decoder_width:
         states = [keras.layers.Dense(cfg.decoder_width, activation="tanh", name=f"bridge_{n}")(s)
                   for n, s in zip(state_names(cfg), states)]
@@ -90,7 +109,7 @@ def _encoder(cfg: TranslateConfig, vocab_size: int, source):
 def _decoder(cfg: TranslateConfig, vocab_size: int, tokens, encoded, source_mask, states):
     decoder_cfg = dataclasses.replace(cfg, units=cfg.decoder_width, bidirectional=False)
     x = keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="target_embedding")(tokens)
-    queries, final = recurrent_stack_with_state(x, decoder_cfg, states, name="decoder")
+    queries, final = recurrent_stack(x, decoder_cfg, "decoder", initial_states=states, return_states=True)
     if cfg.attention == "none":
         hidden, weights = queries, keras.ops.zeros_like(queries[:, :, :1]) * source_mask[:, None, :]
     else:
@@ -102,30 +121,30 @@ def _decoder(cfg: TranslateConfig, vocab_size: int, tokens, encoded, source_mask
     return keras.layers.Dense(vocab_size, name="logits")(hidden), weights, final
 
 
-def build_model(cfg: TranslateConfig, data: Seq2Seq) -> keras.Model:
-    """Training model (teacher forcing): ``[source [b, S], target in [b, T]]`` -> ``logits [b, T, V]``."""
+def build_model(cfg: TranslateConfig, features: Features) -> keras.Model:
+    """Training model (teacher forcing): ``{source [b, S], target_in [b, T]}`` -> ``logits [b, T, V]``."""
     source = keras.Input((None,), dtype="int32", name="source")
     target_in = keras.Input((None,), dtype="int32", name="target_in")
-    encoded, source_mask, states = _encoder(cfg, data.source.size, source)
-    logits, _, _ = _decoder(cfg, data.target.size, target_in, encoded, source_mask, states)
+    encoded, source_mask, states = _encoder(cfg, features.inputs["source"].vocab_size, source)
+    logits, _, _ = _decoder(cfg, features.output.vocab_size, target_in, encoded, source_mask, states)
     return keras.Model([source, target_in], logits, name=f"translate_{cfg.cell}_{cfg.attention}")
 
 
-def build_encoder(cfg: TranslateConfig, data: Seq2Seq, batch_size=None, source_length=None) -> keras.Model:
+def build_encoder(cfg: TranslateConfig, features: Features, batch_size=None, source_length=None) -> keras.Model:
     """``source [b, S]`` -> ``[encoder outputs [b, S, E], source mask [b, S], *decoder states [b, D]]``."""
     source = keras.Input(batch_shape=(batch_size, source_length), dtype="int32", name="source")
-    encoded, source_mask, states = _encoder(cfg, data.source.size, source)
+    encoded, source_mask, states = _encoder(cfg, features.inputs["source"].vocab_size, source)
     return keras.Model(source, [encoded, source_mask, *states], name="translate_encoder")
 
 
-def build_decoder(cfg: TranslateConfig, data: Seq2Seq, batch_size=None, source_length=None) -> keras.Model:
+def build_decoder(cfg: TranslateConfig, features: Features, batch_size=None, source_length=None) -> keras.Model:
     """``[tokens [b, T], encoder outputs, source mask, *states]`` -> ``[logits, attention [b, T, S], *states]``."""
     width = cfg.units * (2 if cfg.bidirectional else 1)
     tokens = keras.Input(batch_shape=(batch_size, None), dtype="int32", name="token")
     encoded = keras.Input(batch_shape=(batch_size, source_length, width), name="encoder_outputs")
     source_mask = keras.Input(batch_shape=(batch_size, source_length), name="source_mask")
     states = [keras.Input(batch_shape=(batch_size, cfg.decoder_width), name=n) for n in state_names(cfg)]
-    logits, weights, final = _decoder(cfg, data.target.size, tokens, encoded, source_mask, states)
+    logits, weights, final = _decoder(cfg, features.output.vocab_size, tokens, encoded, source_mask, states)
     return keras.Model([tokens, encoded, source_mask, *states], [logits, weights, *final], name="translate_decoder")
 
 
@@ -262,8 +281,7 @@ TASK = Task(
     config_class=TranslateConfig,
     presets=PRESETS,
     load_examples=load_examples,
-    fit_preprocessing=lambda cfg, train: Seq2Seq.fit(cfg, train, NETWORKS),
-    load_preprocessing=lambda cfg, run_dir: Seq2Seq.load(cfg, run_dir, NETWORKS),
+    inputs=inputs,
+    output=output,
     build_model=build_model,
-    compile_args=lambda cfg, data: seq2seq_compile_args(),
 )

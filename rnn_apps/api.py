@@ -10,86 +10,115 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from rnn_apps.config import load_config
 from rnn_apps.errors import UserError
-from rnn_apps.runs import atomic_dir, read_run
-from rnn_apps.training import train  # noqa: F401  (re-exported)
+from rnn_apps.options import flags
+from rnn_apps.runs import read_run
 
 
 @dataclasses.dataclass
 class Run:
-    """A trained run loaded back: its task, config, preprocessing and best model."""
+    """A trained run loaded back: its task, config, fitted features and best model."""
 
     path: Path
     task: Any
     cfg: Any
-    prep: Any
+    features: Any
     model: Any
     meta: dict
 
+    @property
+    def output(self) -> Any:
+        """The output kind (``.kind`` is "label", "sequence", "next_token" ...)."""
+        return self.features.output
 
-def load_run(run_dir: str | Path) -> Run:
-    import keras
+    def checked_options(self, options: dict, command: str) -> dict:
+        """The options that were given (not None); an error names those the task does not take."""
+        given = {k: v for k, v in options.items() if v is not None}
+        allowed = getattr(self.output, f"{command}_options")
+        wrong = [k for k in given if k not in allowed]
+        if wrong:
+            raise UserError(f"{flags(wrong)}: not an option of {command} for a {self.task.name} run; "
+                            f"its options: {flags(allowed)}")
+        return given
 
+    def predict(self, inputs: list, **options) -> list[dict]:
+        if not inputs:
+            raise UserError("nothing to predict: give inputs as arguments or --input FILE")
+        return self.output.predict(self.model, self.features, list(inputs), **self.checked_options(options, "predict"))
+
+    def evaluate(self, data: str | None = None, **options) -> dict:
+        options = self.checked_options(options, "evaluate")
+        if data is not None:
+            examples, where = self.task.load_examples(self.cfg, data), data
+        else:
+            splits = self.task.split_examples(self.task.load_examples(self.cfg, self.meta["data"]), self.cfg)
+            part = "test" if len(splits["test"]) else "val"
+            examples, where = splits[part], f"{self.meta['data'] or 'builtin'} ({part} split)"
+            if not len(examples):
+                raise UserError(f"{self.path} was trained without test or validation split; pass --data")
+        return {**self.output.evaluate(self.model, self.features, examples, **options), "data": where}
+
+
+def _task(name_or_record: Any):
     from rnn_apps.models import get_task
 
+    return get_task(name_or_record) if isinstance(name_or_record, str) else name_or_record
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Read a run directory back: config, features and ``model.keras`` (the best epoch)."""
+    import keras
+
     path, meta = read_run(run_dir)
-    task = get_task(meta["task"])
+    task = _task(meta["task"])
     cfg = load_config(task.config_class, path / "config.yaml")
     if not (path / "model.keras").is_file():
         raise UserError(f"{path} has no model.keras yet (training did not finish; continue it with --resume)")
-    model = keras.models.load_model(path / "model.keras")
-    return Run(path, task, cfg, task.load_preprocessing(cfg, path), model, meta)
+    features = task.features(cfg).load(path)
+    return Run(path, task, cfg, features, keras.models.load_model(path / "model.keras"), meta)
 
 
-def _checked_options(run: Run, options: dict, kind: str) -> dict:
-    """The options that were given (not None); an error names those the task does not take."""
-    given = {k: v for k, v in options.items() if v is not None}
-    allowed = getattr(run.prep, f"{kind}_options", ())
-    wrong = [k for k in given if k not in allowed]
-    if wrong:
-        flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
-        valid = ", ".join("--" + k.replace("_", "-") for k in allowed) or "none"
-        raise UserError(f"{flags}: not an option of {kind} for a {run.task.name} run; its options: {valid}")
-    return given
+def train(task: Any = None, *, data: str | None = None, config: str | Path | None = None,
+          overrides: Iterable[str] = (), preset: str | None = None, epochs: int | None = None,
+          batch_size: int | None = None, seed: int | None = None, run_dir: str | Path | None = None,
+          resume: str | Path | None = None, console: Any = None) -> Path:
+    """Train ``task`` (a registered name, or a ``Task`` record of your own) and return its
+    run directory; with ``resume=RUN_DIR`` continue that run instead (see
+    ``rnn_apps.training.loop.train`` for every argument)."""
+    from rnn_apps.training.loop import train as train_loop
+
+    if resume is not None:
+        record = _task(read_run(resume)[1]["task"])
+    elif task is None:
+        raise UserError("name a task to train (or --resume RUN_DIR)")
+    else:
+        record = _task(task)
+    return train_loop(record, data=data, config=config, overrides=overrides, preset=preset, epochs=epochs,
+                      batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume, console=console)
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, **options) -> dict:
     """Metrics of the run's model on ``data`` (all of it), or on the run's own test split.
 
-    ``options`` are the task's evaluation settings (translate: ``beam``,
+    ``options`` are the output kind's evaluation settings (sequences: ``beam``,
     ``length_penalty``, ``max_length``); None means the default.
     """
-    run = load_run(run_dir)
-    options = _checked_options(run, options, "evaluate")
-    if data is not None:
-        examples = run.task.load_examples(run.cfg, data)
-    else:
-        examples = run.task.load_examples(run.cfg, run.meta["data"])
-        splits = run.task.split_examples(examples, run.cfg)
-        part = "test" if len(splits["test"]) else "val"
-        examples = splits[part]
-        if not len(examples):
-            raise UserError(f"{run.path} was trained without test or validation split; pass --data")
-    report = run.prep.evaluate(run.model, run.cfg, examples, **options)
-    report["data"] = data or f"{run.meta['data'] or 'builtin'} ({part} split)"
-    return report
+    return load_run(run_dir).evaluate(data, **options)
 
 
-def predict(run_dir: str | Path, inputs: list[str], **options) -> list[dict]:
-    """Predictions for raw inputs (texts for the text tasks).
+def predict(run_dir: str | Path, inputs: list, **options) -> list[dict]:
+    """Predictions for raw inputs: bare values for the task's first input (texts for the
+    text tasks), or dicts by input name.
 
-    ``options`` are the task's decoding settings, None meaning the run's default: for
-    translate ``beam``, ``length_penalty``, ``max_length``, ``attention_plot`` (a PNG
-    path) and the sampling settings ``temperature``, ``top_k``, ``top_p``, ``seed``; for
-    textgen the sampling settings and ``max_length`` (tokens to generate).
+    ``options`` are the output kind's settings, None meaning the run's default: for
+    sequences ``beam``, ``length_penalty``, ``max_length``, ``attention_plot`` (a PNG path)
+    and the sampling settings ``temperature``, ``top_k``, ``top_p``, ``seed``; for
+    language models the sampling settings and ``max_length`` (tokens to generate).
     """
-    if not inputs:
-        raise UserError("nothing to predict: give texts as arguments or --input FILE")
-    run = load_run(run_dir)
-    return run.prep.predict(run.model, list(inputs), **_checked_options(run, options, "predict"))
+    return load_run(run_dir).predict(inputs, **options)
 
 
 def generate(run_dir: str | Path, prompt: str = "", length: int = 200, *, temperature: float = 1.0,
@@ -100,18 +129,15 @@ def generate(run_dir: str | Path, prompt: str = "", length: int = 200, *, temper
     Returns ``{"prompt", "samples": [text, ...], "seed", ...}``; with ``stream=True`` an
     iterator of per-chunk lists of new text (one entry per sample) instead.
     """
-    from rnn_apps.decoding import Sampling
+    from rnn_apps.decoding.sampling import Sampling
 
     run = load_run(run_dir)
-    if not hasattr(run.prep, "stream"):
+    if run.output.kind != "next_token":
         raise UserError(f"{run.path} is a {run.task.name} run; generate needs a language model (textgen)")
-    try:
-        sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     if stream:
-        return run.prep.stream(run.model, prompt, length, sampling, num_samples)
-    samples = run.prep.generate(run.model, prompt, length, sampling, num_samples)
+        return run.output.stream(run.model, prompt, length, sampling, num_samples)
+    samples = run.output.generate(run.model, prompt, length, sampling, num_samples)
     return {"prompt": prompt, "samples": samples, "length": length, "seed": sampling.seed,
             "sampling": dataclasses.asdict(sampling)}
 
@@ -126,28 +152,14 @@ def info(run_dir: str | Path) -> dict:
             "metrics": json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}}
 
 
-def export(run_dir: str | Path, format: str = "savedmodel", out: str | Path | None = None) -> Path:
-    """Write a SavedModel whose signatures take raw inputs; returns its directory.
+def export(run_dir: str | Path, format: str = "savedmodel", out: str | Path | None = None, **options) -> Path:
+    """Export a run in ``format`` (see ``rnn_apps.exporters.EXPORTERS``) to ``out`` (default
+    ``RUN_DIR/export/FORMAT``); returns the directory, written atomically."""
+    from rnn_apps.exporters import EXPORTERS
+    from rnn_apps.exporters import export as write_export
 
-    The run's vocabularies go to ``assets.extra/``. The export is written to a temporary
-    sibling and renamed, so ``out`` is either a complete SavedModel or absent.
-    """
-    import keras
-
-    if format != "savedmodel":
-        raise UserError(f"unknown export format {format!r}; formats: savedmodel")
+    if format not in EXPORTERS:  # before loading the run: a typo should fail fast
+        raise UserError(f"unknown export format {format!r}; formats: {', '.join(EXPORTERS)}")
     run = load_run(run_dir)
-    out = Path(out) if out is not None else run.path / "export" / "savedmodel"
-    if out.exists():
-        raise UserError(f"{out} already exists; remove it or choose another --out")
-    archive = keras.export.ExportArchive()
-    archive.track(run.model)
-    for trackable in run.prep.trackables():
-        archive.track(trackable)
-    for name, fn in run.prep.serving_functions(run.model).items():
-        archive.add_endpoint(name, fn)
-    with atomic_dir(out) as tmp:
-        archive.write_out(str(tmp), verbose=False)
-        (tmp / "assets.extra").mkdir(exist_ok=True)
-        run.prep.save(tmp / "assets.extra")  # the vocabularies, for serving without strings (TFLite)
-    return out
+    out = Path(out) if out is not None else run.path / "export" / format
+    return write_export(run, format, out, **options)

@@ -15,7 +15,6 @@ what ``rnn-apps config TASK`` prints.
 from __future__ import annotations
 
 import dataclasses
-import json
 import typing
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -222,7 +221,3 @@ def _type_name(hint: Any) -> str:
         return " | ".join(map(str, typing.get_args(hint)))
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
         hint, str(hint))
-
-
-def to_json(cfg: Any) -> str:
-    return json.dumps(dataclasses.asdict(cfg), indent=2)

@@ -23,10 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rnn_apps.cells import VanillaRNNCell
-
-CELL_CLASSES = {"vanilla": VanillaRNNCell, "simple": keras.layers.SimpleRNNCell,
-                "lstm": keras.layers.LSTMCell, "gru": keras.layers.GRUCell}
+from rnn_apps.layers.cells import CELLS, VanillaRNNCell
+from rnn_apps.training.optimizers import make_optimizer
 
 
 @dataclasses.dataclass
@@ -54,7 +52,7 @@ def make_cell(name: str, units: int, seed: int, features: int, recurrent_scale: 
     ``W_hh``), so for ``vanilla``/``simple`` the scale *is* the spectral radius.
     """
     keras.utils.set_random_seed(seed)
-    cell = CELL_CLASSES[name](units, dtype="float64")  # float64: products of 100 Jacobians underflow float32
+    cell = CELLS[name].step(units, dtype="float64")  # float64: products of 100 Jacobians underflow float32
     cell.build((None, features))
     weight = recurrent_weight(cell)
     weight.assign(weight * recurrent_scale)
@@ -161,13 +159,12 @@ def train_long_range(cell: str, steps: int = 50, *, clipping: bool = True, train
                      clipnorm: float = 1.0, seed: int = 0) -> LongRangeRun:
     """Train ``cell`` on the adding problem of length ``steps``; record each step's loss and
     the global gradient norm before clipping (``clipping`` clips it to ``clipnorm``)."""
-    from rnn_apps.layers import rnn_layer
+    from rnn_apps.layers.recurrent import rnn_layer
 
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((steps, 2)), rnn_layer(cell, units, return_sequences=False),
                               keras.layers.Dense(1)])
-    opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-           "rmsprop": keras.optimizers.RMSprop}[optimizer](learning_rate)
+    opt = make_optimizer(optimizer, learning_rate)  # clipping by hand below, to record the norm first
     opt.build(model.trainable_variables)
 
     @tf.function

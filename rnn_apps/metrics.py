@@ -48,3 +48,23 @@ def classification_report(y_true: Sequence[int], probabilities: np.ndarray,
                       for label, p, r, f, s in zip(labels, precision, recall, f1, actual)],
         "confusion": matrix.tolist(),
     }
+
+
+def sequence_cross_entropy(logits, targets, mask=None) -> tuple[float, int, int]:
+    """Summed next-token cross-entropy (nats), correct argmax count and token count.
+
+    Args:
+        logits: ``[batch, time, vocab]``.
+        targets: ``[batch, time]`` ids.
+        mask: ``[batch, time]`` 1 for real tokens, 0 for padding (None: all real).
+
+    Language models and the encoder-decoder's teacher-forced scores both sum these
+    over windows or batches, then divide once.
+    """
+    import tensorflow as tf
+
+    targets = tf.cast(targets, tf.int32)
+    real = tf.ones_like(targets, tf.float32) if mask is None else tf.cast(mask, tf.float32)
+    nats = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)
+    hits = tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == targets, tf.float32)
+    return float(tf.reduce_sum(nats * real)), int(tf.reduce_sum(hits * real)), int(tf.reduce_sum(real))

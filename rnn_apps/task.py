@@ -1,8 +1,19 @@
-"""What a task is: the record each ``models/<task>.py`` ends with.
+"""What a task is: the record each ``models/<task>.py`` ends with, and the pieces it names.
 
-The training loop, the CLI and the exporter only ever talk to a task through this
-record, so adding a task means writing one module that fills it in and adding one line
-to ``models/__init__.py``.
+A task is data plus three small contracts:
+
+* its **inputs**, by name and kind (``rnn_apps.data.inputs``: text today; images and
+  clips in the vision tasks): each fits, saves and loads itself, encodes raw values and
+  describes its raw and tensor-only serving specs;
+* its **output**, by kind (``rnn_apps.outputs``: one label, a token sequence, the next
+  token): targets and loss, ``predict`` / ``evaluate`` results, serving signatures and
+  the options those take (beam width, temperature ...);
+* ``build_model(cfg, features)``: the Keras model, in the functional API, whose inputs
+  are named after the task's inputs.
+
+The training loop, the CLI and the exporters only talk to a task through this record,
+so adding a task means writing one module that fills it in and adding one line to
+``models/__init__.py``.
 """
 from __future__ import annotations
 
@@ -10,41 +21,113 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from rnn_apps.readers import Examples, split_examples
+from rnn_apps.data.examples import Examples, SplitOrder, split_examples
 
 
-class Preprocessing(Protocol):
-    """Everything fitted on the training split (vocabularies, label sets), saved with the run."""
+class Input(Protocol):
+    """An input kind (see ``rnn_apps.data.inputs.TextInput``)."""
 
-    def save(self, run_dir: Path) -> None: ...
+    name: str
+    kind: str
 
-    def dataset(self, cfg: Any, examples: Examples, training: bool) -> Any:
-        """tf.data pipeline of (inputs, targets) batches; ``training`` shuffles/buckets."""
+    def prepare(self, values: list) -> list: ...
+    def fit(self, values: list) -> "Input": ...
+    def save(self, directory: Path) -> None: ...
+    def load(self, directory: Path) -> "Input": ...
+    def encode(self, values: Any) -> Any: ...
 
-    # Keyword options ``predict``/``evaluate`` take beyond the required arguments (decoding
-    # settings such as ``beam``); ``rnn_apps.api`` names these when a user passes others.
-    predict_options: tuple[str, ...]
+
+class Output(Protocol):
+    """An output kind (see ``rnn_apps.outputs``)."""
+
+    kind: str
+    predict_options: tuple[str, ...]   # names in ``rnn_apps.options.OPTIONS``
     evaluate_options: tuple[str, ...]
 
-    def predict(self, model: Any, inputs: list[str], **options) -> list[dict]:
-        """Raw user inputs -> one JSON-able result per input."""
+    def fit(self, features: "Features", train: Examples) -> None: ...
+    def save(self, directory: Path) -> None: ...
+    def load(self, features: "Features", directory: Path) -> None: ...
+    def dataset(self, features: "Features", examples: Examples, cfg: Any, training: bool) -> Any: ...
+    def compile_args(self, features: "Features") -> dict: ...
+    def callbacks(self) -> list: ...
+    def predict(self, model: Any, features: "Features", inputs: list[dict], **options) -> list[dict]: ...
+    def evaluate(self, model: Any, features: "Features", examples: Examples, **options) -> dict: ...
+    def signatures(self, model: Any, features: "Features") -> dict: ...
 
-    def evaluate(self, model: Any, cfg: Any, examples: Examples, **options) -> dict:
-        """A report of metrics on labelled examples."""
 
-    def serving_functions(self, model: Any) -> dict[str, Any]:
-        """Named ``tf.function``s with input signatures for SavedModel export."""
+@dataclasses.dataclass
+class Features:
+    """A run's fitted inputs and output (vocabularies, label sets), saved with the run."""
 
-    def trackables(self) -> list:
-        """Objects besides the model (lookup tables) that the SavedModel must carry."""
+    cfg: Any
+    inputs: dict[str, Input]
+    output: Output
 
-    def callbacks(self, model: Any) -> list:
-        """Extra Keras callbacks training needs (e.g. resetting carried states each epoch)."""
+    def fit(self, train: Examples) -> "Features":
+        for name, kind in self.inputs.items():
+            kind.fit(train[name])
+        self.output.fit(self, train)
+        return self
+
+    def save(self, directory: Path) -> None:
+        for kind in self.inputs.values():
+            kind.save(directory)
+        self.output.save(directory)
+
+    def load(self, directory: Path) -> "Features":
+        for kind in self.inputs.values():
+            kind.load(directory)
+        self.output.load(self, directory)
+        return self
+
+    def dataset(self, examples: Examples, training: bool):
+        """tf.data batches of ``({input name: tensor}, target)`` (see ``rnn_apps.data.pipeline``)."""
+        return self.output.dataset(self, examples, self.cfg, training)
+
+    @property
+    def primary(self) -> str:
+        """The input that bare CLI arguments fill (the first one declared)."""
+        return next(iter(self.inputs))
+
+    def encode(self, examples: Examples, batch_size: int = 256):
+        """Yield ``{input name: dense tensor}`` for consecutive batches of ``examples``
+        (no targets: what predict and evaluate feed the model)."""
+        import tensorflow as tf
+
+        prepared = {name: kind.prepare(examples[name]) for name, kind in self.inputs.items()}
+        for start in range(0, len(examples), batch_size):
+            batch = {}
+            for name, kind in self.inputs.items():
+                encoded = kind.encode(tf.constant(prepared[name][start:start + batch_size]))
+                batch[name] = encoded.to_tensor() if isinstance(encoded, tf.RaggedTensor) else encoded
+            yield batch
+
+    def as_examples(self, inputs: list, origin: str = "input") -> Examples:
+        """User inputs (dicts by input name, or bare values for the primary input) as
+        ``Examples``; a missing input is a ``UserError`` naming it."""
+        from rnn_apps.errors import UserError
+
+        rows = [value if isinstance(value, dict) else {self.primary: value} for value in inputs]
+        for i, row in enumerate(rows):
+            missing = [name for name in self.inputs if name not in row]
+            if missing:
+                raise UserError(f"{origin} {i + 1}: missing {', '.join(missing)}; this task reads "
+                                f"{', '.join(self.inputs)}")
+        return Examples({name: [row[name] for row in rows] for name in self.inputs},
+                        [f"{origin} {i + 1}" for i in range(len(rows))])
+
+
+def model_inputs(model: Any, tensors: dict) -> Any:
+    """What to call ``model`` with: the dict by input name, or its one tensor when the
+    model has a single input (models saved before inputs were named read ``tokens``)."""
+    if len(model.inputs) == 1 and len(tensors) == 1:
+        return next(iter(tensors.values()))
+    return tensors
 
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """One application: its config, data, preprocessing, model and loss.
+    """One application: its config, data, inputs, output and model.
 
     Attributes:
         name: the CLI name (``rnn-apps train NAME``).
@@ -53,12 +136,11 @@ class Task:
         config_class: the task's config dataclass (typed defaults).
         presets: named partial configs, e.g. ``{"tiny": {...}}`` for tests.
         load_examples: ``(cfg, source or None) -> Examples``; None = built-in generator.
-        fit_preprocessing: ``(cfg, train Examples) -> Preprocessing``.
-        load_preprocessing: ``(cfg, run_dir) -> Preprocessing``.
-        build_model: ``(cfg, Preprocessing) -> keras.Model`` (not compiled).
-        compile_args: ``(cfg, Preprocessing) -> {"loss": ..., "metrics": [...]}``.
-        split: ``(Examples, cfg) -> {"train", "val", "test"}``; default a seeded shuffle
-            (``readers.split_examples``). Text for a language model is split in order.
+        inputs: ``cfg -> {name: input kind}`` (unfitted).
+        output: ``cfg -> output kind`` (unfitted).
+        build_model: ``(cfg, Features) -> keras.Model`` (not compiled), inputs named as
+            the task's inputs.
+        split: ``random`` (a seeded shuffle) or ``ordered`` (text for a language model).
     """
 
     name: str
@@ -67,14 +149,15 @@ class Task:
     config_class: type
     presets: dict[str, dict]
     load_examples: Callable[[Any, str | None], Examples]
-    fit_preprocessing: Callable[[Any, Examples], Preprocessing]
-    load_preprocessing: Callable[[Any, Path], Preprocessing]
-    build_model: Callable[[Any, Preprocessing], Any]
-    compile_args: Callable[[Any, Preprocessing], dict]
-    split: Callable[[Examples, Any], dict] | None = None
+    inputs: Callable[[Any], dict[str, Input]]
+    output: Callable[[Any], Output]
+    build_model: Callable[[Any, Features], Any]
+    split: SplitOrder = "random"
+
+    def features(self, cfg: Any) -> Features:
+        """Unfitted inputs and output for ``cfg``; ``.fit(train)`` or ``.load(run_dir)`` them."""
+        return Features(cfg, self.inputs(cfg), self.output(cfg))
 
     def split_examples(self, examples: Examples, cfg: Any) -> dict[str, Examples]:
         """train/val/test parts of ``examples`` as the task's config asks."""
-        if self.split is not None:
-            return self.split(examples, cfg)
-        return split_examples(examples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+        return split_examples(examples, cfg.val_fraction, cfg.test_fraction, cfg.seed, order=self.split)

@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from rnn_apps.attention import Attention
+from rnn_apps.layers.attention import Attention
 
 RNG = np.random.default_rng(0)
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rnn_apps.cells import VanillaRNN
+from rnn_apps.layers.cells import VanillaRNN
 
 
 def twin_layers(units=5, features=3, return_sequences=True):

@@ -74,7 +74,8 @@ def test_evaluate_on_other_labelled_file(sentiment_run, tmp_path):
     (["evaluate", "RUN", "--data", "BADLABEL"], "unknown label 'maybe'; known labels: negative, positive"),
     (["train", "sentiment", "--data", "MALFORMED"], "bad.tsv:3: expected at least 2 tab-separated columns"),
 ])
-def test_user_mistakes_exit_2_with_one_clear_line(sentiment_run, textgen_run, tmp_path, args, message):
+def test_user_mistakes_exit_2_with_one_clear_line(sentiment_run, textgen_run, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)  # where a run would land by default (runs/TASK/...)
     bad = tmp_path / "bad.tsv"
     bad.write_text("sentence\tlabel\ngood film\tpositive\nno label\n")
     labels = tmp_path / "labels.tsv"

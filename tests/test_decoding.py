@@ -5,7 +5,9 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnn_apps.decoding import Generator, Sampling, beam_search, choose_tokens, decode_loop, filter_logits
+from rnn_apps.decoding.beam import beam_search
+from rnn_apps.decoding.sampling import Generator, Sampling, choose_tokens, decode_loop, filter_logits
+from rnn_apps.errors import UserError
 
 VOCAB = 12
 # A fixed random bigram table: the logits of the next token depend on the last token.
@@ -116,7 +118,7 @@ def test_choose_tokens_samples_in_proportion():
 
 @pytest.mark.parametrize("bad", [{"temperature": -1}, {"top_k": -2}, {"top_p": 0}, {"top_p": 1.5}])
 def test_bad_sampling_settings_are_refused(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError):
         Sampling(**bad)
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from rnn_apps.pipeline import batch_dataset, bucket_boundaries, vectorized_dataset
+from rnn_apps.data.pipeline import batch_dataset, bucket_boundaries, vectorized_dataset
 
 
 def make_ds(lengths):

@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnn_apps.errors import UserError
-from rnn_apps.readers import read_source, split_examples
+from rnn_apps.data.examples import as_text, split_examples
+from rnn_apps.data.readers import read_source
 
 WANTED = {"text": "auto", "label": "auto"}
 ALIASES = {"text": ("sentence", "text"), "label": ("label", "sentiment")}
@@ -49,7 +50,8 @@ def test_jsonl(tmp_path):
     f = tmp_path / "d.jsonl"
     f.write_text(json.dumps({"text": "fine", "label": 1}) + "\n\n" + json.dumps({"text": "meh", "label": 0}) + "\n")
     ex = read(f)
-    assert ex["text"] == ["fine", "meh"] and ex["label"] == ["1", "0"] and ex.origins[1].endswith(":3")
+    assert ex["text"] == ["fine", "meh"] and ex.origins[1].endswith(":3")
+    assert ex["label"] == [1, 0] and [as_text(v) for v in ex["label"]] == ["1", "0"]  # typed; kinds convert
 
 
 @pytest.mark.parametrize("name, content, message", [
@@ -102,7 +104,7 @@ def test_fuzzed_files_parse_or_fail_cleanly(tmp_path_factory, lines):
         except UserError:
             continue
         assert len(ex["text"]) == len(ex["label"]) == len(ex) > 0
-        assert all(t.strip() for t in ex["text"])
+        assert all(as_text(t).strip() for t in ex["text"])
 
 
 def test_split_is_deterministic_and_disjoint(tmp_path):

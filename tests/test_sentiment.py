@@ -3,12 +3,13 @@ import re
 
 import numpy as np
 import pytest
+from harness import check_task
 from conftest import QUIET
 
 import rnn_apps
 from rnn_apps.config import resolve_config
 from rnn_apps.models.sentiment import POSITIVE, PRESETS, TASK, SentimentConfig, build_model, generate_reviews
-from rnn_apps.readers import Examples
+from rnn_apps.data.examples import Examples
 
 
 def test_generator_is_deterministic_balanced_and_order_sensitive():
@@ -36,9 +37,9 @@ def test_model_output_shape_binary_and_multiclass(labels, units):
     cfg = resolve_config(SentimentConfig, presets=PRESETS, preset="tiny")
     examples = Examples({"text": ["good film", "bad film", "ok"], "label": labels + labels[:3 - len(labels)]},
                         ["x:1", "x:2", "x:3"])
-    data = TASK.fit_preprocessing(cfg, examples)
-    model = build_model(cfg, data)
-    probs = model(data.encoder.encode(np.array(["good film", "a"])))
+    features = TASK.features(cfg).fit(examples)
+    model = build_model(cfg, features)
+    probs = model(features.inputs["text"].encode_padded(["good film", "a"]))
     assert probs.shape == (2, units)
 
 
@@ -58,3 +59,7 @@ def test_rnn_learns_order_that_bag_of_words_cannot(tmp_path):
     assert bow < 0.8        # counts alone are not enough
     assert rnn > 0.87
     assert rnn - bow > 0.12
+
+
+def test_the_shared_task_checks(sentiment_run, tmp_path):
+    check_task(sentiment_run, tmp_path)

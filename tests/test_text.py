@@ -2,7 +2,7 @@ import pytest
 import tensorflow as tf
 
 from rnn_apps.errors import UserError
-from rnn_apps.text import OOV, LabelVocabulary, TextEncoder
+from rnn_apps.data.text import OOV, LabelVocabulary, TextEncoder
 
 
 def test_word_encoder_pads_truncates_and_maps_unknown_to_oov():

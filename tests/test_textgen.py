@@ -7,16 +7,17 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import tensorflow as tf
+from harness import check_task
 from conftest import QUIET, train_tiny
 
 import rnn_apps
 from rnn_apps.config import resolve_config
-from rnn_apps.decoding import Sampling
+from rnn_apps.decoding.sampling import Sampling
 from rnn_apps.errors import UserError
-from rnn_apps.language_model import ResetStates, joined_text
-from rnn_apps.layers import copy_weights
+from rnn_apps.outputs.language_model import ResetStates, joined_text
+from rnn_apps.layers.recurrent import copy_weights
 from rnn_apps.models.textgen import PRESETS, TextgenConfig, build_model, build_step_model, generate_plays
-from rnn_apps.pipeline import stream_windows
+from rnn_apps.data.pipeline import stream_windows
 
 STACKS = [{"cell": "gru"}, {"cell": "lstm", "layers": 2, "residual": True},
           {"cell": "vanilla", "layers": 2}, {"cell": "simple"}]
@@ -45,7 +46,7 @@ def test_carried_state_steps_give_the_full_sequence_logits(stack):
 @pytest.mark.parametrize("stack", STACKS[:2], ids=["gru", "lstm2"])
 def test_truncated_bptt_windows_with_carried_state_equal_one_pass(stack):
     cfg = config(tbptt=6, batch_size=3, **stack)
-    data = SimpleNamespace(vocab=SimpleNamespace(size=13))  # build_model only reads vocab.size
+    data = SimpleNamespace(inputs={"text": SimpleNamespace(vocab_size=13)})  # build_model only reads that
     stateful = build_model(cfg, data)
     step = copy_weights(stateful, build_step_model(cfg, 13))
     text = np.random.default_rng(1).integers(2, 13, size=3 * 30 + 1)
@@ -142,12 +143,12 @@ def test_export_generate_and_step_signatures(textgen_run, tmp_path):
     spec = step.structured_input_signature[1]
     assert spec["token"].shape == (1, 1) and spec["h_1"].shape == (1, 32)
     run = rnn_apps.load_run(textgen_run)
-    ids = run.prep.vocab.encode("ROSA: where")
+    ids = run.output.vocab.encode("ROSA: where")
     state = {"h_1": tf.zeros([1, 32])}
     for token in ids:
         result = step(token=tf.constant([[token]], tf.int32), **state)
         state = {"h_1": result["h_1"]}
-    twin = run.prep.step_model(run.model)
+    twin = run.output.step_model(run.model)
     full = twin([tf.constant(ids[None, :]), tf.zeros([1, 32])])[0][0, -1].numpy()
     np.testing.assert_allclose(result["logits"].numpy()[0], full, atol=1e-5)
 
@@ -195,5 +196,9 @@ def test_presets_are_valid():
 def test_sampling_defaults_of_predict_come_from_the_config(textgen_run):
     run = rnn_apps.load_run(textgen_run)
     assert run.cfg.temperature == 0.8
-    a = run.prep.generate(run.model, "ROSA:", 30, Sampling(temperature=0.8, seed=run.cfg.seed))[0]
+    a = run.output.generate(run.model, "ROSA:", 30, Sampling(temperature=0.8, seed=run.cfg.seed))[0]
     assert rnn_apps.predict(textgen_run, ["ROSA:"])[0]["text"][:30] == a
+
+
+def test_the_shared_task_checks(textgen_run, tmp_path):
+    check_task(textgen_run, tmp_path)

@@ -8,10 +8,11 @@ from conftest import QUIET, train_tiny
 
 import rnn_apps
 from rnn_apps.config import TrainConfig
-from rnn_apps.callbacks import NaNGuard, NonFiniteError
+from rnn_apps.training.callbacks import NaNGuard, NonFiniteError
 from rnn_apps.errors import UserError
-from rnn_apps.readers import read_source, split_examples
-from rnn_apps.training import make_optimizer
+from rnn_apps.data.examples import split_examples
+from rnn_apps.data.readers import read_source
+from rnn_apps.training.optimizers import optimizer_for
 
 
 def test_run_directory_holds_everything(sentiment_run):
@@ -94,14 +95,14 @@ def dense_model():
 def test_guard_names_the_epoch_and_batch_of_a_nan_training_loss():
     model = dense_model()
     clean, poisoned = poisoned_batches(None), poisoned_batches(bad_batch=3)
-    model.fit(clean, epochs=1, verbose=0, callbacks=[NaNGuard()])  # epoch 1 is clean
+    model.fit(clean, epochs=1, verbose=0, shuffle=False, callbacks=[NaNGuard()])  # epoch 1 is clean
     with pytest.raises(NonFiniteError, match=r"training loss became nan at epoch 2, batch 3$"):
-        model.fit(poisoned, initial_epoch=1, epochs=2, verbose=0, callbacks=[NaNGuard()])
+        model.fit(poisoned, initial_epoch=1, epochs=2, verbose=0, shuffle=False, callbacks=[NaNGuard()])
 
 
 def test_guard_catches_a_nan_validation_loss():
     with pytest.raises(NonFiniteError, match=r"validation loss became nan after epoch 1$"):
-        dense_model().fit(poisoned_batches(None), validation_data=poisoned_batches(2), epochs=2, verbose=0,
+        dense_model().fit(poisoned_batches(None), validation_data=poisoned_batches(2), epochs=2, verbose=0, shuffle=False,
                           callbacks=[NaNGuard()])
 
 
@@ -112,7 +113,7 @@ def test_guard_catches_non_finite_weights_while_the_loss_stays_finite():
                 self.model.layers[0].bias.assign([np.inf])
 
     with pytest.raises(NonFiniteError, match=r"weights became NaN/inf during epoch 1 \(.*bias\)"):
-        dense_model().fit(poisoned_batches(None), epochs=3, verbose=0, callbacks=[Corrupt(), NaNGuard()])
+        dense_model().fit(poisoned_batches(None), epochs=3, verbose=0, shuffle=False, callbacks=[Corrupt(), NaNGuard()])
 
 
 def test_a_nan_stops_train_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -126,44 +127,60 @@ def test_a_nan_stops_train_with_one_line_and_keeps_the_last_good_checkpoint(tmp_
 
 
 def regression_task(bad_batch, bad_val=False):
-    """A minimal ``Task`` (numbers in, a number out) whose data we control exactly."""
-    import dataclasses
-
-    from rnn_apps.readers import Examples
+    """A minimal ``Task`` of one's own (numbers in, a number out) whose data we control exactly:
+    an input kind and an output kind written in a few lines, as a user of the API would."""
+    from rnn_apps.data.examples import Examples
     from rnn_apps.task import Task
 
-    class Prep:
-        predict_options = evaluate_options = ()
+    class Numbers:  # an input kind: nothing to fit, nothing to encode
+        name, kind, sequence = "x", "numbers", False
 
-        def save(self, run_dir):
+        def fit(self, values):
+            return self
+
+        def save(self, directory):
             pass
 
-        def dataset(self, cfg, examples, training):
+        def load(self, directory):
+            return self
+
+    class Regression:  # an output kind: mean squared error
+        kind, predict_options, evaluate_options = "number", (), ()
+
+        def fit(self, features, train):
+            pass
+
+        def save(self, directory):
+            pass
+
+        def dataset(self, features, examples, cfg, training):
             return poisoned_batches(bad_batch if training else (2 if bad_val else None))
 
-        def callbacks(self, model):
+        def compile_args(self, features):
+            return {"loss": "mse"}
+
+        def callbacks(self):
             return []
 
-        def evaluate(self, model, cfg, examples):
+        def evaluate(self, model, features, examples):
             return {}
 
     return Task(name="regression", shape="one-to-one", description="test", config_class=TrainConfig,
                 presets={}, load_examples=lambda cfg, source: Examples({"x": list(range(40))}, ["t"] * 40),
-                fit_preprocessing=lambda cfg, train: Prep(), load_preprocessing=lambda cfg, run: Prep(),
-                build_model=lambda cfg, prep: keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]),
-                compile_args=lambda cfg, prep: {"loss": "mse"})
+                inputs=lambda cfg: {"x": Numbers()}, output=lambda cfg: Regression(),
+                build_model=lambda cfg, features: keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]))
 
 
 def test_optimizer_clips_by_global_norm_by_default():
     cfg = TrainConfig(optimizer="sgd", learning_rate=1.0)
-    opt = make_optimizer(cfg)
+    opt = optimizer_for(cfg)
     assert opt.global_clipnorm == 1.0 and opt.clipnorm is None
     var = keras.Variable(np.zeros(2, dtype="float32"))
     opt.apply_gradients([(np.array([30.0, 40.0], dtype="float32"), var)])  # norm 50 -> scaled to 1
     np.testing.assert_allclose(var.numpy(), [-0.6, -0.8], atol=1e-6)
-    assert make_optimizer(TrainConfig(global_clipnorm=0)).global_clipnorm is None
+    assert optimizer_for(TrainConfig(global_clipnorm=0)).global_clipnorm is None
     with pytest.raises(UserError, match="only one of global_clipnorm and clipnorm"):
-        make_optimizer(TrainConfig(clipnorm=1.0))
+        optimizer_for(TrainConfig(clipnorm=1.0))
 
 
 def test_multiclass_labels_read_from_the_data(tmp_path):

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from harness import check_task
 from conftest import QUIET
 
 import rnn_apps
@@ -96,9 +97,13 @@ def test_cli_predict_evaluate_and_mistakes(translate_run, sentiment_run, tmp_pat
     report = json.loads(invoke("evaluate", translate_run, "--data", pairs, "--json").output)
     assert report["examples"] == 2 and report["samples"][1]["reference"] == "un pilo."
     mistakes = [(["predict", sentiment_run, "good", "--beam", "2"], "not an option of predict for a sentiment run"),
-                (["train", "sentiment", "--reverse"], "--reverse applies to translate only"),
+                (["train", "sentiment", "--reverse"], "unknown option or config key --reverse; config keys: epochs"),
                 (["train", "translate", "--set", "attention=dot"], "must be one of bahdanau, luong, none"),
                 (["predict", translate_run, "x", "--beam", "2", "--temperature", "1"], "either beam search")]
     for args, message in mistakes:
         result = invoke(*args)
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_the_shared_task_checks(translate_run, tmp_path):
+    check_task(translate_run, tmp_path)

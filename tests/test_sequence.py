@@ -5,9 +5,12 @@ import tensorflow as tf
 
 import rnn_apps
 from rnn_apps.api import load_run
-from rnn_apps.decoding import beam_search
+from rnn_apps.decoding.beam import beam_search
+from rnn_apps.decoding.engine import Decoding
 from rnn_apps.errors import UserError
-from rnn_apps.seq2seq import END_ID, START_ID, Decoding, masked_accuracy, masked_loss
+from rnn_apps.outputs.sequence import masked_accuracy, masked_loss
+
+START_ID, END_ID = 2, 3  # the translate vocabularies reserve them first
 
 SENTENCES = ["the dog sees the cat .", "these old kings did not find a red boat near the river today .",
              "a bird .", "the zebra eats ."]  # the last one has a word the vocabulary lacks
@@ -31,9 +34,11 @@ def test_masked_loss_and_accuracy_count_only_real_tokens():
 
 def test_teacher_forcing_batches(translate_run):
     run = load_run(translate_run)
+    assert (run.output.start_id, run.output.end_id) == (START_ID, END_ID)
+    assert run.features.inputs["source"].token_id("[END]") == END_ID
     examples = run.task.load_examples(run.cfg, None).take(range(40))
-    (source, target_in), target_out = next(iter(run.prep.dataset(run.cfg, examples, training=False)))
-    source, target_in, target_out = source.numpy(), target_in.numpy(), target_out.numpy()
+    inputs, target_out = next(iter(run.features.dataset(examples, training=False)))
+    source, target_in, target_out = inputs["source"].numpy(), inputs["target_in"].numpy(), target_out.numpy()
     for s, ti, to in zip(source, target_in, target_out):
         n_source, n_target = (s != 0).sum(), (to != 0).sum()
         assert s[n_source - 1] == END_ID and END_ID not in s[:n_source - 1]
@@ -43,23 +48,24 @@ def test_teacher_forcing_batches(translate_run):
 
 def test_a_sentence_translates_the_same_alone_or_padded_in_a_batch(translate_run):
     run = load_run(translate_run)
-    together = run.prep.translate(run.model, SENTENCES, Decoding())
+    together = run.output.generate(run.model, run.features, SENTENCES, Decoding())
     for sentence, result in zip(SENTENCES, together):
-        assert run.prep.translate(run.model, [sentence], Decoding())[0]["ids"] == result["ids"]
+        assert run.output.generate(run.model, run.features, [sentence], Decoding())[0]["ids"] == result["ids"]
 
 
 def test_beam_one_is_greedy_and_wider_beams_score_higher(translate_run):
     run = load_run(translate_run)
     examples = run.task.split_examples(run.task.load_examples(run.cfg, None), run.cfg)["val"]
-    source = run.prep.padded_source(list(examples["source"])[:60])
-    greedy, _ = run.prep.translate_ids(run.model, source, Decoding())  # the greedy decode_loop
+    engine = run.output.engine(run.model, run.features)
+    source = run.output.source_tensor(run.features, list(examples["source"])[:60])
+    greedy, _ = engine.decode(source, Decoding())  # the greedy decode_loop
     # beam 1 through beam_search, which also reports each sentence's log-probability
-    step, logits, states = run.prep._start(run.model, tf.constant(source))
+    step, logits, states = engine.start(tf.constant(source))
     tokens, greedy_log_p, _ = beam_search(step, logits, states, beam=1, max_length=run.cfg.max_length + 1,
                                           end_id=END_ID, banned=(0, START_ID))
     rows = tokens.numpy().tolist()
     assert [row[:row.index(END_ID)] if END_ID in row else [t for t in row if t] for row in rows] == greedy
-    _, beam_log_p = run.prep.translate_ids(run.model, source, Decoding(beam=4))
+    _, beam_log_p = engine.decode(source, Decoding(beam=4))
     assert beam_log_p.mean() >= greedy_log_p.numpy().mean() - 1e-4
 
 
@@ -67,7 +73,7 @@ def test_attention_map_rows_sum_to_one_over_the_source(translate_run, tmp_path):
     results = rnn_apps.predict(translate_run, SENTENCES[:2], attention_plot=tmp_path / "att.png")
     run = load_run(translate_run)
     for result in results:
-        attention = run.prep.attention(run.model, result["source"], result["ids"])
+        attention = run.output.attention(run.model, run.features, result["source"], result["ids"])
         weights = attention["weights"]
         assert weights.shape == (len(result["ids"]) + 1, len(attention["source_tokens"]))
         np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
@@ -99,8 +105,7 @@ def test_exported_translate_equals_greedy_predict_and_steps_match(translate_run,
     run = load_run(translate_run)
     source_length = run.cfg.max_length + 1
     for sentence, result in zip(SENTENCES[:2], expected):
-        ids = run.prep.padded_source([sentence])
-        ids = np.pad(ids, [(0, 0), (0, source_length - ids.shape[1])])
+        ids = run.features.inputs["source"].encode_padded([sentence], length=source_length)
         encoded = loaded.signatures["encode"](source_ids=tf.constant(ids, tf.int32))
         states = {k: v for k, v in encoded.items() if k not in ("encoder_outputs", "source_mask")}
         token, produced = START_ID, []

@@ -1,8 +1,8 @@
 """Reading examples from where users keep them: tables, JSON lines, TFDS.
 
-All readers return :class:`Examples`: named columns of equal length plus, for every
-example, where it came from (``"reviews.tsv:12"``), so that a bad value found later
-(an unknown label, say) is reported with its file and line.
+All readers return :class:`~rnn_apps.data.examples.Examples`: named columns plus, for
+every example, where it came from (``"reviews.tsv:12"``). Tables give text; JSON lines
+and TFDS keep their types (numbers, lists, image arrays).
 
 Sources (a string the user passes as ``--data``):
 
@@ -19,7 +19,6 @@ and ``label``/``sentiment``/...); otherwise the wanted columns are taken by posi
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import os
@@ -28,44 +27,10 @@ from typing import Sequence
 
 import numpy as np
 
+from rnn_apps.data.examples import Examples
 from rnn_apps.errors import UserError
 
 TABLE_SUFFIXES = (".tsv", ".txt", ".csv", ".jsonl")
-
-
-@dataclasses.dataclass
-class Examples:
-    """Named columns of equal length, with where each example came from.
-
-    ``columns["text"][i]`` and ``origins[i]`` (e.g. ``"data.tsv:12"``) describe example i.
-    """
-
-    columns: dict[str, list]
-    origins: list[str]
-
-    def __len__(self) -> int:
-        return len(self.origins)
-
-    def __getitem__(self, name: str) -> list:
-        return self.columns[name]
-
-    def take(self, indices: Sequence[int]) -> "Examples":
-        return Examples({k: [v[i] for i in indices] for k, v in self.columns.items()},
-                        [self.origins[i] for i in indices])
-
-
-def split_examples(examples: Examples, val_fraction: float, test_fraction: float,
-                   seed: int) -> dict[str, Examples]:
-    """Deterministic shuffled train/val/test split (same seed, same split)."""
-    n = len(examples)
-    order = np.random.default_rng(seed).permutation(n)
-    n_test = int(round(n * test_fraction))
-    n_val = int(round(n * val_fraction))
-    if n - n_test - n_val < 1:
-        raise UserError(f"only {n} examples: too few to split into train/val/test")
-    return {"test": examples.take(order[:n_test]),
-            "val": examples.take(order[n_test:n_test + n_val]),
-            "train": examples.take(order[n_test + n_val:])}
 
 
 def read_source(source: str, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
@@ -157,8 +122,7 @@ def read_jsonl(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[s
         for name, key in keys.items():
             if key not in record:
                 raise UserError(f"{path}:{number}: missing key {key!r}")
-            value = record[key]
-            columns[name].append(value if isinstance(value, str) else json.dumps(value))
+            columns[name].append(record[key])  # typed: each input kind converts what it reads
         origins.append(f"{path}:{number}")
     if not origins:
         raise UserError(f"{path}: no examples found (the file is empty)")
@@ -199,7 +163,7 @@ def read_tfds(source: str, wanted: dict[str, str], aliases: dict[str, Sequence[s
                 value = value.decode("utf-8", errors="replace")
             elif hasattr(features[key], "int2str") and np.ndim(value) == 0:
                 value = features[key].int2str(int(value))  # ClassLabel: keep the label's name
-            columns[n].append(value if isinstance(value, str) else str(value))
+            columns[n].append(value)  # arrays (images, clips) stay arrays
         origins.append(f"{source}#{i}")
     if not origins:
         raise UserError(f"{source}: the split is empty")
@@ -240,6 +204,6 @@ def _pick_name(path: Path, names: list[str], ours: str, spec: str, aliases: Sequ
 def _checked_non_empty(examples: Examples) -> Examples:
     for name, values in examples.columns.items():
         for value, origin in zip(values, examples.origins):
-            if not str(value).strip():
+            if value is None or (isinstance(value, str) and not value.strip()):
                 raise UserError(f"{origin}: empty {name}")
     return examples

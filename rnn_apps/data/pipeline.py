@@ -1,20 +1,23 @@
 """tf.data input pipelines shared by the tasks.
 
-Examples go in as Python lists; vectorization runs inside tf.data in batches of 1024
-(``TextEncoder.encode_ragged``), is cached, then shuffled, batched and prefetched:
+Examples go in as named Python lists; encoding (tokenizing, decoding images) runs inside
+tf.data in batches of 1024, is cached, then shuffled, batched and prefetched:
 
-    strings -> batch(1024) -> vectorize -> unbatch -> cache -> shuffle -> batch -> prefetch
+    {name: values} -> batch(1024) -> encode -> unbatch -> cache -> shuffle -> batch -> prefetch
 
-Three ways to batch variable-length sequences (config ``batching``):
+Each element is ``({input name: tensor}, target)``. Every sequence in it is padded with
+0 to the longest in its batch, each named sequence on its own; batches are formed by one
+of three strategies (config ``batching``), on the length of one named sequence:
 
 * ``bucket``: ``bucket_by_sequence_length``: sequences of similar length share a batch,
   so little time is spent on padding (boundaries from the training lengths' quantiles);
 * ``longest``: ``padded_batch`` to the longest sequence in the batch;
-* ``max``: every batch padded to ``max_length`` (the slow, simple way; for comparison).
+* ``max``: that sequence padded to ``max_length`` in every batch (the slow, simple way;
+  for comparison).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -22,20 +25,21 @@ import tensorflow as tf
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def vectorized_dataset(columns: tuple, vectorize: Callable, cache: bool = True) -> tf.data.Dataset:
-    """``columns`` (equal-length lists) -> dataset of single vectorized examples.
+def vectorized_dataset(columns: Any, vectorize: Callable, cache: bool = True) -> tf.data.Dataset:
+    """``columns`` (a dict or tuple of equal-length lists) -> dataset of single encoded examples.
 
-    ``vectorize`` maps a batch of columns to a batch of model inputs/targets, ragged
-    where lengths vary.
+    ``vectorize`` maps a batch of columns to a batch of ``(inputs, target)``, ragged where
+    lengths vary.
     """
-    ds = tf.data.Dataset.from_tensor_slices(tuple(columns)).batch(1024)
+    ds = tf.data.Dataset.from_tensor_slices(columns).batch(1024)
     ds = ds.map(vectorize, num_parallel_calls=AUTOTUNE).unbatch().map(_dense)
     return ds.cache() if cache else ds
 
 
 def _dense(*components):
     """One unbatched example: ragged rows (ragged rank 0) become plain tensors."""
-    return tuple(c.to_tensor() if isinstance(c, tf.RaggedTensor) else c for c in components)
+    dense = tf.nest.map_structure(lambda c: c.to_tensor() if isinstance(c, tf.RaggedTensor) else c, components)
+    return dense if len(dense) > 1 else dense[0]
 
 
 def bucket_boundaries(lengths: Sequence[int], buckets: int = 8) -> list[int]:
@@ -46,29 +50,68 @@ def bucket_boundaries(lengths: Sequence[int], buckets: int = 8) -> list[int]:
 
 def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_length: int,
                   training: bool, seed: int, boundaries: Sequence[int] = (),
-                  size: int | None = None) -> tf.data.Dataset:
+                  length_of: Callable = lambda x, *_: tf.shape(x)[0], size: int | None = None,
+                  pad_to_max: Callable = lambda spec: spec[0]) -> tf.data.Dataset:
     """Shuffle (training only), batch by the ``batching`` strategy and prefetch.
 
-    Each element of ``ds`` is ``(sequence [time], target)``; the first component's length
-    decides the bucket. Padding is 0, which the models mask.
+    Args:
+        ds: single examples (any nesting of tensors).
+        length_of: ``element -> length`` of the sequence that decides the bucket
+            (default: the first dimension of the first component).
+        pad_to_max: for ``batching: max``, picks from the element's padded shapes the
+            shape list of that sequence, whose first entry is then set to ``max_length``.
+        size: number of examples; evaluation batches then have an exact count.
+
+    Padding is 0, which the models mask.
     """
     if training:
         ds = ds.shuffle(size or 10_000, seed=seed, reshuffle_each_iteration=True)
     if batching == "bucket" and boundaries:
         ds = ds.bucket_by_sequence_length(
-            element_length_func=lambda x, *_: tf.shape(x)[0],
-            bucket_boundaries=list(boundaries),
+            element_length_func=length_of, bucket_boundaries=list(boundaries),
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1))
     elif batching == "max":
-        shapes = tf.nest.map_structure(lambda s: s, ds.element_spec)
-        padded = tuple([max_length] + [None] * (len(s.shape) - 1) if i == 0 else [None] * len(s.shape)
-                       for i, s in enumerate(shapes))
+        padded = tf.nest.map_structure(lambda spec: [None] * len(spec.shape), ds.element_spec)
+        pad_to_max(padded)[0] = max_length
         ds = ds.padded_batch(batch_size, padded_shapes=padded)
     else:
         ds = ds.padded_batch(batch_size)
     if not training and size is not None:  # order kept, so the batch count is exact
         ds = ds.apply(tf.data.experimental.assert_cardinality(-(-size // batch_size)))
     return ds.prefetch(AUTOTUNE)
+
+
+def examples_dataset(inputs: dict[str, Any], examples: Any, targets: Any, cfg: Any, training: bool,
+                     encode_target: Callable = lambda target: ({}, target)) -> tf.data.Dataset:
+    """Batches of ``({input name: tensor}, target)`` from ``examples``, the task's way.
+
+    Args:
+        inputs: the task's fitted input kinds by name; each ``prepare``s its column in
+            Python and ``encode``s it in tf.data.
+        targets: one target per example (ints, strings ...), already checked.
+        cfg: ``batch_size``, ``batching``, ``cache``, ``seed``.
+        encode_target: ``batch of targets -> (extra model inputs, target)``, inside tf.data
+            (teacher forcing turns a target sentence into a decoder input and output).
+
+    Batches are bucketed by the length of the first input that is a sequence, which is
+    also what ``batching: max`` pads to its ``static_length``.
+    """
+    columns = {name: kind.prepare(examples[name]) for name, kind in inputs.items()}
+
+    def vectorize(batch, target):
+        extra, target = encode_target(target)
+        return {**{name: kind.encode(batch[name]) for name, kind in inputs.items()}, **extra}, target
+
+    ds = vectorized_dataset((columns, targets), vectorize, cache=cfg.cache)
+    key = next((name for name, kind in inputs.items() if kind.sequence), None)
+    boundaries: Sequence[int] = ()
+    if key and training and cfg.batching == "bucket":  # lengths in one bulk call, not per element
+        boundaries = bucket_boundaries(inputs[key].encode(tf.constant(columns[key])).row_lengths().numpy())
+    batching = cfg.batching if training and key else "longest"
+    return batch_dataset(ds, batch_size=cfg.batch_size, batching=batching,
+                         max_length=inputs[key].static_length if key else 0, training=training, seed=cfg.seed,
+                         boundaries=boundaries, length_of=lambda x, *_: tf.shape(x[key])[0],
+                         pad_to_max=lambda padded: padded[0][key], size=len(examples))
 
 
 # --- one long token sequence (language models) --------------------------------------------

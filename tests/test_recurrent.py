@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rnn_apps.config import RecurrentConfig
-from rnn_apps.layers import SequencePooling, recurrent_stack
+from rnn_apps.layers.recurrent import SequencePooling, recurrent_stack
 
 
 def stack_model(pooling=None, **kw):

@@ -3,21 +3,19 @@
 ``recurrent_stack`` turns an embedded, masked sequence into a sequence of hidden states
 through ``layers`` stacked RNNs (cell ``vanilla``/``simple``/``lstm``/``gru``, optionally
 bidirectional, optionally with residual connections between layers, as in the notes on
-multilayer RNNs). ``SequencePooling`` summarises a masked sequence into one vector for
-many-to-one tasks. Padding (id 0) is masked everywhere, so a sentence gives the same
-result alone or padded inside a batch.
+multilayer RNNs). It can start from given states and return its final ones, which is
+what an encoder hands its decoder and what generation carries from token to token.
+``SequencePooling`` summarises a masked sequence into one vector for many-to-one tasks.
+Padding (id 0) is masked everywhere, so a sentence gives the same result alone or padded
+inside a batch.
 """
 from __future__ import annotations
 
 import keras
 from keras import ops
 
-from rnn_apps.cells import VanillaRNN
 from rnn_apps.config import RecurrentConfig
-
-# "simple" is Keras's SimpleRNN; "vanilla" the same equations written out in rnn_apps.cells.
-CELLS = {"vanilla": VanillaRNN, "simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM,
-         "gru": keras.layers.GRU}
+from rnn_apps.layers.cells import CELLS
 
 
 def rnn_layer(cell: str, units: int, *, return_sequences: bool = True, return_state: bool = False,
@@ -25,67 +23,33 @@ def rnn_layer(cell: str, units: int, *, return_sequences: bool = True, return_st
     """One recurrent layer of the chosen cell type."""
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(CELLS)}")
-    return CELLS[cell](units, return_sequences=return_sequences, return_state=return_state, stateful=stateful,
-                       name=name)
+    return CELLS[cell].layer(units, return_sequences=return_sequences, return_state=return_state,
+                             stateful=stateful, name=name)
 
 
 def state_names(cfg: RecurrentConfig) -> list[str]:
     """Names of the recurrent states of a (unidirectional) stack, in order:
     ``h_1`` per layer, plus ``c_1`` for LSTM layers (the cell state)."""
-    per_layer = ("h", "c") if cfg.cell == "lstm" else ("h",)
-    return [f"{kind}_{k + 1}" for k in range(cfg.layers) for kind in per_layer]
+    return [f"{kind}_{k + 1}" for k in range(cfg.layers) for kind in CELLS[cfg.cell].states]
 
 
-def recurrent_stack_with_state(x: keras.KerasTensor, cfg: RecurrentConfig, initial_states: list | None = None,
-                               stateful: bool = False, name: str = "rnn") -> tuple[keras.KerasTensor, list]:
-    """A unidirectional stack that starts from given states and returns its final states.
-
-    This is the form generation needs: run a prompt once, keep the states, then feed one
-    token at a time. The layers are named as in ``recurrent_stack``, so weights move by
-    name between a training model and its one-step twin.
-
-    Args:
-        x: ``[batch, time, features]``.
-        cfg: cell, units, layers, residual, dropout (``bidirectional`` must be off).
-        initial_states: tensors ``[batch, units]`` in ``state_names(cfg)`` order, or None
-            for zeros (or, with ``stateful``, the states the layer kept from its last call).
-        stateful: keep the final states inside the layers between calls (truncated BPTT);
-            needs a static batch size.
-
-    Returns:
-        ``([batch, time, units], final states in state_names order)``.
-    """
-    per_layer = 2 if cfg.cell == "lstm" else 1
-    final: list = []
-    for k in range(cfg.layers):
-        layer = rnn_layer(cfg.cell, cfg.units, return_state=True, stateful=stateful, name=f"{name}_{cfg.cell}_{k + 1}")
-        start = None if initial_states is None else list(initial_states[k * per_layer:(k + 1) * per_layer])
-        y, *states = layer(x, initial_state=start)
-        final += states
-        if cfg.dropout > 0:
-            y = keras.layers.Dropout(cfg.dropout, name=f"{name}_dropout_{k + 1}")(y)
-        x = keras.layers.Add(name=f"{name}_residual_{k + 1}")([x, y]) if cfg.residual and k > 0 else y
-    return x, final
-
-
-def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
-    """Give ``target`` the weights of the same-named layers of ``source`` (a training
-    model and its one-step twin are built from the same layer names)."""
-    for layer in target.layers:
-        if layer.weights:
-            layer.set_weights(source.get_layer(layer.name).get_weights())
-    return target
-
-
-def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn",
-                    return_states: bool = False):
+def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn", *,
+                    initial_states: list | None = None, return_states: bool = False, stateful: bool = False,
+                    bidirectional: bool | None = None):
     """Stack ``cfg.layers`` recurrent layers over ``x``.
 
     Args:
-        x: ``[batch, time, features]`` with a Keras mask (from ``Embedding(mask_zero=True)``).
+        x: ``[batch, time, features]``, masked if it comes from ``Embedding(mask_zero=True)``.
         cfg: cell, units, layers, bidirectional, residual, dropout.
-        return_states: also return each layer's final states (an encoder hands them to
-            its decoder).
+        name: prefix of the layer names (``{name}_{cell}_{k}``): a training model and its
+            decoding twins are built with the same names, so weights move between them.
+        initial_states: tensors ``[batch, units]`` in ``state_names(cfg)`` order to start
+            from (unidirectional only), or None for zeros (or, with ``stateful``, the
+            states the layers kept from their last call).
+        return_states: also return each layer's final states.
+        stateful: keep the final states inside the layers between calls (truncated
+            BPTT); needs a static batch size.
+        bidirectional: overrides ``cfg.bidirectional`` (a decoder reads left to right).
 
     Returns:
         ``[batch, time, units * (2 if bidirectional else 1)]``; the mask is carried along.
@@ -94,16 +58,21 @@ def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn
         final states in ``state_names(cfg)`` order, each ``[batch, units * directions]``
         (forward and backward halves concatenated).
     """
-    per_layer = 2 if cfg.cell == "lstm" else 1
+    bidirectional = cfg.bidirectional if bidirectional is None else bidirectional
+    if bidirectional and (initial_states is not None or stateful):
+        raise ValueError("a bidirectional stack cannot start from given or carried states")
+    per_layer = len(CELLS[cfg.cell].states)
     final: list = []
     for k in range(cfg.layers):
-        layer = rnn_layer(cfg.cell, cfg.units, return_state=return_states, name=f"{name}_{cfg.cell}_{k + 1}")
-        if cfg.bidirectional:
+        layer = rnn_layer(cfg.cell, cfg.units, return_state=return_states, stateful=stateful,
+                          name=f"{name}_{cfg.cell}_{k + 1}")
+        if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"{name}_bi_{k + 1}")
-        y = layer(x)
+        start = None if initial_states is None else list(initial_states[k * per_layer:(k + 1) * per_layer])
+        y = layer(x, initial_state=start) if start else layer(x)
         if return_states:
             y, *states = y
-            if cfg.bidirectional:  # [fwd h, (fwd c), bwd h, (bwd c)] -> [h, (c)] concatenated
+            if bidirectional:  # [fwd h, (fwd c), bwd h, (bwd c)] -> [h, (c)] concatenated
                 states = [keras.layers.Concatenate(name=f"{name}_state_{k + 1}_{i}")([states[i], states[i + per_layer]])
                           for i in range(per_layer)]
             final += states
@@ -111,6 +80,15 @@ def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn
             y = keras.layers.Dropout(cfg.dropout, name=f"{name}_dropout_{k + 1}")(y)
         x = keras.layers.Add(name=f"{name}_residual_{k + 1}")([x, y]) if cfg.residual and k > 0 else y
     return (x, final) if return_states else x
+
+
+def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
+    """Give ``target`` the weights of the same-named layers of ``source`` (a training
+    model and its decoding twins are built from the same layer names)."""
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+    return target
 
 
 @keras.saving.register_keras_serializable(package="rnn_apps")

@@ -1,4 +1,4 @@
-"""Text -> next token: the preprocessing, evaluation, generation and serving of language models.
+"""The next token (many-to-many, next-step prediction): the output kind of language models.
 
 A language-model run reads its text as one long token sequence (lines joined by "\\n").
 Training batches come in one of two layouts (``rnn_apps.pipeline``):
@@ -11,7 +11,8 @@ Training batches come in one of two layouts (``rnn_apps.pipeline``):
   zero state.
 
 Generation and serving use the model's one-step twin (same weights, explicit state
-inputs and outputs), built by the task's ``build_step_model``.
+inputs and outputs), built by the task's ``build_step_model``; the vocabulary is the
+one of the task's text input.
 """
 from __future__ import annotations
 
@@ -23,35 +24,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rnn_apps.decoding import Generator, Sampling, decode_loop, keras_step
+from rnn_apps.data.examples import Examples
+from rnn_apps.data.pipeline import stream_dataset, window_dataset
+from rnn_apps.data.text import OOV, PAD
+from rnn_apps.decoding.sampling import Generator, Sampling, decode_loop, keras_step
 from rnn_apps.errors import UserError
-from rnn_apps.layers import copy_weights
-from rnn_apps.pipeline import stream_dataset, window_dataset
-from rnn_apps.readers import Examples
-from rnn_apps.text import OOV, PAD, TokenVocabulary
+from rnn_apps.exporters.signatures import Signature, step_signature
+from rnn_apps.layers.recurrent import copy_weights
+from rnn_apps.metrics import sequence_cross_entropy
+from rnn_apps.task import Features
 
-TOKENS_FILE = "tokens.json"
 BANNED = (PAD, OOV)  # never generated
 
 
 def joined_text(examples: Examples) -> str:
     """The lines of ``examples`` as one text, each line ending in "\\n"."""
     return "".join(line + "\n" for line in examples["text"])
-
-
-def split_in_order(examples: Examples, cfg: Any) -> dict[str, Examples]:
-    """train = the first lines, val = the next ``val_fraction``, test = the last ``test_fraction``.
-
-    Text is split in order, not shuffled: shuffled lines would put the neighbours of every
-    validation line into training.
-    """
-    n = len(examples)
-    n_test, n_val = int(round(n * cfg.test_fraction)), int(round(n * cfg.val_fraction))
-    if n - n_test - n_val < 1:
-        raise UserError(f"only {n} lines: too few to split into train/val/test")
-    return {"train": examples.take(range(n - n_test - n_val)),
-            "val": examples.take(range(n - n_test - n_val, n - n_test)),
-            "test": examples.take(range(n - n_test, n))}
 
 
 @keras.saving.register_keras_serializable(package="rnn_apps")
@@ -81,34 +69,40 @@ class ResetStates(keras.callbacks.Callback):
         self._reset()
 
 
-class LanguageModeling:
-    """Fitted preprocessing of a language-model run (see ``rnn_apps.task.Preprocessing``).
+class NextToken:
+    """The output kind "next_token": a language model over the task's text input.
 
     Args:
-        cfg: the run's config (``level``, ``tbptt``, ``window``, ``batch_size``, ...).
-        vocab: the fitted ``TokenVocabulary``.
+        cfg: the run's config (``tbptt``, ``window``, ``batch_size``, sampling defaults ...).
         build_step_model: ``(cfg, vocab_size, batch_size=None) -> keras.Model`` mapping
             ``[tokens [batch, time], *states [batch, units]]`` to ``[logits, *states]``.
+        input: the name of the text input whose vocabulary the model predicts.
     """
 
-    def __init__(self, cfg: Any, vocab: TokenVocabulary, build_step_model: Callable):
-        self.cfg, self.vocab, self.build_step_model = cfg, vocab, build_step_model
+    kind = "next_token"
+    predict_options = ("temperature", "top_k", "top_p", "seed", "max_length")
+    evaluate_options: tuple[str, ...] = ()
+
+    def __init__(self, cfg: Any, build_step_model: Callable, input: str = "text"):
+        self.cfg, self.build_step_model, self.input = cfg, build_step_model, input
         self._twins: dict[tuple, keras.Model] = {}
         self._generators: dict[int, Generator] = {}
+        self.vocab = None
 
-    @classmethod
-    def fit(cls, cfg: Any, train: Examples, build_step_model: Callable) -> "LanguageModeling":
-        return cls(cfg, TokenVocabulary.fit(cfg.level, joined_text(train), cfg.vocab_size), build_step_model)
+    def fit(self, features: Features, train: Examples) -> None:
+        self.vocab = features.inputs[self.input].vocab  # what the model reads, it predicts
 
-    @classmethod
-    def load(cls, cfg: Any, run_dir: Path, build_step_model: Callable) -> "LanguageModeling":
-        return cls(cfg, TokenVocabulary.load(run_dir / TOKENS_FILE), build_step_model)
+    def save(self, directory: Path) -> None:
+        pass  # the vocabulary is saved by the text input
 
-    def save(self, run_dir: Path) -> None:
-        self.vocab.save(run_dir / TOKENS_FILE)
+    def load(self, features: Features, directory: Path) -> None:
+        self.vocab = features.inputs[self.input].vocab
+
+    def compile_args(self, features: Features) -> dict:
+        return language_model_compile_args()
 
     # --- training ------------------------------------------------------------------------
-    def dataset(self, cfg: Any, examples: Examples, training: bool) -> tf.data.Dataset:
+    def dataset(self, features: Features, examples: Examples, cfg: Any, training: bool) -> tf.data.Dataset:
         """Batches of ``(tokens [batch, time], next tokens [batch, time])``."""
         ids = self.vocab.encode(joined_text(examples))
         if cfg.tbptt > 0:
@@ -123,7 +117,7 @@ class LanguageModeling:
                             f"one window of {cfg.window + 1}; lower window")
         return window_dataset(ids, cfg.window, cfg.batch_size, training, cfg.seed)
 
-    def callbacks(self, model: keras.Model) -> list:
+    def callbacks(self) -> list:
         return [ResetStates()] if self.cfg.tbptt > 0 else []
 
     # --- the one-step model -------------------------------------------------------------
@@ -168,30 +162,24 @@ class LanguageModeling:
         last = prompt_ids[0, -1]
         return [self.vocab.decode(row, after=int(last)) for row in ids]
 
-    # --- Preprocessing protocol ----------------------------------------------------------
-    predict_options = ("temperature", "top_k", "top_p", "seed", "max_length")
-    evaluate_options: tuple[str, ...] = ()
-
-    def predict(self, model: keras.Model, inputs: list[str], temperature: float | None = None,
+    # --- results --------------------------------------------------------------------------
+    def predict(self, model: keras.Model, features: Features, inputs: list, temperature: float | None = None,
                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
                 max_length: int | None = None) -> list[dict]:
         """Each input is a prompt; the result is its continuation (``max_length`` tokens,
         default ``generate_length``), sampled with the run's settings unless given."""
         pick = lambda given, default: default if given is None else given  # noqa: E731
-        try:
-            sampling = Sampling(temperature=pick(temperature, self.cfg.temperature), top_k=pick(top_k, self.cfg.top_k),
-                                top_p=pick(top_p, self.cfg.top_p), seed=pick(seed, self.cfg.seed))
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
+        sampling = Sampling(temperature=pick(temperature, self.cfg.temperature), top_k=pick(top_k, self.cfg.top_k),
+                            top_p=pick(top_p, self.cfg.top_p), seed=pick(seed, self.cfg.seed))
         length = pick(max_length, self.cfg.generate_length)
+        prompts = [str(p) for p in features.as_examples(inputs)[self.input]]
         return [{"prompt": p, "text": self.generate(model, p, length, sampling)[0], "seed": sampling.seed}
-                for p in inputs]
+                for p in prompts]
 
-    def evaluate(self, model: keras.Model, cfg: Any, examples: Examples) -> dict:
+    def evaluate(self, model: keras.Model, features: Features, examples: Examples) -> dict:
         """Cross-entropy (nats and bits per token, bits per character), perplexity and
         next-token accuracy over ``examples`` read as one text with full context."""
-        text = joined_text(examples)
-        ids = self.vocab.encode(text)
+        ids = self.vocab.encode(joined_text(examples))
         if len(ids) < 2:
             raise UserError("need at least two tokens of text to evaluate a language model")
         streams = max(1, min(16, (len(ids) - 1) // 64))
@@ -203,17 +191,17 @@ class LanguageModeling:
         states, nats, correct = self.zero_states(twin, streams), 0.0, 0
         for start in range(0, per_stream, 512):  # windows bound memory; the state carries across
             logits, states = step(tf.constant(x[:, start:start + 512]), states)
-            target = y[:, start:start + 512]
-            nats += float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits)))
-            correct += int(tf.reduce_sum(tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == target, tf.int32)))
+            window_nats, window_correct, _ = sequence_cross_entropy(logits, y[:, start:start + 512])
+            nats, correct = nats + window_nats, correct + window_correct
         tokens = x.size
         chars = len(self.vocab.decode(x.reshape(-1))) if self.vocab.level == "word" else tokens
         return {"nats_per_token": nats / tokens, "bits_per_token": nats / tokens / math.log(2),
                 "bits_per_char": nats / max(chars, 1) / math.log(2), "perplexity": math.exp(nats / tokens),
                 "accuracy": correct / tokens, "tokens": tokens}
 
-    def serving_functions(self, model: keras.Model) -> dict[str, Any]:
-        """``generate`` (prompt, length, temperature -> text, the loop in the graph) and
+    # --- serving --------------------------------------------------------------------------
+    def signatures(self, model: keras.Model, features: Features) -> dict[str, Signature]:
+        """``generate`` (prompt, length, temperature, seed -> text; the loop in the graph) and
         ``step`` (one token + states -> logits + states, static ``[1, ...]`` shapes)."""
         twin = self.step_model(model)
         single = self.step_model(model, batch_size=1)
@@ -238,13 +226,23 @@ class LanguageModeling:
             alone = vocab.decode_graph(ids[:, -1:])[0]
             return {"text": tf.strings.substr(both, tf.strings.length(alone), -1), "ids": tokens[0]}
 
-        @tf.function(input_signature=[tf.TensorSpec([1, 1], tf.int32, name="token")]
-                     + [tf.TensorSpec([1, u], tf.float32, name=n) for n, u in zip(names, units)])
-        def one_step(token, *states):
-            logits, *new_states = single([token, *states], training=False)
-            return {"logits": logits[:, -1, :], **{n: s for n, s in zip(names, new_states)}}
+        return {"generate": Signature(generate), "step": step_signature(single, names)}
 
-        return {"generate": generate, "step": one_step}
+    def signature_inputs(self, model: keras.Model, features: Features, examples: Examples) -> dict[str, list[dict]]:
+        """Realistic inputs of each signature: greedy ``generate`` after a few stretches of
+        held-out text; ``step`` on the next token with the states after that stretch."""
+        single = self.step_model(model, batch_size=1)
+        names = [t.name for t in single.inputs[1:]]
+        text = self.vocab.encode(joined_text(examples))
+        generate, steps = [], []
+        for start in range(0, min(len(text) - 8, 200), 50):
+            prompt, token = text[start:start + 7], text[start + 7:start + 8]
+            generate.append({"prompt": np.array(self.vocab.decode(prompt), dtype=object),
+                             "length": np.array(20, np.int32), "temperature": np.array(0.0, np.float32),
+                             "seed": np.array(0, np.int64)})
+            _, *states = single([tf.constant(prompt[None, :], tf.int32), *self.zero_states(single, 1)], training=False)
+            steps.append({"token": token[None, :].astype(np.int32), **{n: s.numpy() for n, s in zip(names, states)}})
+        return {"generate": generate, "step": steps}
 
-    def trackables(self) -> list:
-        return [self.vocab.lookup]
+    def settings(self) -> dict:
+        return {"kind": self.kind, "banned_ids": list(BANNED)}

@@ -19,6 +19,7 @@ import tensorflow as tf
 from rnn_apps.errors import UserError
 
 PAD, OOV = 0, 1
+UNKNOWN = "[UNK]"  # the token of id 1 in every vocabulary
 
 
 class TextEncoder:
@@ -94,6 +95,7 @@ class LabelVocabulary:
 
     @classmethod
     def fit(cls, values: Sequence[str]) -> "LabelVocabulary":
+        """Labels seen in ``values`` (texts, see ``examples.as_text``), at least two."""
         unique = sorted(set(values))
         if all(v.lstrip("-").isdigit() for v in unique):
             unique = sorted(unique, key=int)
@@ -163,7 +165,7 @@ class TokenVocabulary:
         if level not in ("char", "word"):
             raise ValueError(f"unknown level {level!r}; choose char or word")
         self.level, self.tokens = level, list(tokens)
-        self.lookup = keras.layers.StringLookup(vocabulary=self.tokens, mask_token="", oov_token="[UNK]",
+        self.lookup = keras.layers.StringLookup(vocabulary=self.tokens, mask_token="", oov_token=UNKNOWN,
                                                 name="token_lookup")
         self.lookup.build(None)
 
@@ -188,6 +190,18 @@ class TokenVocabulary:
         """Number of ids, including padding and unknown."""
         return len(self.tokens) + 2
 
+    @property
+    def id_tokens(self) -> list[str]:
+        """The token of every id: ``["", "[UNK]", *tokens]`` (id 0 is padding)."""
+        return ["", UNKNOWN] + self.tokens
+
+    def id(self, token: str) -> int:
+        """The id of a known token (e.g. a reserved ``[START]``); KeyError if unknown."""
+        try:
+            return self.tokens.index(token) + 2
+        except ValueError:
+            raise KeyError(f"{token!r} is not in the vocabulary") from None
+
     def encode(self, text: str) -> "np.ndarray":
         """One text -> ``[tokens]`` int32 ids."""
         return self.encode_graph(tf.constant([text]))[0].numpy()
@@ -198,7 +212,7 @@ class TokenVocabulary:
 
     def decode_graph(self, ids: tf.Tensor) -> tf.Tensor:
         """``[batch, time]`` ids -> ``[batch]`` texts."""
-        words = tf.gather(tf.constant(["", "[UNK]"] + self.tokens), ids)
+        words = tf.gather(tf.constant(self.id_tokens), ids)
         return detokenize(words, self.level)
 
     def decode(self, ids: Sequence[int], after: int | None = None) -> str:

@@ -1,4 +1,5 @@
-"""The vanilla recurrent cell, written from the lecture's equations.
+"""The recurrent cells a user can choose (``cell: vanilla | simple | lstm | gru``), and the
+vanilla cell written from the lecture's equations.
 
     h_t = tanh(W_hh h_{t-1} + W_xh x_t + b)
 
@@ -10,6 +11,9 @@ weight carries the name it has in the notes, which is what the gradient diagnost
 scale and inspect. Use it anywhere as ``cell: vanilla``.
 """
 from __future__ import annotations
+
+import dataclasses
+from typing import Callable
 
 import keras
 from keras import ops
@@ -42,3 +46,26 @@ class VanillaRNNCell(keras.layers.Layer):
 def VanillaRNN(units: int, **rnn_kwargs) -> keras.layers.RNN:
     """A recurrent layer of :class:`VanillaRNNCell` (same arguments as ``keras.layers.RNN``)."""
     return keras.layers.RNN(VanillaRNNCell(units), **rnn_kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One choice of recurrent cell.
+
+    Attributes:
+        step: the one-step cell class (``cell(x_t, states) -> (h_t, states)``), which the
+            gradient diagnostics unroll by hand.
+        layer: ``(units, **rnn_kwargs) -> layer`` running the cell over a sequence.
+        states: the names of the states it carries: ``h``, and ``c`` for the LSTM's cell state.
+    """
+
+    step: type
+    layer: Callable
+    states: tuple[str, ...] = ("h",)
+
+
+# "simple" is Keras's SimpleRNN; "vanilla" the same equations written out above.
+CELLS = {"vanilla": Cell(VanillaRNNCell, VanillaRNN),
+         "simple": Cell(keras.layers.SimpleRNNCell, keras.layers.SimpleRNN),
+         "lstm": Cell(keras.layers.LSTMCell, keras.layers.LSTM, ("h", "c")),
+         "gru": Cell(keras.layers.GRUCell, keras.layers.GRU)}

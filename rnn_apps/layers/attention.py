@@ -18,9 +18,6 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-ATTENTION_KINDS = ("bahdanau", "luong", "none")
-
-
 @keras.saving.register_keras_serializable(package="rnn_apps")
 class Attention(keras.layers.Layer):
     """``(query [b, tq, dq], values [b, ts, dv], source_mask [b, ts] 1/0)`` ->

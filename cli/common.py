@@ -1,0 +1,120 @@
+"""What every command shares: consoles, one-line errors, option builders, input reading.
+
+TensorFlow is imported only inside commands, never here, so ``rnn-apps --help`` is fast.
+A user mistake (``UserError``) prints one line and exits with status 2.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from rnn_apps.errors import UserError
+from rnn_apps.options import OPTIONS
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+RUN_DIR = click.Path(file_okay=False, path_type=Path)
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class UsageProblem(click.ClickException):
+    """A ``UserError`` shown as ``Error: ...`` with exit status 2."""
+
+    exit_code = 2
+
+
+class Group(click.Group):
+    """A command group whose commands' ``UserError``s become one-line usage problems."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            raise UsageProblem(str(exc)) from None
+
+
+def catalogue_options(command: str):
+    """Click options for every catalogued option (``rnn_apps.options``) that ``command`` takes.
+
+    Which of them a run accepts depends on its task's output kind; the API names the valid
+    ones when another is given.
+    """
+    def decorate(function):
+        for option in reversed([o for o in OPTIONS.values() if command in o.commands]):
+            if option.type == "path":
+                kind = click.Path(dir_okay=False, path_type=Path)
+            elif option.type is int:
+                kind = click.IntRange(min=option.min, max=option.max)
+            else:
+                kind = click.FloatRange(min=option.min, max=option.max, min_open=option.min_open)
+            function = click.option(option.flag, option.name, type=kind, help=option.help)(function)
+        return function
+
+    return decorate
+
+
+class CellList(click.ParamType):
+    """A comma-separated list of recurrent cells (``vanilla,lstm,gru``)."""
+
+    name = "cells"
+
+    def convert(self, value, param, ctx):
+        from rnn_apps.layers.cells import CELLS
+
+        names = [c.strip() for c in str(value).split(",") if c.strip()]
+        unknown = [c for c in names if c not in CELLS]
+        if unknown or not names:
+            self.fail(f"unknown cell {', '.join(unknown) or '(none)'}; cells: {', '.join(CELLS)}", param, ctx)
+        return names
+
+
+def read_inputs(path: Path) -> list:
+    """Inputs from a file: a ``.jsonl`` file gives one object per line (inputs by name, for
+    tasks with several); any other file one text per non-empty line."""
+    from rnn_apps.data.readers import read_text_file
+
+    if not path.is_file():
+        raise UserError(f"no such file: {path}")
+    lines = [(i, line.strip()) for i, line in enumerate(read_text_file(path).splitlines(), 1) if line.strip()]
+    if not lines:
+        raise UserError(f"{path}: no inputs found (the file is empty)")
+    if path.suffix.lower() != ".jsonl":
+        return [line for _, line in lines]
+    inputs = []
+    for number, line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise UserError(f"{path}:{number}: expected a JSON object of inputs by name")
+        inputs.append(record)
+    return inputs
+
+
+def extra_pairs(args: list[str], what: str) -> list[tuple[str, str | None]]:
+    """``--name value`` / ``--name=value`` / ``--flag`` items of unparsed arguments, in order.
+
+    A value is None for a bare ``--flag`` (followed by another option or nothing).
+    """
+    pairs, i = [], 0
+    while i < len(args):
+        item = args[i]
+        if not item.startswith("--") or item == "--":
+            raise UsageProblem(f"unexpected argument {item!r} ({what})")
+        name, sep, value = item[2:].partition("=")
+        if sep:
+            pairs.append((name.replace("-", "_"), value))
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            pairs.append((name.replace("-", "_"), args[i + 1]))
+            i += 1
+        else:
+            pairs.append((name.replace("-", "_"), None))
+        i += 1
+    return pairs

@@ -1,0 +1,53 @@
+"""``rnn-apps info`` and ``rnn-apps plot``: what a run is, and its curves."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from rnn_apps.cli.common import RUN_DIR
+from rnn_apps.cli.common import out as console
+
+
+@click.command()
+@click.argument("run_dir", type=RUN_DIR)
+@click.option("--json", "as_json", is_flag=True, help="print machine-readable JSON")
+def info(run_dir, as_json):
+    """Task, data, parameter count, config and final metrics of a run.
+
+    \b
+    Example:
+      rnn-apps info runs/sentiment/20260101-120000
+    """
+    import rnn_apps
+
+    details = rnn_apps.info(run_dir)
+    if as_json:
+        click.echo(json.dumps(details, indent=2))
+        return
+    table = Table("", "", title=details["run"], show_header=False)
+    for key in ("task", "shape", "data", "created", "parameters"):
+        table.add_row(key, f"{details[key]:,}" if key == "parameters" else str(details[key]))
+    for split, report in details["metrics"].items():
+        if isinstance(report, dict):
+            table.add_row(f"{split} metrics", "  ".join(f"{k} {v:.4f}" for k, v in report.items()
+                                                        if isinstance(v, float)))
+    table.add_row("config", "  ".join(f"{k}={v}" for k, v in details["config"].items()))
+    console.print(table)
+
+
+@click.command()
+@click.argument("run_dir", type=RUN_DIR)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="PNG path (default RUN_DIR/curves.png)")
+def plot(run_dir, out):
+    """Draw loss and metrics per epoch (train and validation) of a run as a PNG.
+
+    \b
+    Example:
+      rnn-apps plot runs/sentiment/20260101-120000 --out curves.png
+    """
+    from rnn_apps.plots import plot_history
+
+    console.print(f"wrote {plot_history(run_dir, out)}")

@@ -1,0 +1,74 @@
+"""Showing results with rich, by output kind ("label", "sequence", "next_token" ...).
+
+The API returns plain dicts (what ``--json`` prints); each output kind has one renderer
+for predictions and one for evaluation reports here, so a new task with an existing
+kind renders without changes.
+"""
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.table import Table
+
+from rnn_apps.cli.common import err, out
+
+
+def _inputs(result: dict, names: list[str]) -> list[str]:
+    return [escape(str(result[n])) for n in names]
+
+
+def label_predictions(output, results: list[dict], inputs: list[str]) -> None:
+    table = Table(*inputs, "label", "probability")
+    for r in results:
+        table.add_row(*_inputs(r, inputs), escape(r["label"]), f"{r['probability']:.3f}")
+    out.print(table)
+
+
+def sequence_predictions(output, results: list[dict], inputs: list[str]) -> None:
+    noun = output.noun
+    scored = "log_probability" in results[0]
+    table = Table(*inputs, noun, *(["log p"] if scored else []))
+    for r in results:
+        table.add_row(*_inputs(r, inputs), escape(r[noun]), *([f"{r['log_probability']:.2f}"] if scored else []))
+    out.print(table)
+    for r in results:
+        if "attention_plot" in r:
+            err.print(f"wrote {r['attention_plot']}")
+
+
+def continuation_predictions(output, results: list[dict], inputs: list[str]) -> None:
+    for r in results:
+        out.rule(style="dim")
+        out.print(f"[bold]{escape(r['prompt'])}[/]{escape(r['text'])}", highlight=False)
+
+
+PREDICTIONS = {"label": label_predictions, "sequence": sequence_predictions, "next_token": continuation_predictions}
+
+
+def predictions(output, results: list[dict], inputs: list[str]) -> None:
+    """Render ``results`` of a run whose output kind is ``output`` and inputs are named ``inputs``."""
+    PREDICTIONS[output.kind](output, results, inputs)
+
+
+def report(report: dict) -> None:
+    """The numbers of an evaluation report in one table, then what the kind adds."""
+    summary = Table("metric", "value", title=f"evaluation on {escape(str(report['data']))}")
+    for key, value in report.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            summary.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    out.print(summary)
+    if report.get("samples"):
+        columns = list(report["samples"][0])
+        samples = Table(*columns, title="examples")
+        for row in report["samples"]:
+            samples.add_row(*(escape(str(row[c])) for c in columns))
+        out.print(samples)
+    if "per_class" in report:
+        per_class = Table("label", "precision", "recall", "f1", "support")
+        for row in report["per_class"]:
+            per_class.add_row(escape(row["label"]), f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+                              f"{row['f1']:.3f}", str(row["support"]))
+        out.print(per_class)
+        matrix = Table("true \\ predicted", *map(escape, report["labels"]), title="confusion matrix")
+        for label, row in zip(report["labels"], report["confusion"]):
+            matrix.add_row(escape(label), *map(str, row))
+        out.print(matrix)

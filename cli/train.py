@@ -1,0 +1,78 @@
+"""``rnn-apps train``: train a task and write a run directory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from rnn_apps.cli.common import RUN_DIR, UsageProblem, err, extra_pairs, out
+from rnn_apps.models import TASKS
+
+
+def config_overrides(args: list[str], task: str | None, resume) -> list[str]:
+    """``--KEY VALUE`` / ``--KEY=VALUE`` / ``--FLAG`` / ``--no-FLAG`` for any config key of the
+    task, as ``KEY=VALUE`` overrides (checked like ``--set``: an unknown key lists the valid ones)."""
+    pairs = extra_pairs(args, "any config key works as --KEY VALUE; see `rnn-apps config TASK`")
+    if not pairs:
+        return []
+    if task is None:
+        raise UsageProblem("--resume continues a run with its saved config; only --epochs may change")
+    import typing
+
+    from rnn_apps.models import get_task
+
+    hints = typing.get_type_hints(get_task(task).config_class)
+    overrides = []
+    for key, value in pairs:
+        if value is None:
+            negated = key.startswith("no_") and hints.get(key[3:]) is bool
+            key = key[3:] if negated else key
+            if hints.get(key) is not bool:
+                raise UsageProblem(f"--{key.replace('_', '-')} needs a value (--{key.replace('_', '-')} VALUE)"
+                                   if key in hints else f"unknown option or config key --{key.replace('_', '-')}; "
+                                   f"config keys: {', '.join(hints)}")
+            value = "false" if negated else "true"
+        overrides.append(f"{key}={value}")
+    return overrides
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("task", type=click.Choice(list(TASKS)), required=False)
+@click.option("--data", metavar="SRC", help="a .tsv/.txt/.csv/.jsonl file or tfds:NAME[:SPLIT]; default: built-in data")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML or JSON file of config keys")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override one config key (repeatable)")
+@click.option("--preset", help="named preset of the task (see `rnn-apps config TASK`)")
+@click.option("--epochs", type=click.IntRange(min=1), help="number of epochs (with --resume: the new total)")
+@click.option("--batch-size", type=click.IntRange(min=1), help="examples per batch")
+@click.option("--seed", type=int, help="random seed (data split, shuffling, weights)")
+@click.option("--run-dir", type=RUN_DIR, help="where to write the run (default runs/TASK/TIMESTAMP)")
+@click.option("--resume", type=RUN_DIR, help="continue RUN_DIR from its last checkpoint")
+@click.pass_context
+def train(ctx, task, data, config_file, overrides, preset, epochs, batch_size, seed, run_dir, resume):
+    """Train TASK and write a run directory (config, vocabularies, checkpoints, logs, model).
+
+    Without --data the task's built-in synthetic data are used. Every config key of the
+    task (`rnn-apps config TASK`) is also an option: `--units 128` is `--set units=128`,
+    and a boolean key is a flag (`--reverse`, `--no-bidirectional`). Gradients are clipped
+    by global norm (global_clipnorm=1.0) unless you set it to 0. TensorBoard logs go to
+    RUN_DIR/logs (`tensorboard --logdir runs`).
+
+    \b
+    Examples:
+      rnn-apps train sentiment
+      rnn-apps train sentiment --data reviews.tsv --cell lstm --layers 2 --epochs 5
+      rnn-apps train sentiment --data data.csv --text-column review --label-column stars
+      rnn-apps train --resume runs/sentiment/20260101-120000 --epochs 20
+      rnn-apps train translate
+      rnn-apps train translate --data ../shared/data/spa-eng/spa.txt --preset spa-eng --reverse
+    """
+    import rnn_apps
+
+    if task is None and resume is None:
+        raise UsageProblem("name a TASK to train, or --resume RUN_DIR; tasks: " + ", ".join(TASKS))
+    overrides = (*overrides, *config_overrides(ctx.args, task, resume))
+    run = rnn_apps.train(task, data=data, config=config_file, overrides=overrides, preset=preset,
+                         epochs=epochs, batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume,
+                         console=err)
+    out.print(str(run))

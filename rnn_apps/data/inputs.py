@@ -1,0 +1,163 @@
+"""Input kinds: what a task's model reads, by name, and how a raw value becomes a tensor.
+
+A task declares its inputs as ``{name: kind}`` (``{"text": TextInput(...)}`` for
+sentiment, ``{"source": ...}`` for translate; an image and a question for VQA). Each
+kind knows how to
+
+* ``fit`` itself on the training values (a vocabulary) and ``save``/``load`` that;
+* ``prepare`` raw values in Python (text from a file, Unicode normalisation) and
+  ``encode`` a batch of them inside tf.data or a SavedModel (``[batch]`` strings ->
+  ragged ``[batch, (time)]`` ids);
+* describe its serving signatures: the raw one (strings) and the tensor-only one with a
+  static shape (``[1, length]`` int32 ids), which builtin-ops TFLite needs.
+
+A sequence input reports its ``length`` so that batches can be bucketed by it and padded
+with 0, which the models mask.
+"""
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from rnn_apps.data.examples import as_text
+from rnn_apps.data.text import OOV, TextEncoder, TokenVocabulary
+
+Tokenizer = Literal["vectorizer", "tokens"]
+
+
+def normalize(texts: Sequence[str], form: str) -> list[str]:
+    """Unicode normal form ``form`` (NFC, NFKC or none), applied in Python before any tensor
+    sees the text (TensorFlow has no normalisation op without tensorflow-text)."""
+    return [unicodedata.normalize(form, t) for t in texts] if form != "none" else list(texts)
+
+
+class TextInput:
+    """A text input: strings -> token ids ``[batch, time]`` int32, 0 = padding, 1 = unknown.
+
+    Args:
+        name: the input's name (a model input and a data column of that name).
+        file: where the vocabulary is saved in a run directory.
+        tokenizer: ``vectorizer`` (Keras ``TextVectorization``: lower-cased, punctuation
+            stripped at word level; for classifiers) or ``tokens`` (``TokenVocabulary``:
+            case, punctuation and line breaks kept; for text that must come back).
+        level: ``word`` or ``char``.
+        max_tokens: vocabulary cap, padding and unknown included.
+        max_length: tokens kept per text (0 = all).
+        lowercase: lower-case first (``tokens``; the vectorizer always lower-cases).
+        unicode_form: NFC / NFKC / none, applied by ``prepare``.
+        reserved: tokens that get the first ids after unknown (``[START]``, ``[END]``).
+        end_token: append this reserved token to every text (an encoder then sees where
+            the text stops, and no text is empty).
+        stream: the values are the lines of one text (a language model's corpus): the
+            vocabulary is fitted on them joined, each line ending in "\n".
+        serving_name: the argument name of the raw serving signature (default ``name``).
+    """
+
+    kind = "text"
+    sequence = True  # batches are padded (and bucketed) by its length
+
+    def __init__(self, name: str, file: str, *, tokenizer: Tokenizer, level: str, max_tokens: int,
+                 max_length: int = 0, lowercase: bool = False, unicode_form: str = "none",
+                 reserved: Sequence[str] = (), end_token: str | None = None, stream: bool = False,
+                 serving_name: str | None = None):
+        self.name, self.file, self.tokenizer, self.level = name, file, tokenizer, level
+        self.max_tokens, self.max_length, self.lowercase = max_tokens, max_length, lowercase
+        self.unicode_form, self.reserved, self.end_token = unicode_form, tuple(reserved), end_token
+        self.stream, self.serving_name = stream, serving_name or name
+        self.vocab: TextEncoder | TokenVocabulary | None = None
+
+    # --- fitting and files ----------------------------------------------------------------
+    def prepare(self, values: Sequence) -> list[str]:
+        """Raw values (as read) -> normalised strings, ready for ``encode``."""
+        return normalize([as_text(v) for v in values], self.unicode_form)
+
+    def fit(self, values: Sequence) -> "TextInput":
+        texts = self.prepare(values)
+        if self.stream:
+            texts = ["".join(line + "\n" for line in texts)]
+        if self.tokenizer == "vectorizer":
+            self.vocab = TextEncoder(self.level, self.max_tokens, self.max_length or 10**9).adapt(texts)
+        else:
+            lowered = self.lowered(tf.constant(texts)).numpy() if self.lowercase else texts
+            self.vocab = TokenVocabulary.fit(self.level, [t.decode("utf-8") if isinstance(t, bytes) else t
+                                                          for t in lowered], self.max_tokens, self.reserved)
+        return self
+
+    def save(self, directory: Path) -> None:
+        self.vocab.save(directory / self.file)
+
+    def load(self, directory: Path) -> "TextInput":
+        cls = TextEncoder if self.tokenizer == "vectorizer" else TokenVocabulary
+        self.vocab = cls.load(directory / self.file)
+        return self
+
+    # --- text -> ids --------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return self.vocab.vocab_size if self.tokenizer == "vectorizer" else self.vocab.size
+
+    @property
+    def id_tokens(self) -> list[str]:
+        """The token of every id (id 0 is padding)."""
+        return self.vocab.vocabulary if self.tokenizer == "vectorizer" else self.vocab.id_tokens
+
+    def token_id(self, token: str) -> int:
+        return self.id_tokens.index(token)
+
+    @property
+    def static_length(self) -> int:
+        """The fixed length of the tensor-only signature: ``max_length`` (+ the end token)."""
+        return self.max_length + (1 if self.end_token else 0)
+
+    def lowered(self, texts: tf.Tensor) -> tf.Tensor:
+        return tf.strings.lower(texts, encoding="utf-8") if self.lowercase else texts
+
+    def ids(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """``[batch]`` strings -> ragged ids of their tokens, cut at ``max_length`` (``tokens`` only)."""
+        ids = self.vocab.encode_graph(self.lowered(texts))
+        return ids[:, : self.max_length] if self.max_length else ids
+
+    def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """``[batch]`` strings -> ragged ``[batch, (time)]`` int32 ids, at least one per text
+        (an empty text becomes ``[UNK]``, or just the end token). Runs in tf.data and SavedModels."""
+        if self.tokenizer == "vectorizer":
+            return self.vocab.encode_ragged(texts)
+        ids = self.ids(texts)
+        if self.end_token:
+            return tf.concat([ids, tf.fill([ids.nrows(), 1], self.token_id(self.end_token))], axis=1)
+        lengths = ids.row_lengths()  # append [UNK], keep max(length, 1): empty rows become [UNK]
+        with_oov = tf.concat([ids, tf.fill([ids.nrows(), 1], OOV)], axis=1)
+        return tf.ragged.boolean_mask(with_oov, tf.ragged.range(lengths + 1) < tf.expand_dims(tf.maximum(lengths, 1), 1))
+
+    def encode_padded(self, values: Sequence, length: int | None = None) -> np.ndarray:
+        """Raw values -> ``[n, time]`` ids padded with 0 to the longest (or to ``length``)."""
+        ids = self.encode(tf.constant(self.prepare(values), tf.string))
+        dense = ids.to_tensor(shape=[None, length] if length else None).numpy()
+        return dense
+
+    def tokens_of(self, ids: Sequence[int]) -> list[str]:
+        """Ids -> their tokens, padding dropped (for display, e.g. attention maps)."""
+        vocab = self.id_tokens
+        return [vocab[int(i)] for i in ids if int(i) != 0]
+
+    # --- serving --------------------------------------------------------------------------
+    def raw_spec(self) -> tf.TensorSpec:
+        return tf.TensorSpec([None], tf.string, name=self.serving_name)
+
+    def tensor_spec(self, batch: int | None = 1) -> tf.TensorSpec:
+        """Ids with a static length: what a device runs (padded with 0 at the end)."""
+        return tf.TensorSpec([batch, self.static_length], tf.int32, name=f"{self.name}_ids")
+
+    def trackables(self) -> list:
+        """Lookup tables a SavedModel must carry to tokenize raw strings."""
+        return [self.vocab.layer] if self.tokenizer == "vectorizer" else [self.vocab.lookup]
+
+    def settings(self) -> dict:
+        """How text is tokenized, for an export's manifest."""
+        return {"kind": self.kind, "tokenizer": self.tokenizer, "level": self.level, "lowercase":
+                self.lowercase or self.tokenizer == "vectorizer", "unicode_form": self.unicode_form,
+                "max_length": self.max_length, "end_token": self.end_token, "vocabulary": self.file}

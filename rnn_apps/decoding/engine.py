@@ -1,0 +1,184 @@
+"""The encoder-decoder inference engine: encode once, then one decoder step per token.
+
+Any encoder fits (a sentence today, an image grid for captioning) as long as the task
+builds two networks from the same named layers as its training model:
+
+    encoder:  inputs [b, ...] -> [encoder outputs [b, S, E], mask [b, S], *decoder states [b, D]]
+    decoder:  [tokens [b, T], encoder outputs, mask, *states]
+                  -> [logits [b, T, V], attention weights [b, T, S], *states]
+
+Decoding runs the encoder once, reads ``[START]``, then steps the decoder with the
+encoder outputs and the mask carried along as constant "states", so the shared greedy /
+sampling loop (``decode_loop``) and ``beam_search`` drive it unchanged (a beam search
+repeats and reorders them with the recurrent states). Everything is compiled once per
+setting; the same functions serve inside a SavedModel, and ``encode`` / ``decode_step``
+with static shapes are what a device runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from rnn_apps.decoding.beam import beam_search
+from rnn_apps.decoding.sampling import Sampling, decode_loop
+from rnn_apps.errors import UserError
+from rnn_apps.exporters.signatures import Signature, step_signature
+
+
+@dataclasses.dataclass
+class Decoding:
+    """How output sequences are chosen.
+
+    Attributes:
+        beam: beams per input (1 = greedy).
+        length_penalty: GNMT's alpha for beam search (longer beams favoured as it grows).
+        max_length: most output tokens including ``[END]`` (0 = the engine's default).
+        sampling: sample instead (temperature / top-k / top-p / seed); needs ``beam`` 1.
+    """
+
+    beam: int = 1
+    length_penalty: float = 0.0
+    max_length: int = 0
+    sampling: Sampling | None = None
+
+    def __post_init__(self):
+        if self.beam < 1:
+            raise UserError(f"beam must be at least 1, got {self.beam}")
+        if self.sampling is not None and self.beam > 1:
+            raise UserError("choose either beam search (--beam) or sampling (--temperature/--top-k/--top-p)")
+
+    @classmethod
+    def from_options(cls, beam: int | None = None, length_penalty: float | None = None,
+                     max_length: int | None = None, temperature: float | None = None, top_k: int | None = None,
+                     top_p: float | None = None, seed: int | None = None) -> "Decoding":
+        """From predict/evaluate options (None = default); any sampling option means sampling."""
+        sampling = None
+        if temperature is not None or top_k or (top_p is not None and top_p < 1):
+            sampling = Sampling(temperature=1.0 if temperature is None else temperature, top_k=top_k or 0,
+                                top_p=1.0 if top_p is None else top_p, seed=seed)
+        return cls(beam or 1, length_penalty or 0.0, max_length or 0, sampling)
+
+
+class EncoderDecoder:
+    """Greedy, sampling and beam decoding (and serving) of one trained encoder-decoder.
+
+    Args:
+        twins: ``(batch_size, source_length) -> (encoder, decoder)`` Keras models holding
+            the trained weights (None = any size); called once per shape and cached.
+        start_id, end_id: the ``[START]`` and ``[END]`` ids of the output vocabulary.
+        banned: ids never produced (padding, ``[START]``).
+        max_length: default most output tokens, ``[END]`` included.
+    """
+
+    def __init__(self, twins: Callable, *, start_id: int, end_id: int, banned: Sequence[int], max_length: int):
+        self._build, self.start_id, self.end_id = twins, start_id, end_id
+        self.banned, self.max_length = tuple(banned), max_length
+        self._twins: dict[tuple, tuple] = {}
+        self._functions: dict[tuple, Callable] = {}
+
+    def twins(self, batch_size: int | None = None, source_length: int | None = None) -> tuple:
+        key = (batch_size, source_length)
+        if key not in self._twins:
+            self._twins[key] = self._build(batch_size, source_length)
+        return self._twins[key]
+
+    @staticmethod
+    def _encode(encoder, inputs: tf.Tensor) -> list:
+        """``[encoder outputs, mask, *states]``; the outputs' Keras padding mask is dropped
+        (``tf.identity``): the decoder takes the mask as an explicit input."""
+        encoded, *rest = encoder(inputs, training=False)
+        return [tf.identity(encoded), *rest]
+
+    def start(self, inputs: tf.Tensor):
+        """Encode and read ``[START]``: (step function, first logits ``[b, V]``, states)."""
+        encoder, decoder = self.twins()
+
+        def step(tokens, states):
+            encoded, mask, *recurrent = states
+            logits, _, *new = decoder([tokens, encoded, mask, *recurrent], training=False)
+            return logits, [encoded, mask, *new]
+
+        states = self._encode(encoder, inputs)
+        logits, states = step(tf.fill([tf.shape(inputs)[0], 1], self.start_id), states)
+        return step, logits[:, -1, :], states
+
+    def compiled(self, decoding: Decoding, max_length: int) -> Callable:
+        """A ``tf.function`` ``inputs [b, ...] -> (tokens [b, n], log-probability [b])``
+        (log-probability only for beam search; sampling and greedy give zeros)."""
+        key = (decoding.beam, decoding.length_penalty, max_length)
+        if key in self._functions:
+            return self._functions[key]
+        encoder, _ = self.twins()  # built here: a tf.function must not create the layers
+        spec = tf.TensorSpec([None, *encoder.inputs[0].shape[1:]], encoder.inputs[0].dtype)
+        if decoding.beam == 1:  # greedy or sampling, settings as tensors (see Sampling.tensors)
+            @tf.function(input_signature=[spec, tf.TensorSpec([], tf.bool), tf.TensorSpec([], tf.float32),
+                                          tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32),
+                                          tf.TensorSpec([], tf.int64)])
+            def run(inputs, greedy, temperature, top_k, top_p, seed):
+                step, logits, states = self.start(inputs)
+                tokens, _, _ = decode_loop(step, logits, states, tf.constant(max_length), greedy=greedy,
+                                           temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                                           banned=self.banned, end_id=self.end_id)
+                return tokens, tf.zeros(tf.shape(tokens)[:1])
+        else:
+            @tf.function(input_signature=[spec])
+            def run(inputs):
+                step, logits, states = self.start(inputs)
+                tokens, log_prob, _ = beam_search(step, logits, states, beam=decoding.beam, max_length=max_length,
+                                                  end_id=self.end_id, length_penalty=decoding.length_penalty,
+                                                  banned=self.banned)
+                return tokens, log_prob
+        self._functions[key] = run
+        return run
+
+    def greedy_function(self, max_length: int | None = None) -> Callable:
+        """``inputs [b, ...] -> [b, n]`` greedy output ids (padding after ``[END]``), compiled;
+        call this outside a ``tf.function`` (it builds the twins), then use the result inside."""
+        run = self.compiled(Decoding(), max_length or self.max_length)
+        settings = Sampling(greedy=True, seed=0).tensors()
+        return lambda inputs: run(inputs, **settings)[0]
+
+    def decode(self, inputs: np.ndarray, decoding: Decoding, batch_size: int = 128) -> tuple[list[list[int]], np.ndarray]:
+        """Encoder inputs ``[n, ...]`` -> (output ids per input without ``[END]``, log-probabilities ``[n]``)."""
+        run = self.compiled(decoding, decoding.max_length or self.max_length)
+        outputs, scores = [], []
+        settings = (decoding.sampling or Sampling(greedy=True, seed=0)).tensors()
+        for start in range(0, len(inputs), batch_size):
+            chunk = tf.constant(inputs[start:start + batch_size])
+            if decoding.beam > 1:
+                tokens, log_prob = run(chunk)
+            else:  # each chunk its own seed, so inputs do not share random draws
+                tokens, log_prob = run(chunk, **{**settings, "seed": settings["seed"] + start})
+            for row in tokens.numpy():
+                ids = row.tolist()
+                outputs.append(ids[:ids.index(self.end_id)] if self.end_id in ids else [i for i in ids if i != 0])
+            scores.append(log_prob.numpy())
+        return outputs, np.concatenate(scores) if scores else np.zeros(0)
+
+    def attention(self, inputs: np.ndarray, output_ids: Sequence[int]) -> np.ndarray:
+        """Attention weights ``[outputs + END, S]`` of one input ``[1, ...]``, recomputed by
+        teacher-forcing the decoder on its own output (the same steps it took)."""
+        encoder, decoder = self.twins()
+        encoded, mask, *states = self._encode(encoder, tf.constant(inputs))
+        tokens = tf.constant([[self.start_id, *output_ids]], tf.int32)
+        _, weights, *_ = decoder([tokens, encoded, mask, *states], training=False)
+        return weights.numpy()[0]
+
+    def signatures(self, input_spec: tf.TensorSpec, state_names: Sequence[str]) -> dict[str, Signature]:
+        """``encode`` (``input_spec``, static, batch 1 -> encoder outputs, mask, states) and
+        ``decode_step`` (token + encoder outputs + mask + states -> logits, attention, states)."""
+        encoder, decoder = self.twins(1, input_spec.shape[1] if len(input_spec.shape) == 2 else None)
+
+        @tf.function(input_signature=[input_spec])
+        def encode(inputs):
+            encoded, mask, *states = encoder(inputs, training=False)
+            return {"encoder_outputs": encoded, "source_mask": mask, **dict(zip(state_names, states))}
+
+        encoded, mask = decoder.inputs[1], decoder.inputs[2]
+        fixed = [tf.TensorSpec(encoded.shape, tf.float32, name="encoder_outputs"),
+                 tf.TensorSpec(mask.shape, tf.float32, name="source_mask")]
+        return {"encode": Signature(encode, tensor_only=True),
+                "decode_step": step_signature(decoder, state_names, fixed, extra_outputs=["attention"])}

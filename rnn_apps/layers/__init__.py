@@ -1,0 +1,7 @@
+"""Network building blocks shared by every task.
+
+* ``cells``: the recurrent cells (``vanilla`` from the equations, ``simple``, ``lstm``, ``gru``);
+* ``recurrent``: stacks of them (bidirectional, residual, with given or returned states),
+  masked sequence pooling, and moving weights between a model and its decoding twins;
+* ``attention``: soft attention over encoder outputs (bahdanau, luong).
+"""

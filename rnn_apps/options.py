@@ -1,0 +1,56 @@
+"""The options of ``predict`` and ``evaluate`` that some tasks take, in one catalogue.
+
+Output kinds name the options they take (``TokenSequence.predict_options = ("beam",
+...)``); the CLI turns every entry here into a flag with its help text, and the Python API
+refuses an option the run's task does not take, naming the ones it does. A new task with
+an existing output kind needs nothing here; a new kind adds its options once. This module
+imports nothing heavy, so ``rnn-apps --help`` stays fast.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """A predict/evaluate option: ``name`` in Python, ``--name-with-dashes`` on the CLI.
+
+    Attributes:
+        type: ``int``, ``float`` or ``"path"`` (a file to write).
+        help: one line for ``--help``.
+        min, max, min_open: bounds (inclusive unless ``min_open``).
+        commands: which commands take it.
+    """
+
+    name: str
+    type: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    min_open: bool = False
+    commands: tuple[str, ...] = ("predict",)
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+OPTIONS: dict[str, Option] = {option.name: option for option in (
+    Option("beam", int, "beam search with N beams (1 = greedy, the default)", min=1,
+           commands=("predict", "evaluate")),
+    Option("length_penalty", float, "GNMT length penalty alpha for beam search (0 = none; ~0.6 favours longer "
+           "outputs)", min=0, commands=("predict", "evaluate")),
+    Option("max_length", int, "most tokens to produce (sequences: default the run's max_length + 1; "
+           "language models: tokens to generate)", min=1, commands=("predict", "evaluate")),
+    Option("attention_plot", "path", "draw each input's attention map into this PNG (NAME_1.png, ... for several)"),
+    Option("temperature", float, "sample instead of taking the most likely token: < 1 safer, > 1 wilder", min=0),
+    Option("top_k", int, "sample only among the k most likely tokens", min=0),
+    Option("top_p", float, "nucleus sampling: the smallest set of likely tokens with this much probability",
+           min=0, max=1, min_open=True),
+    Option("seed", int, "fix the samples when sampling"),
+)}
+
+
+def flags(names) -> str:
+    return ", ".join(OPTIONS[n].flag if n in OPTIONS else "--" + n.replace("_", "-") for n in names) or "none"

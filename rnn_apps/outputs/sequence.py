@@ -1,0 +1,270 @@
+"""A token sequence (one-to-many, many-to-many encoder-decoder): translate now, caption later.
+
+Training uses teacher forcing: the decoder reads ``[START] y_1 ... y_n`` (the model input
+``target_in``) and is scored on ``y_1 ... y_n [END]``; padding is left out of the loss and
+the accuracy. Decoding (greedy, sampling, beam), the attention maps and the on-device
+``encode`` / ``decode_step`` signatures come from the shared engine
+(``rnn_apps.decoding.engine``), which takes any encoder: the task names the input the
+encoder reads and supplies the two networks built from its training model's layers.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from rnn_apps.data.examples import Examples
+from rnn_apps.data.inputs import TextInput
+from rnn_apps.data.pipeline import examples_dataset
+from rnn_apps.data.text import PAD, detokenize
+from rnn_apps.decoding.engine import Decoding, EncoderDecoder
+from rnn_apps.errors import UserError
+from rnn_apps.exporters.signatures import Signature
+from rnn_apps.layers.recurrent import copy_weights
+from rnn_apps.metrics import sequence_cross_entropy
+from rnn_apps.task import Features
+
+START, END = "[START]", "[END]"
+
+
+@keras.saving.register_keras_serializable(package="rnn_apps")
+def masked_loss(y_true, logits):
+    """Mean cross-entropy (nats) over the real target tokens of the batch (id 0 = padding)."""
+    real = keras.ops.cast(keras.ops.not_equal(y_true, PAD), "float32")
+    nats = keras.losses.sparse_categorical_crossentropy(y_true, logits, from_logits=True)
+    return keras.ops.sum(nats * real) / keras.ops.maximum(keras.ops.sum(real), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="rnn_apps")
+def masked_accuracy(y_true, logits):
+    """Fraction of real target tokens whose most likely prediction is right."""
+    real = keras.ops.cast(keras.ops.not_equal(y_true, PAD), "float32")
+    hit = keras.ops.cast(keras.ops.equal(keras.ops.cast(y_true, "int32"),
+                                         keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32")), "float32")
+    return keras.ops.sum(hit * real) / keras.ops.maximum(keras.ops.sum(real), 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Networks:
+    """The task's builders of its decoding halves, ``(cfg, features, batch_size=None,
+    source_length=None) -> keras.Model`` each (see ``rnn_apps.decoding.engine``)."""
+
+    encoder: Callable
+    decoder: Callable
+
+
+class TokenSequence:
+    """The output kind "sequence": a sentence written token by token after an encoder.
+
+    Args:
+        cfg: the run's config (``max_length``, ``attention`` ...).
+        networks: the encoder / decoder builders.
+        text: the target text's tokenization (``tokens`` kind, reserving ``[START]``/``[END]``).
+        source: the input the encoder reads.
+        verb, noun: what the task calls producing an output and the output itself: the
+            name of the raw serving signature and of the result key (``translate`` /
+            ``translation``; ``caption`` / ``caption``).
+    """
+
+    kind = "sequence"
+    predict_options = ("beam", "length_penalty", "max_length", "attention_plot", "temperature", "top_k",
+                       "top_p", "seed")
+    evaluate_options = ("beam", "length_penalty", "max_length")
+
+    def __init__(self, cfg: Any, networks: Networks, text: TextInput, source: str, verb: str = "translate",
+                 noun: str = "translation"):
+        self.cfg, self.networks, self.text, self.source = cfg, networks, text, source
+        self.verb, self.noun = verb, noun
+        self.name = text.name
+        self._engines: dict[int, EncoderDecoder] = {}
+
+    def fit(self, features: Features, train: Examples) -> None:
+        self.text.fit(train[self.name])
+
+    def save(self, directory: Path) -> None:
+        self.text.save(directory)
+
+    def load(self, features: Features, directory: Path) -> None:
+        self.text.load(directory)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.text.vocab_size
+
+    @property
+    def start_id(self) -> int:
+        return self.text.token_id(START)
+
+    @property
+    def end_id(self) -> int:
+        return self.text.token_id(END)
+
+    def compile_args(self, features: Features) -> dict:
+        return {"loss": masked_loss, "metrics": [masked_accuracy]}
+
+    def callbacks(self) -> list:
+        return []
+
+    # --- teacher forcing ------------------------------------------------------------------
+    def teacher_forcing(self, texts: tf.Tensor) -> tuple[dict, tf.RaggedTensor]:
+        """``[b]`` target strings -> ({``target_in``: ``[START] y``}, ``y [END]``), ragged."""
+        ids = self.text.ids(texts)
+        column = lambda i: tf.fill([ids.nrows(), 1], i)  # noqa: E731
+        return {"target_in": tf.concat([column(self.start_id), ids], axis=1)}, tf.concat([ids, column(self.end_id)], 1)
+
+    def dataset(self, features: Features, examples: Examples, cfg: Any, training: bool) -> tf.data.Dataset:
+        """Batches of ``({source: [b, S], target_in: [b, T]}, target_out [b, T])``."""
+        return examples_dataset(features.inputs, examples, self.text.prepare(examples[self.name]), cfg, training,
+                                encode_target=self.teacher_forcing)
+
+    # --- decoding -----------------------------------------------------------------------
+    def engine(self, model: keras.Model, features: Features) -> EncoderDecoder:
+        """The decoding engine of a trained ``model`` (built once per model)."""
+        if id(model) not in self._engines:
+            def twins(batch_size, source_length):
+                return tuple(copy_weights(model, build(self.cfg, features, batch_size, source_length))
+                             for build in (self.networks.encoder, self.networks.decoder))
+
+            self._engines[id(model)] = EncoderDecoder(twins, start_id=self.start_id, end_id=self.end_id,
+                                                      banned=(PAD, self.start_id), max_length=self.cfg.max_length + 1)
+        return self._engines[id(model)]
+
+    def output_text(self, ids: tf.Tensor) -> tf.Tensor:
+        """``[b, n]`` decoder output ids -> ``[b]`` sentences (``[END]`` and padding dropped)."""
+        ids = tf.convert_to_tensor(ids, tf.int32)
+        kept = tf.ragged.boolean_mask(ids, (ids != PAD) & (ids != self.end_id))
+        return detokenize(tf.gather(tf.constant(self.text.id_tokens), kept), self.text.level)
+
+    def texts(self, outputs: list[list[int]]) -> list[str]:
+        """Output ids per sentence -> sentences."""
+        if not outputs:
+            return []
+        padded = tf.ragged.constant(outputs, dtype=tf.int32, ragged_rank=1).to_tensor()
+        return [t.decode("utf-8") for t in self.output_text(tf.reshape(padded, [len(outputs), -1])).numpy()]
+
+    def source_tensor(self, features: Features, values: list) -> np.ndarray:
+        """The encoder's input for raw ``values`` of the source input, batched."""
+        return next(features.encode(Examples({self.source: values}, [""] * len(values)),
+                                    batch_size=max(len(values), 1)))[self.source].numpy()
+
+    def generate(self, model: keras.Model, features: Features, values: list, decoding: Decoding) -> list[dict]:
+        """Outputs for raw source ``values``: text, tokens and ids (and log-probability for beam search)."""
+        ids, scores = self.engine(model, features).decode(self.source_tensor(features, values), decoding)
+        tokens = self.text.id_tokens
+        return [{"output": text, "tokens": [tokens[i] for i in row], "ids": row,
+                 **({"log_probability": float(score)} if decoding.beam > 1 else {})}
+                for text, row, score in zip(self.texts(ids), ids, scores)]
+
+    def attention(self, model: keras.Model, features: Features, value: Any, output_ids: list[int]) -> dict:
+        """Attention weights ``[outputs + END, source + END]`` of one output, with the
+        source and output tokens to label a plot (``rnn_apps.plots.plot_attention``)."""
+        source = self.source_tensor(features, [value])
+        weights = self.engine(model, features).attention(source, output_ids)
+        return {"weights": weights, "source_tokens": features.inputs[self.source].tokens_of(source[0]),
+                "target_tokens": [self.text.id_tokens[i] for i in output_ids] + [END]}
+
+    # --- results --------------------------------------------------------------------------
+    def predict(self, model: keras.Model, features: Features, inputs: list, attention_plot: str | Path | None = None,
+                **options) -> list[dict]:
+        """Each input with its ``translation`` (the decoded sentence), ``tokens`` and ``ids``;
+        with ``attention_plot`` also a PNG of its attention map (``NAME_1.png``... for several)."""
+        decoding = Decoding.from_options(**options)
+        values = features.as_examples(inputs)[self.source]
+        results = [{self.source: value, self.noun: out.pop("output"), **out}
+                   for value, out in zip(values, self.generate(model, features, values, decoding))]
+        if attention_plot is not None:
+            if getattr(self.cfg, "attention", "") == "none":
+                raise UserError("this run was trained with attention: none; there is no attention to plot")
+            from rnn_apps.plots import plot_attention
+
+            path = Path(attention_plot)
+            for i, result in enumerate(results):
+                out = path if len(results) == 1 else path.with_name(f"{path.stem}_{i + 1}{path.suffix or '.png'}")
+                attention = self.attention(model, features, result[self.source], result["ids"])
+                result["attention_plot"] = str(plot_attention(attention, out, title=result[self.noun]))
+        if decoding.sampling is not None:
+            for result in results:
+                result["seed"] = decoding.sampling.seed
+        return results
+
+    def evaluate(self, model: keras.Model, features: Features, examples: Examples, beam: int | None = None,
+                 length_penalty: float | None = None, max_length: int | None = None) -> dict:
+        """Corpus BLEU and chrF (sacrebleu), exact match, and the teacher-forced loss and
+        token accuracy on ``examples``."""
+        import sacrebleu
+
+        decoding = Decoding.from_options(beam=beam, length_penalty=length_penalty, max_length=max_length)
+        sources = list(examples[self.source])
+        outputs = self.generate(model, features, sources, decoding)
+        hypotheses = [out["output"] for out in outputs]
+        # References as the model sees them (normalised, lower-cased when configured), joined
+        # by the same rules as the outputs; words out of the vocabulary stay as they are.
+        references_tokens = tokenize_for_reference(self.text, examples[self.name])
+        references = [t.decode("utf-8") for t in
+                      detokenize(tf.ragged.constant(references_tokens, dtype=tf.string), self.text.level).numpy()]
+        exact = [out["tokens"] == ref for out, ref in zip(outputs, references_tokens)]
+        nats, correct, tokens = 0.0, 0, 0
+        for inputs, target_out in self.dataset(features, examples, self.cfg, training=False):
+            batch = sequence_cross_entropy(model(inputs, training=False), target_out, target_out != PAD)
+            nats, correct, tokens = nats + batch[0], correct + batch[1], tokens + batch[2]
+        report = {"examples": len(sources),
+                  "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
+                  "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
+                  "exact_match": float(np.mean(exact)) if exact else 0.0,
+                  "loss": nats / max(tokens, 1), "accuracy": correct / max(tokens, 1),
+                  "beam": decoding.beam}
+        if decoding.beam > 1:
+            report["mean_log_probability"] = float(np.mean([out["log_probability"] for out in outputs]))
+        report["samples"] = [{"source": s, "reference": r, self.noun: h}
+                             for s, r, h in list(zip(sources, references, hypotheses))[:5]]
+        return report
+
+    # --- serving --------------------------------------------------------------------------
+    def signatures(self, model: keras.Model, features: Features) -> dict[str, Signature]:
+        """``translate`` (raw source -> output strings and ids, the greedy loop in the graph; named by ``verb``),
+        and for on-device decoding ``encode`` and ``decode_step`` with static ``[1, ...]`` shapes."""
+        from rnn_apps.layers.recurrent import state_names
+
+        engine, source = self.engine(model, features), features.inputs[self.source]
+        greedy = engine.greedy_function()
+
+        @tf.function(input_signature=[source.raw_spec()])
+        def produce(raw):
+            encoded = source.encode(raw)
+            tokens = greedy(encoded.to_tensor() if isinstance(encoded, tf.RaggedTensor) else encoded)
+            return {self.noun: self.output_text(tokens), "ids": tokens}
+
+        return {self.verb: Signature(produce), **engine.signatures(source.tensor_spec(), state_names(self.cfg))}
+
+    def signature_inputs(self, model: keras.Model, features: Features, examples: Examples) -> dict[str, list[dict]]:
+        """Realistic inputs of each signature: the raw sources as one batch; each source's
+        ids for ``encode``; its real encoder outputs and states with ``[START]`` for ``decode_step``."""
+        from rnn_apps.layers.recurrent import state_names
+
+        source = features.inputs[self.source]
+        ids = source.encode_padded(examples[self.source], length=source.static_length).astype(np.int32)
+        encoder, _ = self.engine(model, features).twins(1, source.static_length)
+        steps = []
+        for row in ids:
+            encoded, mask, *states = [t.numpy() for t in encoder(row[None], training=False)]
+            steps.append({"token": np.array([[self.start_id]], np.int32), "encoder_outputs": encoded,
+                          "source_mask": mask, **dict(zip(state_names(self.cfg), states))})
+        raw = np.array(source.prepare(examples[self.source]), dtype=object)
+        return {self.verb: [{source.serving_name: raw}], "encode": [{f"{self.source}_ids": row[None]} for row in ids],
+                "decode_step": steps}
+
+    def settings(self) -> dict:
+        return {"kind": self.kind, **self.text.settings(), "start_id": self.start_id, "end_id": self.end_id,
+                "max_output_length": self.cfg.max_length + 1}
+
+
+def tokenize_for_reference(text: TextInput, values: list) -> list[list[str]]:
+    """Reference sentences as token lists, normalised as the model sees them."""
+    from rnn_apps.data.text import tokenize
+
+    tokens = tokenize(text.lowered(tf.constant(text.prepare(values))), text.level)
+    return [[t.decode("utf-8") for t in row] for row in tokens.to_list()]

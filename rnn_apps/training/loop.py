@@ -1,0 +1,229 @@
+"""The training loop every task shares, in pieces:
+
+    plan (config -> examples -> split -> fit features -> tf.data; nothing written yet)
+      -> model (built and compiled, or the last checkpoint of a resumed run)
+      -> run directory (created whole, atomically)
+      -> fit (Keras ``fit`` with progress, NaN guard, checkpoints, logs, early stopping)
+      -> finish (best model, history, validation and test reports)
+
+Everything that can fail on bad input (reading, label checks, vectorization) happens in
+the plan, before the run directory exists. Training then writes checkpoints, TensorBoard
+logs and history as it goes, so an interrupted run continues with ``resume=RUN_DIR``.
+Each piece is a plain function, so a distribution strategy's scope (around ``build``),
+chief-only writes (``create_run``, the writing callbacks) or a custom train step (``fit``)
+slot in without rewriting the others.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import keras
+from rich.console import Console
+
+from rnn_apps.config import load_config, resolve_config, save_config
+from rnn_apps.data.examples import Examples
+from rnn_apps.errors import UserError
+from rnn_apps.runs import RUN_FILE, create_run_dir, default_run_dir, new_run_meta, read_run, write_json
+from rnn_apps.task import Features, Task, model_inputs
+from rnn_apps.training.callbacks import Checkpoints, NaNGuard, NonFiniteError, RichProgress, TimeBudget
+from rnn_apps.training.optimizers import optimizer_for
+
+
+@dataclasses.dataclass
+class Plan:
+    """What a training run will do, decided and checked before anything is written.
+
+    Attributes:
+        task, cfg: the task record and the resolved config.
+        data: the data source as stored in ``run.json`` (an absolute path, ``tfds:...``,
+            or None for the built-in generator).
+        splits: ``{"train", "val", "test"}`` examples.
+        features: the fitted (or, resuming, loaded) inputs and output.
+        datasets: tf.data batches for the non-empty splits.
+        run: the run directory when resuming (else None until ``create_run``).
+        state: the resumed run's ``checkpoints/state.json`` (else None).
+    """
+
+    task: Task
+    cfg: Any
+    data: str | None
+    splits: dict[str, Examples]
+    features: Features
+    datasets: dict[str, Any]
+    run: Path | None = None
+    state: dict | None = None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Batches per epoch. Bucketing makes the count vary a little between epochs, so the
+        training set repeats and an epoch is a fixed number of steps (one pass on average)."""
+        steps = int(self.datasets["train"].cardinality())
+        return steps if steps > 0 else math.ceil(len(self.splits["train"]) / self.cfg.batch_size)
+
+
+def data_source(data: str | None) -> str | None:
+    """How a data source is stored: files as absolute paths, so ``evaluate`` and ``--resume``
+    work from any directory; ``tfds:`` names and None (built-in) as they are."""
+    if data is None or data.startswith("tfds:"):
+        return data
+    return str(Path(data).expanduser().resolve())
+
+
+def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = None,
+                  state: dict | None = None) -> Plan:
+    """Read and split the data, fit (or load, when resuming ``run``) the features, make the datasets."""
+    keras.utils.set_random_seed(cfg.seed)
+    examples = task.load_examples(cfg, data)
+    splits = task.split_examples(examples, cfg)
+    features = task.features(cfg)
+    if run is not None:
+        features.load(run)
+    else:
+        features.fit(splits["train"])
+    datasets = {name: features.dataset(part, training=(name == "train")) for name, part in splits.items() if len(part)}
+    return Plan(task, cfg, data_source(data), splits, features, datasets, run, state)
+
+
+def build(plan: Plan) -> keras.Model:
+    """The compiled model: new, or the last checkpoint of the run being resumed."""
+    if plan.run is not None:
+        return keras.models.load_model(plan.run / "checkpoints" / "last.keras")
+    model = plan.task.build_model(plan.cfg, plan.features)
+    model.compile(optimizer=optimizer_for(plan.cfg), **plan.features.output.compile_args(plan.features))
+    return model
+
+
+def create_run(plan: Plan, run_dir: Path | None) -> Path:
+    """Write config, features and ``run.json`` into a new run directory, atomically."""
+    def write(tmp: Path) -> None:
+        save_config(plan.cfg, tmp / "config.yaml")
+        plan.features.save(tmp)
+        write_json(tmp / RUN_FILE, new_run_meta(plan.task.name, plan.data))
+
+    return create_run_dir(Path(run_dir) if run_dir else default_run_dir(plan.task.name), write)
+
+
+def make_callbacks(plan: Plan, run: Path, console: Console) -> tuple[RichProgress, list]:
+    """Progress, the NaN guard (before anything saves), checkpoints, CSV and TensorBoard
+    logs, the output kind's own (resetting carried states), time budget, early stopping."""
+    has_val = "val" in plan.datasets
+    progress = RichProgress(console, plan.cfg.epochs, plan.steps_per_epoch)
+    state = plan.state or {}
+    callbacks = [
+        progress,
+        NaNGuard(),
+        Checkpoints(run / "checkpoints", monitor="val_loss" if has_val else "loss",
+                    best=state.get("best", math.inf), best_epoch=state.get("best_epoch", 0)),
+        keras.callbacks.CSVLogger(str(run / "history.csv"), append=plan.state is not None),
+        keras.callbacks.TensorBoard(log_dir=str(run / "logs"), write_graph=False),
+        *plan.features.output.callbacks(),
+    ]
+    if plan.cfg.time_budget > 0:
+        callbacks.append(TimeBudget(plan.cfg.time_budget))
+    if plan.cfg.early_stopping > 0 and has_val:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=plan.cfg.early_stopping))
+    return progress, callbacks
+
+
+def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress) -> float:
+    """Keras ``fit`` over the repeated training set; returns the seconds it took. A NaN/inf
+    stops it with a ``UserError`` naming where it happened."""
+    def named(ds):  # models saved before inputs were named take their one tensor
+        return ds.map(lambda x, y: (model_inputs(model, x), y)) if isinstance(ds.element_spec[0], dict) else ds
+
+    started = time.perf_counter()
+    try:
+        model.fit(named(plan.datasets["train"]).repeat(), steps_per_epoch=plan.steps_per_epoch,
+                  validation_data=named(plan.datasets["val"]) if "val" in plan.datasets else None,
+                  epochs=plan.cfg.epochs, initial_epoch=plan.state["epochs_done"] if plan.state else 0,
+                  callbacks=callbacks, verbose=0, shuffle=False)  # tf.data already shuffles
+    except NonFiniteError as exc:
+        progress.on_train_end()
+        run = next(c.directory for c in callbacks if isinstance(c, Checkpoints)).parent
+        raise UserError(f"{exc}; lower learning_rate or keep global_clipnorm on. Checkpoints up to the "
+                        f"previous epoch are in {run}") from None
+    return time.perf_counter() - started
+
+
+def finish(plan: Plan, run: Path, seconds: float) -> dict:
+    """Promote the best checkpoint to ``model.keras``, write history and final reports."""
+    shutil.copyfile(run / "checkpoints" / "best.keras", run / ".model.keras.tmp")
+    (run / ".model.keras.tmp").replace(run / "model.keras")
+    model = keras.models.load_model(run / "model.keras")
+    _write_history(run)
+    output = plan.features.output
+    reports = {name: output.evaluate(model, plan.features, plan.splits[name])
+               for name in ("val", "test") if len(plan.splits[name])}
+    write_json(run / "metrics.json", {**reports, "train_seconds": round(seconds, 2)})
+    return reports
+
+
+def train(task: Task, *, data: str | None = None, config: str | Path | None = None,
+          overrides: Iterable[str] = (), preset: str | None = None, epochs: int | None = None,
+          batch_size: int | None = None, seed: int | None = None, run_dir: str | Path | None = None,
+          resume: str | Path | None = None, console: Console | None = None) -> Path:
+    """Train ``task`` and return its run directory (``rnn_apps.train`` resolves task names).
+
+    Args:
+        task: the ``Task`` record (with ``resume``: the record of the run's task).
+        data: ``None`` for the built-in generator, a file path, or ``tfds:NAME[:SPLIT]``.
+        config, overrides, preset, epochs, batch_size, seed: see ``rnn_apps.config``.
+        run_dir: where to write the run (default ``runs/<task>/<timestamp>``).
+        resume: a run directory to continue from its last checkpoint; ``epochs`` is then
+            the new total number of epochs.
+    """
+    console = console or Console(stderr=True)
+    if resume is not None:
+        run, meta = read_run(resume)
+        if config is not None or list(overrides) or preset is not None or batch_size or seed is not None:
+            raise UserError("--resume continues a run with its saved config; only --epochs may change")
+        cfg = load_config(task.config_class, run / "config.yaml")
+        cfg = dataclasses.replace(cfg, epochs=epochs) if epochs is not None else cfg
+        state_file = run / "checkpoints" / "state.json"
+        if not state_file.is_file():
+            raise UserError(f"{run} has no checkpoint to resume from")
+        state = json.loads(state_file.read_text())
+        if state["epochs_done"] >= cfg.epochs:
+            raise UserError(f"{run} already trained {state['epochs_done']} epochs; pass --epochs N "
+                            f"with N > {state['epochs_done']} to train further")
+        plan = plan_training(task, cfg, data if data is not None else meta["data"], run, state)
+        model = build(plan)
+        console.print(f"[bold]resuming[/] {run} at epoch {state['epochs_done'] + 1}/{cfg.epochs}")
+    else:
+        cfg = resolve_config(task.config_class, presets=task.presets, preset=preset, file=config,
+                             overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed)
+        plan = plan_training(task, cfg, data)
+        model = build(plan)
+        run = create_run(plan, run_dir)
+        splits = plan.splits
+        console.print(f"[bold]{task.name}[/]: {len(splits['train'])} train / {len(splits['val'])} val / "
+                      f"{len(splits['test'])} test examples, {model.count_params():,} parameters -> {run}",
+                      soft_wrap=True)
+
+    progress, callbacks = make_callbacks(plan, run, console)
+    seconds = fit(model, plan, callbacks, progress)
+    budget = next((c for c in callbacks if isinstance(c, TimeBudget)), None)
+    if budget and budget.stopped_at:
+        console.print(f"time budget of {cfg.time_budget:g} min reached after {budget.stopped_at:.0f}s; stopped")
+    reports = finish(plan, run, seconds)
+    final = "test" if "test" in reports else "val"
+    shown = {k: round(v, 4) for k, v in reports.get(final, {}).items() if isinstance(v, float)}
+    console.print(f"[green]done[/] in {seconds:.1f}s; {final} {shown}; saved {run / 'model.keras'}",
+                  soft_wrap=True)
+    return run
+
+
+def _write_history(run: Path) -> None:
+    """history.csv (CSVLogger) -> history.json: ``{metric: [value per epoch]}``."""
+    import csv
+
+    with open(run / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    history = {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+    write_json(run / "history.json", history)

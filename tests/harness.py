@@ -1,0 +1,62 @@
+"""The shared task test (as keras-hub's ``run_task_test``): any task, its tiny preset.
+
+``check_task(run_dir)`` takes a finished tiny run of a task and checks what every task
+must do: the run directory is complete and reloads; predict works on held-out inputs,
+alone and in a batch alike; evaluate gives finite numbers; the SavedModel export holds
+a raw and a tensor-only signature, and every signature gives what the Keras model gives
+(floats within 1e-5, labels, ids and text identical). Each ``tests/test_<task>.py``
+calls it and keeps only what is special to its task.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import rnn_apps
+from rnn_apps.exporters.check import compare, savedmodel_runner
+
+RUN_FILES = ("run.json", "config.yaml", "model.keras", "metrics.json", "history.json",
+             "checkpoints/last.keras", "checkpoints/best.keras", "checkpoints/state.json")
+
+
+def held_out(run, n: int = 6):
+    """A few examples of the run's validation split (as the task's reader gives them)."""
+    splits = run.task.split_examples(run.task.load_examples(run.cfg, run.meta["data"]), run.cfg)
+    part = splits["val"] if len(splits["val"]) else splits["test"]
+    return part.take(range(min(n, len(part))))
+
+
+def check_task(run_dir, tmp_path) -> dict:
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), name
+    history = json.loads((run_dir / "history.json").read_text())
+    assert history["loss"] and all(math.isfinite(v) for v in history["loss"])
+
+    run = rnn_apps.load_run(run_dir)
+    examples = held_out(run)
+    inputs = [{name: examples[name][i] for name in run.features.inputs} for i in range(len(examples))]
+    together = run.predict(inputs)
+    assert len(together) == len(inputs)
+    json.dumps(together)  # what --json prints
+    alone = run.predict(inputs[:1])
+    assert _comparable(alone[0]) == _comparable(together[0]), "an input predicts differently in a batch"
+
+    report = run.evaluate()
+    assert all(math.isfinite(v) for v in report.values() if isinstance(v, float)), report
+
+    out = rnn_apps.export(run_dir, out=tmp_path / "savedmodel")
+    signatures = run.output.signatures(run.model, run.features)
+    assert any(s.tensor_only for s in signatures.values()) and any(not s.tensor_only for s in signatures.values())
+    agreement = compare(signatures, run.output.signature_inputs(run.model, run.features, examples),
+                        savedmodel_runner(out))
+    assert {a.signature for a in agreement} == set(signatures)
+    for a in agreement:
+        assert a.within(1e-5), a
+    return {"predictions": together, "report": report, "agreement": agreement}
+
+
+def _comparable(result: dict) -> dict:
+    """A prediction with floats rounded (batching may change the last bits)."""
+    return {k: round(v, 4) if isinstance(v, float) else
+            ({kk: round(vv, 4) for kk, vv in v.items()} if isinstance(v, dict) else v)
+            for k, v in result.items()}
