@@ -1,12 +1,12 @@
 # Two commands for a fresh machine:
 #   make demo   set up .venv and train + evaluate + predict the sentiment task on built-in data
-#   make test   set up .venv and run the test suite (what CI runs)
+#   make test   set up .venv and run the whole test suite (what CI runs)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 DEMO   ?= runs/demo/sentiment
 
-.PHONY: install demo test test-all bench clean
+.PHONY: install demo test test-fast bench clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ demo: install
 test: install
 	@$(BIN)/python -m rnn_apps.machine
 	$(BIN)/python -m pytest -q
+
+test-fast: install  # everything but the learning tests marked slow
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
 	$(BIN)/python benchmarks/bench_sentiment.py

@@ -48,22 +48,22 @@ def main() -> int:
 
     import rnn_apps
     from rnn_apps.config import resolve_config
+    from rnn_apps.machine import describe
     from rnn_apps.models import get_task
-    from rnn_apps.readers import split_examples
-    from rnn_apps.training import make_optimizer
+    from rnn_apps.training.optimizers import optimizer_for
 
     task = get_task("sentiment")
     cfg = resolve_config(task.config_class, overrides=[f"max_length={args.max_length}", "test_fraction=0"])
     examples = task.load_examples(cfg, str(args.data))
-    splits = split_examples(examples, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    splits = task.split_examples(examples, cfg)
     train = splits["train"]
     results: dict = {"data": str(args.data), "train_examples": len(train), "val_examples": len(splits["val"]),
-                     "config": dataclasses.asdict(cfg), "tensorflow": tf.__version__}
+                     "config": dataclasses.asdict(cfg), "machine": describe()}
 
     # 1. the input pipeline alone: fit vocabulary, vectorize, bucket, one full pass
     started = time.perf_counter()
-    prep = task.fit_preprocessing(cfg, train)
-    ds = prep.dataset(cfg, train, training=True)
+    features = task.features(cfg).fit(train)
+    ds = features.dataset(train, training=True)
     batches = sum(1 for _ in ds)
     seconds = time.perf_counter() - started
     results["pipeline_examples_per_s"] = len(train) / seconds
@@ -72,14 +72,14 @@ def main() -> int:
     # 2. tokens/s: bucketing vs pad-to-max, same model, same number of steps
     for batching in ("bucket", "max"):
         run_cfg = dataclasses.replace(cfg, batching=batching)
-        data = prep.dataset(run_cfg, train, training=True).repeat()
+        data = features.output.dataset(features, train, run_cfg, training=True).repeat()
         keras.utils.set_random_seed(0)
-        model = task.build_model(run_cfg, prep)
-        model.compile(optimizer=make_optimizer(run_cfg), **task.compile_args(run_cfg, prep))
+        model = task.build_model(run_cfg, features)
+        model.compile(optimizer=optimizer_for(run_cfg), **features.output.compile_args(features))
         model.fit(data.take(5), epochs=1, verbose=0, shuffle=False)  # trace outside the timing
         taken = list(data.take(args.steps))
-        real_tokens = sum(int(tf.math.count_nonzero(x)) for x, _ in taken)
-        padded_tokens = sum(int(tf.size(x)) for x, _ in taken)
+        real_tokens = sum(int(tf.math.count_nonzero(x["text"])) for x, _ in taken)
+        padded_tokens = sum(int(tf.size(x["text"])) for x, _ in taken)
         started = time.perf_counter()
         model.fit(tf.data.Dataset.from_generator(lambda: iter(taken), output_signature=data.element_spec),
                   epochs=1, verbose=0, shuffle=False)

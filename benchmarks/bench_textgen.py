@@ -40,7 +40,7 @@ def generation_speed(lengths: list[int]) -> dict:
     import tensorflow as tf
 
     from rnn_apps.config import resolve_config
-    from rnn_apps.decoding import Generator, Sampling, keras_step
+    from rnn_apps.decoding.sampling import Generator, Sampling, keras_step
     from rnn_apps.models.textgen import PRESETS, TextgenConfig, build_step_model
 
     cfg = resolve_config(TextgenConfig, presets=PRESETS, preset="shakespeare")
@@ -78,16 +78,16 @@ def training_throughput(data: Path, steps: int = 20) -> float:
 
     from rnn_apps.config import resolve_config
     from rnn_apps.models import get_task
-    from rnn_apps.training import make_optimizer
+    from rnn_apps.training.optimizers import optimizer_for
 
     task = get_task("textgen")
     cfg = resolve_config(task.config_class, presets=task.presets, preset="shakespeare")
     examples = task.load_examples(cfg, str(data))
     train = task.split_examples(examples, cfg)["train"]
-    prep = task.fit_preprocessing(cfg, train)
-    ds = prep.dataset(cfg, train, training=True)
-    model = task.build_model(cfg, prep)
-    model.compile(optimizer=make_optimizer(cfg), **task.compile_args(cfg, prep))
+    features = task.features(cfg).fit(train)
+    ds = features.dataset(train, training=True)
+    model = task.build_model(cfg, features)
+    model.compile(optimizer=optimizer_for(cfg), **features.output.compile_args(features))
     keras.utils.set_random_seed(0)
     model.fit(ds.take(3), epochs=1, verbose=0)
     started = time.perf_counter()

@@ -45,17 +45,17 @@ def main() -> int:
         print(f"skipped: {args.data} not found (spa-eng lives in ../shared/data/)")
         return 0
 
-    import tensorflow as tf
     from rich.console import Console
     from rich.table import Table
 
     import rnn_apps
-    from rnn_apps.seq2seq import Decoding
+    from rnn_apps.decoding.engine import Decoding
+    from rnn_apps.machine import describe
 
     out = args.out or HERE / "results" / f"bench_translate{'' if args.attention == 'bahdanau' else '_' + args.attention}.json"
     overrides = [f"time_budget={args.budget_minutes}", "val_fraction=0.05", "test_fraction=0.05",
                  f"attention={args.attention}", "early_stopping=0"]
-    results: dict = {"tensorflow": tf.__version__, "cpus": os.cpu_count(), "data": str(args.data)}
+    results: dict = {"machine": describe(), "data": str(args.data)}
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = rnn_apps.train("translate", data=str(args.data), preset="spa-eng", epochs=100,
                                  run_dir=Path(tmp) / "run", overrides=overrides, console=Console(stderr=True))
@@ -72,12 +72,13 @@ def main() -> int:
             "epochs_started": len(history["loss"]), "val_loss_per_epoch": history["val_loss"],
             "val_accuracy_per_epoch": history["val_masked_accuracy"],
             "parameters": int(run.model.count_params())}
-        source = run.prep.padded_source(list(test["source"]))
+        engine = run.output.engine(run.model, run.features)
+        source = run.output.source_tensor(run.features, list(test["source"]))
         for beam in (1, 4):
-            report = run.prep.evaluate(run.model, run.cfg, test, beam=beam)
-            run.prep.translate_ids(run.model, source[:128], Decoding(beam=beam))  # trace outside the timing
+            report = run.output.evaluate(run.model, run.features, test, beam=beam)
+            engine.decode(source[:128], Decoding(beam=beam))  # trace outside the timing
             started = time.perf_counter()
-            run.prep.translate_ids(run.model, source, Decoding(beam=beam))
+            engine.decode(source, Decoding(beam=beam))
             seconds = time.perf_counter() - started
             results[f"beam_{beam}"] = {"bleu": report["bleu"], "chrf": report["chrf"],
                                        "exact_match": report["exact_match"], "sentences_per_s": len(test) / seconds}

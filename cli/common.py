@@ -5,7 +5,6 @@ A user mistake (``UserError``) prints one line and exits with status 2.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -74,28 +73,20 @@ class CellList(click.ParamType):
         return names
 
 
-def read_inputs(path: Path) -> list:
-    """Inputs from a file: a ``.jsonl`` file gives one object per line (inputs by name, for
-    tasks with several); any other file one text per non-empty line."""
-    from rnn_apps.data.readers import read_text_file
+def read_inputs(path: Path, names: list[str]) -> list:
+    """Inputs from a file: a ``.jsonl`` file gives one object per line with the task's inputs
+    ``names`` as keys (for tasks with several); any other file one text per non-empty line."""
+    from rnn_apps.data.readers import read_jsonl, read_text_file
 
     if not path.is_file():
         raise UserError(f"no such file: {path}")
-    lines = [(i, line.strip()) for i, line in enumerate(read_text_file(path).splitlines(), 1) if line.strip()]
+    if path.suffix.lower() == ".jsonl":
+        examples = read_jsonl(path, {name: name for name in names}, {})
+        return [{name: examples[name][i] for name in names} for i in range(len(examples))]
+    lines = [line.strip() for line in read_text_file(path).splitlines() if line.strip()]
     if not lines:
         raise UserError(f"{path}: no inputs found (the file is empty)")
-    if path.suffix.lower() != ".jsonl":
-        return [line for _, line in lines]
-    inputs = []
-    for number, line in lines:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise UserError(f"{path}:{number}: expected a JSON object of inputs by name")
-        inputs.append(record)
-    return inputs
+    return lines
 
 
 def extra_pairs(args: list[str], what: str) -> list[tuple[str, str | None]]:

@@ -57,9 +57,9 @@ def predict(ctx, run_dir, texts, input_file, as_json, **options):
     import rnn_apps
 
     inputs = split_inputs([*texts, *ctx.args])
-    if input_file is not None:
-        inputs += read_inputs(input_file)
     run = rnn_apps.load_run(run_dir)
+    if input_file is not None:
+        inputs += read_inputs(input_file, list(run.features.inputs))
     results = run.predict(inputs, **options)
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))

@@ -29,8 +29,7 @@ def config_overrides(args: list[str], task: str | None, resume) -> list[str]:
             key = key[3:] if negated else key
             if hints.get(key) is not bool:
                 raise UsageProblem(f"--{key.replace('_', '-')} needs a value (--{key.replace('_', '-')} VALUE)"
-                                   if key in hints else f"unknown option or config key --{key.replace('_', '-')}; "
-                                   f"config keys: {', '.join(hints)}")
+                                   if key in hints else f"unknown config key {key!r}; valid keys: {', '.join(hints)}")
             value = "false" if negated else "true"
         overrides.append(f"{key}={value}")
     return overrides

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from pathlib import Path
 from typing import Literal
 
 import keras

@@ -110,9 +110,11 @@ class Features:
         rows = [value if isinstance(value, dict) else {self.primary: value} for value in inputs]
         for i, row in enumerate(rows):
             missing = [name for name in self.inputs if name not in row]
-            if missing:
-                raise UserError(f"{origin} {i + 1}: missing {', '.join(missing)}; this task reads "
-                                f"{', '.join(self.inputs)}")
+            unknown = [name for name in row if name not in self.inputs]
+            if missing or unknown:
+                problems = ([f"no input named {', '.join(unknown)}"] if unknown else []) + \
+                    ([f"missing {', '.join(missing)}"] if missing else [])
+                raise UserError(f"{origin} {i + 1}: {'; '.join(problems)}; this task reads {', '.join(self.inputs)}")
         return Examples({name: [row[name] for row in rows] for name in self.inputs},
                         [f"{origin} {i + 1}" for i in range(len(rows))])
 

@@ -142,3 +142,43 @@ def test_diagnose_long_range_table_and_png(tmp_path):
     assert [(r["cell"], r["clipping"]) for r in data] == [("vanilla", True), ("vanilla", False)]
     bad = invoke("diagnose", "long-range", "--cells", "gru,tcn")
     assert bad.exit_code == 2 and "unknown cell tcn" in bad.output
+
+
+def test_any_config_key_is_an_option_and_booleans_are_flags(tmp_path):
+    from rnn_apps.cli.train import config_overrides
+
+    assert config_overrides(["--units", "8", "--cell=lstm", "--no-bidirectional", "--residual"], "sentiment",
+                            None) == ["units=8", "cell=lstm", "bidirectional=false", "residual=true"]
+    run = tmp_path / "r"
+    result = invoke("train", "sentiment", "--preset", "tiny", "--epochs", "1", "--run-dir", run, "--units", "8",
+                    "--no-bidirectional", "--embedding-dim", "4")
+    assert result.exit_code == 0, result.output
+    details = json.loads(invoke("info", run, "--json").output)
+    assert (details["config"]["units"], details["config"]["bidirectional"], details["config"]["embedding_dim"]) \
+        == (8, False, 4)
+    for args, message in [(["--units"], "--units needs a value"), (["--colour", "red"], "unknown config key 'colour'; valid keys: epochs"),
+                          (["--colour"], "unknown config key 'colour'; valid keys: epochs"),
+                          (["--units", "many"], "expects an integer")]:
+        result = invoke("train", "sentiment", *args)
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_predict_takes_inputs_by_name_and_names_the_task_inputs(sentiment_run, tmp_path):
+    named = json.loads(invoke("predict", sentiment_run, "--text", "a dull plot", "--text", "great acting",
+                              "--json").output)
+    assert [p["text"] for p in named] == ["a dull plot", "great acting"]
+    lines = tmp_path / "in.jsonl"
+    lines.write_text('{"text": "not bad"}\n\n{"text": "awful"}\n')
+    assert [p["text"] for p in json.loads(invoke("predict", sentiment_run, "--input", lines, "--json").output)] \
+        == ["not bad", "awful"]
+    result = invoke("predict", sentiment_run, "--question", "why?")
+    assert result.exit_code == 2 and "no input named question; missing text; this task reads text" in result.output
+    lines.write_text('{"text": "fine"}\n{"txt": "typo"}\n')
+    result = invoke("predict", sentiment_run, "--input", lines)
+    assert result.exit_code == 2 and "in.jsonl:2: missing key 'text'" in result.output
+
+
+def test_config_shows_inputs_output_and_options():
+    result = invoke("config", "translate")
+    assert result.exit_code == 0
+    assert "inputs: source; output: sequence" in result.output and "--beam" in result.output

@@ -25,3 +25,16 @@ def test_export_never_overwrites(sentiment_run, tmp_path):
     with pytest.raises(UserError, match="unknown export format 'onnx'; formats: savedmodel"):
         rnn_apps.export(sentiment_run, format="onnx", out=tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_the_parity_check_reports_differences():
+    from rnn_apps.exporters.check import compare_outputs
+
+    same = {"probabilities": np.array([[0.2, 0.8]], np.float32), "label": np.array([b"pos"])}
+    close = {"probabilities": np.array([[0.2, 0.8000004]], np.float32), "label": np.array([b"pos"])}
+    off = {"probabilities": np.array([[0.5, 0.5]], np.float32), "label": np.array([b"neg"])}
+    good = compare_outputs("serving_default", [(same, close)])
+    assert good.identical and 0 < good.max_abs_diff < 1e-6 and good.within(1e-5)
+    bad = compare_outputs("serving_default", [(same, close), (same, off)])
+    assert not bad.identical and bad.mismatches == ["label"] and bad.max_abs_diff == pytest.approx(0.3)
+    assert not bad.within(1.0)

@@ -30,3 +30,14 @@ def test_cli_help_does_not_import_tensorflow(tmp_path):
     code = "import sys; from rnn_apps.cli.main import cli; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_option_a_task_takes_is_catalogued_for_that_command(name):
+    from rnn_apps.options import OPTIONS
+
+    task = get_task(name)
+    output = task.output(task.config_class())
+    for command in ("predict", "evaluate"):
+        for option in getattr(output, f"{command}_options"):
+            assert option in OPTIONS and command in OPTIONS[option].commands, (command, option)

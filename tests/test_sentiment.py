@@ -1,7 +1,6 @@
 import collections
 import re
 
-import numpy as np
 import pytest
 from harness import check_task
 from conftest import QUIET
@@ -50,6 +49,7 @@ def train_accuracy(tmp_path, name, **overrides):
     return rnn_apps.evaluate(run)["accuracy"]
 
 
+@pytest.mark.slow
 def test_rnn_learns_order_that_bag_of_words_cannot(tmp_path):
     """The built-in data need word order: the RNN must beat bag-of-words by a wide margin."""
     rnn = train_accuracy(tmp_path, "rnn")

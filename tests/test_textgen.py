@@ -89,6 +89,7 @@ def unigram_bits(text):
     return float(-(p * np.log2(p)).sum())
 
 
+@pytest.mark.slow
 def test_language_model_learns_the_builtin_plays(tmp_path):
     run = rnn_apps.train("textgen", preset="small", epochs=4, overrides=["builtin_chars=60000", "batch_size=16", "tbptt=50"],
                          run_dir=tmp_path / "r",

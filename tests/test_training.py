@@ -202,3 +202,18 @@ def test_time_budget_stops_early_but_completes_the_run(tmp_path):
     assert len(history["loss"]) == 1 and "val_loss" in history  # the cut epoch is still validated
     assert (run / "model.keras").is_file()
     assert json.loads((run / "checkpoints" / "state.json").read_text())["epochs_done"] == 1
+
+
+def test_a_relative_data_path_is_stored_absolute_so_other_directories_work(tmp_path, monkeypatch):
+    from rnn_apps.models.sentiment import generate_reviews
+
+    (tmp_path / "data").mkdir()
+    reviews = generate_reviews(300, seed=3)
+    (tmp_path / "data" / "reviews.tsv").write_text(
+        "".join(f"{t}\t{label}\n" for t, label in zip(reviews["text"], reviews["label"])))
+    monkeypatch.chdir(tmp_path / "data")
+    run = train_tiny("sentiment", tmp_path / "run", data="reviews.tsv", epochs=1)
+    assert json.loads((run / "run.json").read_text())["data"] == str(tmp_path / "data" / "reviews.tsv")
+    monkeypatch.chdir(tmp_path)  # elsewhere: evaluate and resume still find the data
+    assert rnn_apps.evaluate(run)["examples"] == 30
+    rnn_apps.train(resume=run, epochs=2, console=QUIET)

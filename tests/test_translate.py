@@ -76,6 +76,7 @@ def test_normalisation_lowercases_and_composes(tmp_path):
     assert "kaffee" in json.loads((run / "target_tokens.json").read_text(encoding="utf-8"))["tokens"]
 
 
+@pytest.mark.slow
 def test_learns_the_builtin_language_pair(tmp_path):
     run = rnn_apps.train("translate", preset="small", run_dir=tmp_path / "run", console=QUIET,
                          overrides=["builtin_examples=6000", "epochs=6", "early_stopping=0"])
@@ -97,7 +98,7 @@ def test_cli_predict_evaluate_and_mistakes(translate_run, sentiment_run, tmp_pat
     report = json.loads(invoke("evaluate", translate_run, "--data", pairs, "--json").output)
     assert report["examples"] == 2 and report["samples"][1]["reference"] == "un pilo."
     mistakes = [(["predict", sentiment_run, "good", "--beam", "2"], "not an option of predict for a sentiment run"),
-                (["train", "sentiment", "--reverse"], "unknown option or config key --reverse; config keys: epochs"),
+                (["train", "sentiment", "--reverse"], "unknown config key 'reverse'; valid keys: epochs"),
                 (["train", "translate", "--set", "attention=dot"], "must be one of bahdanau, luong, none"),
                 (["predict", translate_run, "x", "--beam", "2", "--temperature", "1"], "either beam search")]
     for args, message in mistakes:

@@ -131,7 +131,8 @@ class TextInput:
             return tf.concat([ids, tf.fill([ids.nrows(), 1], self.token_id(self.end_token))], axis=1)
         lengths = ids.row_lengths()  # append [UNK], keep max(length, 1): empty rows become [UNK]
         with_oov = tf.concat([ids, tf.fill([ids.nrows(), 1], OOV)], axis=1)
-        return tf.ragged.boolean_mask(with_oov, tf.ragged.range(lengths + 1) < tf.expand_dims(tf.maximum(lengths, 1), 1))
+        keep = tf.ragged.range(lengths + 1) < tf.expand_dims(tf.maximum(lengths, 1), 1)
+        return tf.ragged.boolean_mask(with_oov, keep)
 
     def encode_padded(self, values: Sequence, length: int | None = None) -> np.ndarray:
         """Raw values -> ``[n, time]`` ids padded with 0 to the longest (or to ``length``)."""

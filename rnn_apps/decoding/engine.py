@@ -141,7 +141,8 @@ class EncoderDecoder:
         settings = Sampling(greedy=True, seed=0).tensors()
         return lambda inputs: run(inputs, **settings)[0]
 
-    def decode(self, inputs: np.ndarray, decoding: Decoding, batch_size: int = 128) -> tuple[list[list[int]], np.ndarray]:
+    def decode(self, inputs: np.ndarray, decoding: Decoding,
+               batch_size: int = 128) -> tuple[list[list[int]], np.ndarray]:
         """Encoder inputs ``[n, ...]`` -> (output ids per input without ``[END]``, log-probabilities ``[n]``)."""
         run = self.compiled(decoding, decoding.max_length or self.max_length)
         outputs, scores = [], []

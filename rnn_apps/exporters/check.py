@@ -47,7 +47,8 @@ def compare_outputs(name: str, pairs: list[tuple[dict, dict]]) -> Agreement:
     return Agreement(name, len(pairs), worst, not mismatched, sorted(mismatched))
 
 
-def compare(signatures: dict, inputs: dict[str, list[dict]], run_export: Callable[[str, dict], dict]) -> list[Agreement]:
+def compare(signatures: dict, inputs: dict[str, list[dict]],
+            run_export: Callable[[str, dict], dict]) -> list[Agreement]:
     """Compare live ``signatures`` (``{name: Signature}``) with an export.
 
     Args:

@@ -215,7 +215,8 @@ class NextToken:
                                       tf.TensorSpec([], tf.int64, name="seed")])
         def generate(prompt, length, temperature, seed):
             ids = vocab.encode_graph(tf.reshape(tf.where(prompt == "", "\n", prompt), [1])).to_tensor()
-            ids = tf.cond(tf.shape(ids)[1] > 0, lambda: ids, lambda: vocab.encode_graph(tf.constant(["\n"])).to_tensor())
+            ids = tf.cond(tf.shape(ids)[1] > 0, lambda: ids,
+                          lambda: vocab.encode_graph(tf.constant(["\n"])).to_tensor())
             states = [tf.zeros([1, u]) for u in units]
             logits, states = step(ids, states)
             tokens, _, _ = decode_loop(step, logits[:, -1, :], states, length, greedy=temperature <= 0,
