@@ -40,7 +40,8 @@ def generation_speed(lengths: list[int]) -> dict:
     import tensorflow as tf
 
     from rnn_apps.config import resolve_config
-    from rnn_apps.decoding.sampling import Generator, Sampling, keras_step
+    from rnn_apps.decoding.sampling import Generator, keras_step
+    from rnn_apps.decoding.settings import Sampling
     from rnn_apps.models.textgen import PRESETS, TextgenConfig, build_step_model
 
     cfg = resolve_config(TextgenConfig, presets=PRESETS, preset="shakespeare")

@@ -49,7 +49,7 @@ def main() -> int:
     from rich.table import Table
 
     import rnn_apps
-    from rnn_apps.decoding.engine import Decoding
+    from rnn_apps.decoding.settings import Decoding
     from rnn_apps.machine import describe
 
     out = args.out or HERE / "results" / f"bench_translate{'' if args.attention == 'bahdanau' else '_' + args.attention}.json"

@@ -57,11 +57,11 @@ def predict(ctx, run_dir, texts, input_file, as_json, **options):
     import rnn_apps
 
     inputs = split_inputs([*texts, *ctx.args])
-    run = rnn_apps.load_run(run_dir)
+    run = rnn_apps.load(run_dir)
     if input_file is not None:
-        inputs += read_inputs(input_file, list(run.features.inputs))
+        inputs += read_inputs(input_file, run.input_names)
     results = run.predict(inputs, **options)
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     else:
-        render.predictions(run.output, results, list(run.features.inputs))
+        render.predictions(run.output, results, run.input_names)

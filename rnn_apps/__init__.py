@@ -6,7 +6,7 @@ does not load TensorFlow.
 """
 __version__ = "0.1.0"
 
-_API = ("train", "evaluate", "predict", "generate", "info", "export", "load_run")
+_API = ("train", "evaluate", "predict", "generate", "info", "export", "load", "load_run")
 
 
 def __getattr__(name):

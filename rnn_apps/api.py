@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from rnn_apps.config import load_config
 from rnn_apps.errors import UserError
-from rnn_apps.options import flags
+from rnn_apps.options import checked
 from rnn_apps.runs import read_run
 
 
@@ -34,20 +34,26 @@ class Run:
         """The output kind (``.kind`` is "label", "sequence", "next_token" ...)."""
         return self.features.output
 
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.features.inputs)
+
     def checked_options(self, options: dict, command: str) -> dict:
         """The options that were given (not None); an error names those the task does not take."""
-        given = {k: v for k, v in options.items() if v is not None}
-        allowed = getattr(self.output, f"{command}_options")
-        wrong = [k for k in given if k not in allowed]
-        if wrong:
-            raise UserError(f"{flags(wrong)}: not an option of {command} for a {self.task.name} run; "
-                            f"its options: {flags(allowed)}")
-        return given
+        return checked(options, getattr(self.output, f"{command}_options"), command, f"a {self.task.name} run")
 
     def predict(self, inputs: list, **options) -> list[dict]:
         if not inputs:
             raise UserError("nothing to predict: give inputs as arguments or --input FILE")
         return self.output.predict(self.model, self.features, list(inputs), **self.checked_options(options, "predict"))
+
+    def generate(self, prompt: str, length: int, sampling: Any, num_samples: int = 1) -> list[str]:
+        """Language models: ``num_samples`` continuations of ``prompt``."""
+        return self.output.generate(self.model, prompt, length, sampling, num_samples)
+
+    def stream(self, prompt: str, length: int, sampling: Any, num_samples: int = 1):
+        """Language models: per chunk, the new text of each sample."""
+        return self.output.stream(self.model, prompt, length, sampling, num_samples)
 
     def evaluate(self, data: str | None = None, **options) -> dict:
         options = self.checked_options(options, "evaluate")
@@ -66,6 +72,21 @@ def _task(name_or_record: Any):
     from rnn_apps.models import get_task
 
     return get_task(name_or_record) if isinstance(name_or_record, str) else name_or_record
+
+
+def load(path: str | Path) -> Any:
+    """A run directory (``Run``) or a TFLite export folder (``rnn_apps.lite`` runner), ready
+    to ``predict``; both give the same results for the same inputs."""
+    from rnn_apps.lite.runtime import is_export
+
+    if is_export(path):
+        from rnn_apps.lite.runtime import load as load_export
+
+        return load_export(path)
+    if Path(path).is_dir() and not (Path(path) / "run.json").is_file():
+        raise UserError(f"{path} is neither an rnn-apps run directory (no run.json) nor a TFLite export "
+                        f"(no manifest.json)")
+    return load_run(path)
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -111,33 +132,35 @@ def evaluate(run_dir: str | Path, data: str | None = None, **options) -> dict:
 
 def predict(run_dir: str | Path, inputs: list, **options) -> list[dict]:
     """Predictions for raw inputs: bare values for the task's first input (texts for the
-    text tasks), or dicts by input name.
+    text tasks), or dicts by input name. ``run_dir`` may also be a TFLite export folder,
+    which runs without TensorFlow.
 
     ``options`` are the output kind's settings, None meaning the run's default: for
     sequences ``beam``, ``length_penalty``, ``max_length``, ``attention_plot`` (a PNG path)
     and the sampling settings ``temperature``, ``top_k``, ``top_p``, ``seed``; for
     language models the sampling settings and ``max_length`` (tokens to generate).
     """
-    return load_run(run_dir).predict(inputs, **options)
+    return load(run_dir).predict(inputs, **options)
 
 
 def generate(run_dir: str | Path, prompt: str = "", length: int = 200, *, temperature: float = 1.0,
              top_k: int = 0, top_p: float = 1.0, greedy: bool = False, seed: int | None = None,
              num_samples: int = 1, stream: bool = False):
-    """Continue ``prompt`` with a language-model run.
+    """Continue ``prompt`` with a language-model run (or its TFLite export).
 
     Returns ``{"prompt", "samples": [text, ...], "seed", ...}``; with ``stream=True`` an
     iterator of per-chunk lists of new text (one entry per sample) instead.
     """
-    from rnn_apps.decoding.sampling import Sampling
+    from rnn_apps.decoding.settings import Sampling
 
-    run = load_run(run_dir)
-    if run.output.kind != "next_token":
-        raise UserError(f"{run.path} is a {run.task.name} run; generate needs a language model (textgen)")
+    model = load(run_dir)
+    if model.output.kind != "next_token":
+        raise UserError(f"{run_dir} is a {getattr(model.task, 'name', model.task)} model; generate needs a "
+                        f"language model (textgen)")
     sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     if stream:
-        return run.output.stream(run.model, prompt, length, sampling, num_samples)
-    samples = run.output.generate(run.model, prompt, length, sampling, num_samples)
+        return model.stream(prompt, length, sampling, num_samples)
+    samples = model.generate(prompt, length, sampling, num_samples)
     return {"prompt": prompt, "samples": samples, "length": length, "seed": sampling.seed,
             "sampling": dataclasses.asdict(sampling)}
 

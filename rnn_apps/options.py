@@ -54,3 +54,15 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
 
 def flags(names) -> str:
     return ", ".join(OPTIONS[n].flag if n in OPTIONS else "--" + n.replace("_", "-") for n in names) or "none"
+
+
+def checked(options: dict, allowed, command: str, what: str) -> dict:
+    """The ``options`` that were given (not None); a ``UserError`` names those ``what`` (a run,
+    an export) does not take for ``command``, and lists the ones it does."""
+    from rnn_apps.errors import UserError
+
+    given = {k: v for k, v in options.items() if v is not None}
+    wrong = [k for k in given if k not in allowed]
+    if wrong:
+        raise UserError(f"{flags(wrong)}: not an option of {command} for {what}; its options: {flags(allowed)}")
+    return given

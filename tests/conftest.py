@@ -34,3 +34,19 @@ def textgen_run(tmp_path_factory):
 def translate_run(tmp_path_factory):
     """A finished tiny translate run (built-in pairs, bahdanau attention), shared read-only."""
     return train_tiny("translate", tmp_path_factory.mktemp("runs") / "translate")
+
+
+@pytest.fixture(scope="session")
+def sentiment_tflite(sentiment_run, tmp_path_factory):
+    """A float TFLite export of the tiny sentiment run, shared read-only."""
+    import rnn_apps
+
+    return rnn_apps.export(sentiment_run, format="tflite", out=tmp_path_factory.mktemp("exports") / "sentiment")
+
+
+@pytest.fixture(scope="session")
+def textgen_tflite(textgen_run, tmp_path_factory):
+    """A float TFLite export of the tiny textgen run, shared read-only."""
+    import rnn_apps
+
+    return rnn_apps.export(textgen_run, format="tflite", out=tmp_path_factory.mktemp("exports") / "textgen")

@@ -4,8 +4,10 @@
 must do: the run directory is complete and reloads; predict works on held-out inputs,
 alone and in a batch alike; evaluate gives finite numbers; the SavedModel export holds
 a raw and a tensor-only signature, and every signature gives what the Keras model gives
-(floats within 1e-5, labels, ids and text identical). Each ``tests/test_<task>.py``
-calls it and keeps only what is special to its task.
+(floats within 1e-5, labels, ids and text identical). ``check_tflite(run_dir)`` exports
+the tensor-only signatures to TFLite (builtin ops only) and holds the TF-free runtime to
+the Keras model, float and quantized. Each ``tests/test_<task>.py`` calls them and keeps
+only what is special to its task.
 """
 from __future__ import annotations
 
@@ -60,3 +62,32 @@ def _comparable(result: dict) -> dict:
     return {k: round(v, 4) if isinstance(v, float) else
             ({kk: round(vv, 4) for kk, vv in v.items()} if isinstance(v, dict) else v)
             for k, v in result.items()}
+
+
+def check_tflite(run_dir, tmp_path) -> dict:
+    """Float, dynamic-range and float16 TFLite exports pass ``export --check``; int8 converts
+    where no recurrent loop is left and is refused plainly where one is."""
+    import pytest
+
+    from rnn_apps.errors import UserError
+    from rnn_apps.exporters.check import check_export
+
+    reports = {}
+    for quantize in ("none", "dynamic", "float16"):
+        out = rnn_apps.export(run_dir, format="tflite", quantize=quantize, out=tmp_path / f"tflite-{quantize}")
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["quantization"] == quantize and not [op for op in manifest["ops"] if op.startswith("Flex")]
+        assert set(manifest["files"]) >= {"model.tflite"} and len(manifest["files"]) >= 2  # model + vocabularies
+        report = check_export(run_dir, out, 12, savedmodel=False)  # the SavedModel: check_task
+        assert report.ok, [row for row in report.rows if not row.ok]
+        reports[quantize] = report
+    recurrent = "WHILE" in manifest["ops"]
+    if recurrent:
+        with pytest.raises(UserError, match=r"int8 .* recurrent loop .*tensorflow#54304"):
+            rnn_apps.export(run_dir, format="tflite", quantize="int8", out=tmp_path / "tflite-int8")
+        assert not (tmp_path / "tflite-int8").exists()
+    else:
+        out = rnn_apps.export(run_dir, format="tflite", quantize="int8", out=tmp_path / "tflite-int8")
+        reports["int8"] = check_export(run_dir, out, 12, savedmodel=False)
+        assert reports["int8"].ok
+    return reports

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnn_apps.decoding.beam import beam_search
-from rnn_apps.decoding.sampling import Generator, Sampling, choose_tokens, decode_loop, filter_logits
+from rnn_apps.decoding.sampling import Generator, choose_tokens, decode_loop, filter_logits
+from rnn_apps.decoding.settings import Sampling
 from rnn_apps.errors import UserError
 
 VOCAB = 12

@@ -2,7 +2,7 @@ import collections
 import re
 
 import pytest
-from harness import check_task
+from harness import check_task, check_tflite
 from conftest import QUIET
 
 import rnn_apps
@@ -63,3 +63,7 @@ def test_rnn_learns_order_that_bag_of_words_cannot(tmp_path):
 
 def test_the_shared_task_checks(sentiment_run, tmp_path):
     check_task(sentiment_run, tmp_path)
+
+
+def test_the_shared_tflite_checks(sentiment_run, tmp_path):
+    check_tflite(sentiment_run, tmp_path)

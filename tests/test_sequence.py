@@ -6,7 +6,7 @@ import tensorflow as tf
 import rnn_apps
 from rnn_apps.api import load_run
 from rnn_apps.decoding.beam import beam_search
-from rnn_apps.decoding.engine import Decoding
+from rnn_apps.decoding.settings import Decoding
 from rnn_apps.errors import UserError
 from rnn_apps.outputs.sequence import masked_accuracy, masked_loss
 

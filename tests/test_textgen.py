@@ -7,12 +7,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import tensorflow as tf
-from harness import check_task
+from harness import check_task, check_tflite
 from conftest import QUIET, train_tiny
 
 import rnn_apps
 from rnn_apps.config import resolve_config
-from rnn_apps.decoding.sampling import Sampling
+from rnn_apps.decoding.settings import Sampling
 from rnn_apps.errors import UserError
 from rnn_apps.outputs.language_model import ResetStates, joined_text
 from rnn_apps.layers.recurrent import copy_weights
@@ -203,3 +203,7 @@ def test_sampling_defaults_of_predict_come_from_the_config(textgen_run):
 
 def test_the_shared_task_checks(textgen_run, tmp_path):
     check_task(textgen_run, tmp_path)
+
+
+def test_the_shared_tflite_checks(textgen_run, tmp_path):
+    check_tflite(textgen_run, tmp_path)

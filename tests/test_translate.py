@@ -4,7 +4,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from harness import check_task
+from harness import check_task, check_tflite
 from conftest import QUIET
 
 import rnn_apps
@@ -108,3 +108,7 @@ def test_cli_predict_evaluate_and_mistakes(translate_run, sentiment_run, tmp_pat
 
 def test_the_shared_task_checks(translate_run, tmp_path):
     check_task(translate_run, tmp_path)
+
+
+def test_the_shared_tflite_checks(translate_run, tmp_path):
+    check_tflite(translate_run, tmp_path)

@@ -135,10 +135,13 @@ class TextInput:
         return tf.ragged.boolean_mask(with_oov, keep)
 
     def encode_padded(self, values: Sequence, length: int | None = None) -> np.ndarray:
-        """Raw values -> ``[n, time]`` ids padded with 0 to the longest (or to ``length``)."""
+        """Raw values -> ``[n, time]`` ids padded with 0 to the longest, or cut and padded to
+        ``length`` (keeping the end token last, as a device app must)."""
         ids = self.encode(tf.constant(self.prepare(values), tf.string))
-        dense = ids.to_tensor(shape=[None, length] if length else None).numpy()
-        return dense
+        if length and self.end_token:
+            end = tf.fill([ids.nrows(), 1], self.token_id(self.end_token))
+            ids = tf.concat([ids[:, :-1][:, : length - 1], end], axis=1)
+        return ids.to_tensor(shape=[None, length] if length else None).numpy()
 
     def tokens_of(self, ids: Sequence[int]) -> list[str]:
         """Ids -> their tokens, padding dropped (for display, e.g. attention maps)."""
@@ -149,9 +152,10 @@ class TextInput:
     def raw_spec(self) -> tf.TensorSpec:
         return tf.TensorSpec([None], tf.string, name=self.serving_name)
 
-    def tensor_spec(self, batch: int | None = 1) -> tf.TensorSpec:
-        """Ids with a static length: what a device runs (padded with 0 at the end)."""
-        return tf.TensorSpec([batch, self.static_length], tf.int32, name=f"{self.name}_ids")
+    def tensor_spec(self, batch: int | None = 1, length: int | None = None) -> tf.TensorSpec:
+        """Ids with a static length (default ``static_length``): what a device runs, padded
+        with 0 at the end (texts are cut to fit)."""
+        return tf.TensorSpec([batch, length or self.static_length], tf.int32, name=f"{self.name}_ids")
 
     def trackables(self) -> list:
         """Lookup tables a SavedModel must carry to tokenize raw strings."""

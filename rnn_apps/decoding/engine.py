@@ -16,50 +16,15 @@ with static shapes are what a device runs.
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from rnn_apps.decoding.beam import beam_search
-from rnn_apps.decoding.sampling import Sampling, decode_loop
-from rnn_apps.errors import UserError
+from rnn_apps.decoding.sampling import decode_loop, sampling_tensors
+from rnn_apps.decoding.settings import Decoding, Sampling
 from rnn_apps.exporters.signatures import Signature, step_signature
-
-
-@dataclasses.dataclass
-class Decoding:
-    """How output sequences are chosen.
-
-    Attributes:
-        beam: beams per input (1 = greedy).
-        length_penalty: GNMT's alpha for beam search (longer beams favoured as it grows).
-        max_length: most output tokens including ``[END]`` (0 = the engine's default).
-        sampling: sample instead (temperature / top-k / top-p / seed); needs ``beam`` 1.
-    """
-
-    beam: int = 1
-    length_penalty: float = 0.0
-    max_length: int = 0
-    sampling: Sampling | None = None
-
-    def __post_init__(self):
-        if self.beam < 1:
-            raise UserError(f"beam must be at least 1, got {self.beam}")
-        if self.sampling is not None and self.beam > 1:
-            raise UserError("choose either beam search (--beam) or sampling (--temperature/--top-k/--top-p)")
-
-    @classmethod
-    def from_options(cls, beam: int | None = None, length_penalty: float | None = None,
-                     max_length: int | None = None, temperature: float | None = None, top_k: int | None = None,
-                     top_p: float | None = None, seed: int | None = None) -> "Decoding":
-        """From predict/evaluate options (None = default); any sampling option means sampling."""
-        sampling = None
-        if temperature is not None or top_k or (top_p is not None and top_p < 1):
-            sampling = Sampling(temperature=1.0 if temperature is None else temperature, top_k=top_k or 0,
-                                top_p=1.0 if top_p is None else top_p, seed=seed)
-        return cls(beam or 1, length_penalty or 0.0, max_length or 0, sampling)
 
 
 class EncoderDecoder:
@@ -138,7 +103,7 @@ class EncoderDecoder:
         """``inputs [b, ...] -> [b, n]`` greedy output ids (padding after ``[END]``), compiled;
         call this outside a ``tf.function`` (it builds the twins), then use the result inside."""
         run = self.compiled(Decoding(), max_length or self.max_length)
-        settings = Sampling(greedy=True, seed=0).tensors()
+        settings = sampling_tensors(Sampling(greedy=True, seed=0))
         return lambda inputs: run(inputs, **settings)[0]
 
     def decode(self, inputs: np.ndarray, decoding: Decoding,
@@ -146,7 +111,7 @@ class EncoderDecoder:
         """Encoder inputs ``[n, ...]`` -> (output ids per input without ``[END]``, log-probabilities ``[n]``)."""
         run = self.compiled(decoding, decoding.max_length or self.max_length)
         outputs, scores = [], []
-        settings = (decoding.sampling or Sampling(greedy=True, seed=0)).tensors()
+        settings = sampling_tensors(decoding.sampling or Sampling(greedy=True, seed=0))
         for start in range(0, len(inputs), batch_size):
             chunk = tf.constant(inputs[start:start + batch_size])
             if decoding.beam > 1:

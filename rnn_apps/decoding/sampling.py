@@ -25,53 +25,23 @@ SavedModel signatures run.
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from rnn_apps.errors import UserError
+from rnn_apps.decoding.settings import Sampling
 
 StepFn = Callable[[tf.Tensor, list], tuple]
 NEG_INF = -1e9
 
 
-@dataclasses.dataclass
-class Sampling:
-    """How the next token is chosen from the logits.
-
-    Attributes:
-        greedy: always take the most likely token (the other settings are ignored).
-        temperature: logits are divided by it; < 1 sharpens, > 1 flattens; 0 = greedy.
-        top_k: keep only the k most likely tokens (0 = all).
-        top_p: keep the smallest set of most likely tokens whose probability reaches p
-            (nucleus sampling; 1 = all).
-        seed: fixes the samples; None draws one (reported so a run can be repeated).
-    """
-
-    greedy: bool = False
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    seed: int | None = None
-
-    def __post_init__(self):
-        if self.temperature < 0:
-            raise UserError(f"temperature must be >= 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise UserError(f"top_k must be >= 0, got {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise UserError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.seed is None:
-            self.seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-
-    def tensors(self) -> dict:
-        """The settings as graph inputs (one trace serves every setting)."""
-        return {"greedy": tf.constant(self.greedy or self.temperature == 0),
-                "temperature": tf.constant(max(self.temperature, 1e-6), tf.float32),
-                "top_k": tf.constant(self.top_k, tf.int32), "top_p": tf.constant(self.top_p, tf.float32),
-                "seed": tf.constant(self.seed, tf.int64)}
+def sampling_tensors(sampling: Sampling) -> dict:
+    """The settings as graph inputs (one trace serves every setting)."""
+    return {"greedy": tf.constant(sampling.greedy or sampling.temperature == 0),
+            "temperature": tf.constant(max(sampling.temperature, 1e-6), tf.float32),
+            "top_k": tf.constant(sampling.top_k, tf.int32), "top_p": tf.constant(sampling.top_p, tf.float32),
+            "seed": tf.constant(sampling.seed, tf.int64)}
 
 
 def filter_logits(logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor) -> tf.Tensor:
@@ -181,7 +151,7 @@ class Generator:
     def stream(self, prompt: np.ndarray, length: int, sampling: Sampling, chunk: int = 32) -> Iterator[np.ndarray]:
         """Yield ``[batch, k]`` new ids, ``chunk`` at a time, until ``length`` are out."""
         logits, states = self.start(prompt)
-        settings = sampling.tensors()
+        settings = sampling_tensors(sampling)
         done = 0
         while done < length:
             n = min(chunk, length - done)

@@ -10,6 +10,7 @@ integer and string outputs (labels, ids, text) are identical.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any, Callable
 
 import numpy as np
@@ -47,13 +48,14 @@ def compare_outputs(name: str, pairs: list[tuple[dict, dict]]) -> Agreement:
     return Agreement(name, len(pairs), worst, not mismatched, sorted(mismatched))
 
 
-def compare(signatures: dict, inputs: dict[str, list[dict]],
-            run_export: Callable[[str, dict], dict]) -> list[Agreement]:
+def compare(signatures: dict, inputs: dict[str, list[dict]], run_export: Callable[[str, dict], dict],
+            transform: Callable[[dict], dict] = lambda outputs: outputs) -> list[Agreement]:
     """Compare live ``signatures`` (``{name: Signature}``) with an export.
 
     Args:
         inputs: ``{signature name: [keyword arguments per call]}`` (numpy values).
         run_export: ``(signature name, keyword arguments) -> outputs`` of the export.
+        transform: applied to both sides' outputs before comparing (e.g. logits -> probabilities).
     """
     import tensorflow as tf
 
@@ -63,7 +65,7 @@ def compare(signatures: dict, inputs: dict[str, list[dict]],
         for kwargs in calls:
             function = signatures[name].function  # positional, in input-signature order
             reference = function(*(tf.constant(kwargs[spec.name]) for spec in function.input_signature))
-            pairs.append(({k: _numpy(v) for k, v in reference.items()}, run_export(name, kwargs)))
+            pairs.append((transform({k: _numpy(v) for k, v in reference.items()}), transform(run_export(name, kwargs))))
         report.append(compare_outputs(name, pairs))
     return report
 
@@ -75,3 +77,172 @@ def savedmodel_runner(path) -> Callable[[str, dict], dict]:
     loaded = tf.saved_model.load(str(path))
     return lambda name, kwargs: {k: _numpy(v) for k, v in
                                  loaded.signatures[name](**{k: tf.constant(v) for k, v in kwargs.items()}).items()}
+
+
+# --- rnn-apps export --check ------------------------------------------------------------------
+
+FLOAT_TOLERANCE = 1e-4      # on probabilities (logits are compared after a softmax), states, attention
+QUANTIZED_AGREEMENT = 0.99  # labels or tokens
+QUANTIZED_METRIC_DROP = 1.0  # points of the task's metric (accuracy %, BLEU, next-token accuracy %)
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of the check: what was compared, how far apart, and whether that is fine."""
+
+    name: str
+    compared: str
+    max_abs_diff: float | None = None
+    agreement: float | None = None
+    reference: str = ""
+    exported: str = ""
+    ok: bool = True
+
+
+@dataclasses.dataclass
+class CheckReport:
+    rows: list[Row]
+    summary: str
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.rows)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def as_probabilities(outputs: dict) -> dict:
+    """Outputs with ``logits`` replaced by their softmax: tolerances are on probabilities."""
+    return {k: _softmax(_numpy(v).astype(np.float64)) if k == "logits" else v for k, v in outputs.items()}
+
+
+def tflite_runner(path) -> Callable[[str, dict], dict]:
+    """``(signature, kwargs) -> outputs`` of a ``model.tflite`` through LiteRT."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    runners = {}
+
+    def run(name, kwargs):
+        if name not in runners:
+            runners[name] = interpreter.get_signature_runner(name)
+        return runners[name](**{k: np.asarray(v) for k, v in kwargs.items()})
+
+    return run
+
+
+def check_export(run_dir, export_dir, n: int = 50, savedmodel: bool = True) -> CheckReport:
+    """Run ``n`` held-out examples through Keras, a SavedModel and (for a TFLite export) the
+    ``.tflite`` file and the TF-free runtime; judge them by the tolerances above.
+    ``savedmodel=False`` skips the SavedModel twin of a TFLite export (saves seconds)."""
+    import tempfile
+    from pathlib import Path
+
+    from rnn_apps.api import load_run
+    from rnn_apps.exporters.savedmodel import write as write_savedmodel
+
+    run, export_dir = load_run(run_dir), Path(export_dir)
+    splits = run.task.split_examples(run.task.load_examples(run.cfg, run.meta["data"]), run.cfg)
+    held_out = splits["test"] if len(splits["test"]) else splits["val"]
+    examples = held_out.take(range(min(n, len(held_out))))
+    manifest_file = export_dir / "manifest.json"
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else None
+    seq_len = next(iter(manifest["inputs"].values()))["static_length"] if manifest else None
+    signatures = run.output.signatures(run.model, run.features, seq_len)
+    inputs = run.output.signature_inputs(run.model, run.features, examples, seq_len)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = export_dir
+        if manifest is not None and savedmodel:  # a TFLite export: its SavedModel twin, for the middle column
+            saved = Path(tmp) / "savedmodel"
+            saved.mkdir()
+            write_savedmodel(run, saved)
+        if manifest is None or savedmodel:
+            for agreement in compare(signatures, inputs, savedmodel_runner(saved), transform=as_probabilities):
+                rows.append(Row(agreement.signature, "keras vs savedmodel", agreement.max_abs_diff,
+                                ok=agreement.within(FLOAT_TOLERANCE)))
+    if manifest is None:
+        return CheckReport(rows, f"SavedModel, {len(examples)} held-out examples")
+    quantized = manifest["quantization"] != "none"
+    tensor_only = {name: s for name, s in signatures.items() if s.tensor_only}
+    for agreement in compare(tensor_only, {k: v for k, v in inputs.items() if k in tensor_only},
+                             tflite_runner(export_dir / manifest["model"]), transform=as_probabilities):
+        rows.append(Row(agreement.signature, "keras vs tflite", agreement.max_abs_diff,
+                        ok=quantized or agreement.within(FLOAT_TOLERANCE)))
+    from rnn_apps.lite.runtime import load
+
+    rows.append(END_TO_END[run.output.kind](run, load(export_dir), examples, quantized))
+    return CheckReport(rows, f"TFLite ({manifest['quantization']}), {len(examples)} held-out examples")
+
+
+def _judged(row: Row, quantized: bool, reference_metric: float, exported_metric: float, float_ok: bool) -> Row:
+    row.reference, row.exported = f"{reference_metric:.2f}", f"{exported_metric:.2f}"
+    if quantized:
+        row.ok = row.agreement >= QUANTIZED_AGREEMENT or reference_metric - exported_metric <= QUANTIZED_METRIC_DROP
+    else:
+        row.ok = float_ok
+    return row
+
+
+def _label_end_to_end(run, lite, examples, quantized: bool) -> Row:
+    """Labels and probabilities of the raw inputs: Keras vs the runtime; accuracy (%) of each."""
+    rows = [{name: examples[name][i] for name in run.features.inputs} for i in range(len(examples))]
+    keras_results, lite_results = run.predict(rows), lite.predict(rows)
+    targets = [str(t) for t in examples[run.output.name]]
+    agree = np.mean([a["label"] == b["label"] for a, b in zip(keras_results, lite_results)])
+    diff = max(abs(a["probabilities"][k] - b["probabilities"][k]) for a, b in zip(keras_results, lite_results)
+               for k in a["probabilities"])
+    accuracy = [100 * np.mean([r["label"] == t for r, t in zip(results, targets)])
+                for results in (keras_results, lite_results)]
+    row = Row("labels (runtime)", "keras vs tflite runtime: accuracy %", diff, float(agree))
+    return _judged(row, quantized, *accuracy, float_ok=agree == 1 and diff <= FLOAT_TOLERANCE)
+
+
+def _sequence_end_to_end(run, lite, examples, quantized: bool) -> Row:
+    """Greedy outputs of the raw sources: Keras vs the runtime; BLEU of each."""
+    import sacrebleu
+
+    source, noun = run.output.source, run.output.noun
+    rows = [{source: value} for value in examples[source]]
+    keras_texts = [r[noun] for r in run.predict(rows)]
+    lite_texts = [r[noun] for r in lite.predict(rows)]
+    references = [str(t) for t in examples[run.output.name]]
+    agree = float(np.mean([a == b for a, b in zip(keras_texts, lite_texts)]))
+    bleu = [sacrebleu.corpus_bleu(texts, [references]).score for texts in (keras_texts, lite_texts)]
+    row = Row(f"greedy {noun}s (runtime)", "keras vs tflite runtime: BLEU", None, agree)
+    return _judged(row, quantized, *bleu, float_ok=agree == 1)
+
+
+def _next_token_end_to_end(run, lite, examples, quantized: bool) -> Row:
+    """Greedy continuations of held-out prompts (identical?) and next-token accuracy (%) on
+    held-out text, teacher-forced through ``step``: Keras vs the runtime."""
+    from rnn_apps.decoding.settings import Sampling
+    from rnn_apps.outputs.language_model import joined_text
+
+    text = joined_text(examples)
+    prompts = [line for line in examples[run.output.input] if line.strip()][:8]
+    greedy = Sampling(greedy=True, seed=0)
+    same = [run.generate(p, 40, greedy)[0] == lite.generate(p, 40, greedy)[0] for p in prompts]
+    ids = run.output.vocab.encode(text)[:400]
+    twin = run.output.step_model(run.model, batch_size=1)
+    import tensorflow as tf
+
+    keras_logits = twin([tf.constant(ids[None, :]), *run.output.zero_states(twin, 1)], training=False)[0].numpy()[0]
+    specs = lite.manifest["signatures"]["step"]["inputs"]
+    states = {n: np.zeros(specs[n]["shape"], np.float32) for n in lite.state_names}
+    lite_logits = []
+    for token in ids:
+        logits, states = lite.step(int(token), states)
+        lite_logits.append(logits)
+    keras_next, lite_next = keras_logits.argmax(-1)[:-1], np.array(lite_logits).argmax(-1)[:-1]
+    accuracy = [100 * float(np.mean(pred == ids[1:])) for pred in (keras_next, lite_next)]
+    agree = float(np.mean(keras_next == lite_next))
+    row = Row("generation (runtime)", "keras vs tflite runtime: next-token accuracy %", None,
+              agree if quantized else float(np.mean(same)))
+    return _judged(row, quantized, *accuracy, float_ok=all(same))
+
+
+END_TO_END = {"label": _label_end_to_end, "sequence": _sequence_end_to_end, "next_token": _next_token_end_to_end}

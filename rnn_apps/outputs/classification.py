@@ -100,7 +100,7 @@ class ClassLabel:
                                      self.labels.labels)
 
     # --- serving --------------------------------------------------------------------------
-    def signatures(self, model: keras.Model, features: Features) -> dict[str, Signature]:
+    def signatures(self, model: keras.Model, features: Features, seq_len: int | None = None) -> dict[str, Signature]:
         """``serving_default``: raw inputs -> ``probabilities [batch, C]`` and ``label`` strings;
         ``classify``: the tensor-only twin on static ``[1, length]`` ids -> ``probabilities``."""
         label_names = tf.constant(self.labels.labels)
@@ -115,19 +115,20 @@ class ClassLabel:
             probs = class_probabilities(model(model_inputs(model, tensors), training=False))
             return {"probabilities": probs, "label": tf.gather(label_names, tf.argmax(probs, axis=-1))}
 
-        @tf.function(input_signature=[kind.tensor_spec() for kind in features.inputs.values()])
+        @tf.function(input_signature=[kind.tensor_spec(length=seq_len) for kind in features.inputs.values()])
         def classify(*tensors):
             return {"probabilities": class_probabilities(model(model_inputs(model, dict(zip(names, tensors))),
                                                                training=False))}
 
         return {"serving_default": Signature(serve), "classify": Signature(classify, tensor_only=True)}
 
-    def signature_inputs(self, model: keras.Model, features: Features, examples: Examples) -> dict[str, list[dict]]:
+    def signature_inputs(self, model: keras.Model, features: Features, examples: Examples,
+                         seq_len: int | None = None) -> dict[str, list[dict]]:
         """Realistic inputs of each signature (see ``rnn_apps.exporters.check``): the raw
         values of ``examples`` as one batch, and each example's ids on its own."""
         raw = {kind.serving_name: np.array(kind.prepare(examples[n]), dtype=object)
                for n, kind in features.inputs.items()}
-        ids = {f"{n}_ids": kind.encode_padded(examples[n], length=kind.static_length).astype(np.int32)
+        ids = {f"{n}_ids": kind.encode_padded(examples[n], length=seq_len or kind.static_length).astype(np.int32)
                for n, kind in features.inputs.items()}
         return {"serving_default": [raw],
                 "classify": [{k: v[i:i + 1] for k, v in ids.items()} for i in range(len(examples))]}

@@ -27,7 +27,8 @@ import tensorflow as tf
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.pipeline import stream_dataset, window_dataset
 from rnn_apps.data.text import OOV, PAD
-from rnn_apps.decoding.sampling import Generator, Sampling, decode_loop, keras_step
+from rnn_apps.decoding.sampling import Generator, decode_loop, keras_step
+from rnn_apps.decoding.settings import Sampling
 from rnn_apps.errors import UserError
 from rnn_apps.exporters.signatures import Signature, step_signature
 from rnn_apps.layers.recurrent import copy_weights
@@ -200,7 +201,7 @@ class NextToken:
                 "accuracy": correct / tokens, "tokens": tokens}
 
     # --- serving --------------------------------------------------------------------------
-    def signatures(self, model: keras.Model, features: Features) -> dict[str, Signature]:
+    def signatures(self, model: keras.Model, features: Features, seq_len: int | None = None) -> dict[str, Signature]:
         """``generate`` (prompt, length, temperature, seed -> text; the loop in the graph) and
         ``step`` (one token + states -> logits + states, static ``[1, ...]`` shapes)."""
         twin = self.step_model(model)
@@ -229,7 +230,8 @@ class NextToken:
 
         return {"generate": Signature(generate), "step": step_signature(single, names)}
 
-    def signature_inputs(self, model: keras.Model, features: Features, examples: Examples) -> dict[str, list[dict]]:
+    def signature_inputs(self, model: keras.Model, features: Features, examples: Examples,
+                         seq_len: int | None = None) -> dict[str, list[dict]]:
         """Realistic inputs of each signature: greedy ``generate`` after a few stretches of
         held-out text; ``step`` on the next token with the states after that stretch."""
         single = self.step_model(model, batch_size=1)
@@ -246,4 +248,7 @@ class NextToken:
         return {"generate": generate, "step": steps}
 
     def settings(self) -> dict:
-        return {"kind": self.kind, "banned_ids": list(BANNED)}
+        """For an export's manifest: ids never generated, and the run's sampling defaults."""
+        return {"kind": self.kind, "input": self.input, "banned_ids": list(BANNED),
+                "defaults": {"temperature": self.cfg.temperature, "top_k": self.cfg.top_k, "top_p": self.cfg.top_p,
+                             "seed": self.cfg.seed, "max_length": self.cfg.generate_length}}

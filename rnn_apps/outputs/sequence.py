@@ -21,7 +21,8 @@ from rnn_apps.data.examples import Examples
 from rnn_apps.data.inputs import TextInput
 from rnn_apps.data.pipeline import examples_dataset
 from rnn_apps.data.text import PAD, detokenize
-from rnn_apps.decoding.engine import Decoding, EncoderDecoder
+from rnn_apps.decoding.engine import EncoderDecoder
+from rnn_apps.decoding.settings import Decoding
 from rnn_apps.errors import UserError
 from rnn_apps.exporters.signatures import Signature
 from rnn_apps.layers.recurrent import copy_weights
@@ -224,7 +225,7 @@ class TokenSequence:
         return report
 
     # --- serving --------------------------------------------------------------------------
-    def signatures(self, model: keras.Model, features: Features) -> dict[str, Signature]:
+    def signatures(self, model: keras.Model, features: Features, seq_len: int | None = None) -> dict[str, Signature]:
         """``translate`` (raw source -> output strings and ids, the greedy loop in the graph; named by ``verb``),
         and for on-device decoding ``encode`` and ``decode_step`` with static ``[1, ...]`` shapes."""
         from rnn_apps.layers.recurrent import state_names
@@ -238,16 +239,19 @@ class TokenSequence:
             tokens = greedy(encoded.to_tensor() if isinstance(encoded, tf.RaggedTensor) else encoded)
             return {self.noun: self.output_text(tokens), "ids": tokens}
 
-        return {self.verb: Signature(produce), **engine.signatures(source.tensor_spec(), state_names(self.cfg))}
+        return {self.verb: Signature(produce),
+                **engine.signatures(source.tensor_spec(length=seq_len), state_names(self.cfg))}
 
-    def signature_inputs(self, model: keras.Model, features: Features, examples: Examples) -> dict[str, list[dict]]:
+    def signature_inputs(self, model: keras.Model, features: Features, examples: Examples,
+                         seq_len: int | None = None) -> dict[str, list[dict]]:
         """Realistic inputs of each signature: the raw sources as one batch; each source's
         ids for ``encode``; its real encoder outputs and states with ``[START]`` for ``decode_step``."""
         from rnn_apps.layers.recurrent import state_names
 
         source = features.inputs[self.source]
-        ids = source.encode_padded(examples[self.source], length=source.static_length).astype(np.int32)
-        encoder, _ = self.engine(model, features).twins(1, source.static_length)
+        length = seq_len or source.static_length
+        ids = source.encode_padded(examples[self.source], length=length).astype(np.int32)
+        encoder, _ = self.engine(model, features).twins(1, length)
         steps = []
         for row in ids:
             encoded, mask, *states = [t.numpy() for t in encoder(row[None], training=False)]
@@ -258,7 +262,9 @@ class TokenSequence:
                 "decode_step": steps}
 
     def settings(self) -> dict:
-        return {"kind": self.kind, **self.text.settings(), "start_id": self.start_id, "end_id": self.end_id,
+        """For an export's manifest: the output text's tokenization and the decoding ids."""
+        return {**self.text.settings(), "kind": self.kind, "source": self.source, "noun": self.noun,
+                "start_id": self.start_id, "end_id": self.end_id, "banned_ids": [PAD, self.start_id],
                 "max_output_length": self.cfg.max_length + 1}
 
 

@@ -1,0 +1,273 @@
+"""Run a TFLite export end to end without TensorFlow or Keras: tokenize, run, decode.
+
+An export folder (``rnn-apps export RUN --format tflite``) holds ``model.tflite``, the
+vocabularies and ``manifest.json``; the manifest says everything a device app needs (the
+signatures with their tensor names, shapes and dtypes, how text was tokenized, the output
+kind with its labels or decoding ids, and a SHA-256 of every file). ``load`` checks the
+files against it and returns the runner of the export's output kind:
+
+* ``Classifier`` ("label"): text -> ids ``[1, length]`` -> ``classify`` -> probabilities;
+* ``LanguageModel`` ("next_token"): the prompt through ``step`` one token at a time with
+  the states carried, then greedy or sampled generation;
+* ``Translator`` ("sequence"): ``encode`` once, then ``decode_step`` per token: greedy,
+  sampling or beam search.
+
+Their ``predict`` returns what ``rnn_apps.predict`` returns for the run, so the CLI
+serves a run directory and an export alike. The interpreter is ``ai-edge-litert``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from rnn_apps.decoding.settings import Decoding, Sampling
+from rnn_apps.errors import UserError
+from rnn_apps.lite import decoding
+from rnn_apps.lite.text import TokenTokenizer, VectorizerTokenizer
+from rnn_apps.options import checked
+
+MANIFEST = "manifest.json"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(directory: Path) -> dict:
+    """The manifest of an export folder, with every file it lists present and unchanged."""
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise UserError(f"{directory} is not an rnn-apps TFLite export (no {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != "tflite" or "files" not in manifest:
+        raise UserError(f"{path}: not the manifest of an rnn-apps TFLite export")
+    for name, digest in manifest["files"].items():
+        if not (directory / name).is_file():
+            raise UserError(f"{directory / name} is missing (the export lists it in {MANIFEST})")
+        if sha256(directory / name) != digest:
+            raise UserError(f"{directory / name} is not the file this export was made with (its SHA-256 differs): "
+                            f"a vocabulary or model from another export, or a damaged copy")
+    return manifest
+
+
+def tokenizer(directory: Path, settings: dict):
+    """The TF-free tokenizer an input (or a sequence output) was trained with."""
+    path = directory / settings["vocabulary"]
+    if settings["tokenizer"] == "vectorizer":
+        return VectorizerTokenizer.from_file(path)
+    return TokenTokenizer.from_file(path, lowercase=settings["lowercase"], max_length=settings["max_length"],
+                                    end_token=settings.get("end_token"))
+
+
+class LiteModel:
+    """An export loaded for inference: the manifest, the interpreter and its signature runners."""
+
+    def __init__(self, directory: str | Path, manifest: dict | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(directory)
+        self.manifest = manifest or read_manifest(self.path)
+        self.task = self.manifest["task"]
+        try:
+            self.interpreter = Interpreter(model_path=str(self.path / self.manifest["model"]))
+        except (ValueError, RuntimeError) as exc:
+            raise UserError(f"{self.path / self.manifest['model']}: not a TFLite model this runtime can load "
+                            f"({str(exc).splitlines()[0]})") from None
+        self.runners = {name: self.interpreter.get_signature_runner(name) for name in self.manifest["signatures"]}
+        self.inputs = {name: tokenizer(self.path, settings) for name, settings in self.manifest["inputs"].items()}
+        self.output = _OutputInfo(self.manifest["output"])
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.inputs)
+
+    def call(self, signature: str, **arrays) -> dict[str, np.ndarray]:
+        """Run one signature; arrays are cast to the dtypes the manifest names."""
+        spec = self.manifest["signatures"][signature]["inputs"]
+        return self.runners[signature](**{k: np.asarray(v, dtype=spec[k]["dtype"]) for k, v in arrays.items()})
+
+    def ids(self, name: str, value: Any) -> np.ndarray:
+        """``[1, static_length]`` int32 ids of one raw value of input ``name``, padded with 0."""
+        settings = self.manifest["inputs"][name]
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if settings.get("unicode_form", "none") != "none":
+            text = unicodedata.normalize(settings["unicode_form"], text)
+        ids = self.inputs[name].ids(text)
+        length = settings["static_length"]
+        if len(ids) > length:  # cut, keeping the end token last where there is one
+            ids = ids[:length - 1] + ids[-1:] if settings.get("end_token") else ids[:length]
+        return np.array([ids + [0] * (length - len(ids))], np.int32)
+
+    def rows(self, inputs: list) -> list[dict]:
+        """User inputs (bare values for the first input, or dicts by name) as dicts."""
+        rows = [value if isinstance(value, dict) else {self.input_names[0]: value} for value in inputs]
+        for i, row in enumerate(rows):
+            problems = ([f"no input named {', '.join(n for n in row if n not in self.inputs)}"]
+                        if set(row) - set(self.inputs) else []) + \
+                ([f"missing {', '.join(n for n in self.inputs if n not in row)}"] if set(self.inputs) - set(row) else [])
+            if problems:
+                raise UserError(f"input {i + 1}: {'; '.join(problems)}; this export reads {', '.join(self.inputs)}")
+        return rows
+
+    predict_options: tuple[str, ...] = ()
+
+    def checked(self, options: dict) -> dict:
+        return checked(options, self.predict_options, "predict", f"a {self.task} TFLite export")
+
+
+class _OutputInfo:
+    """What the CLI needs to render results: the output kind (and noun, for sequences)."""
+
+    def __init__(self, settings: dict):
+        self.kind, self.noun, self.settings = settings["kind"], settings.get("noun", ""), settings
+
+
+class Classifier(LiteModel):
+    """"label": probabilities over the manifest's labels from ``classify``."""
+
+    def probabilities(self, row: dict) -> np.ndarray:
+        arrays = {f"{name}_ids": self.ids(name, row[name]) for name in self.input_names}
+        return self.call("classify", **arrays)["probabilities"][0].astype(np.float64)  # one per label
+
+    def predict(self, inputs: list, **options) -> list[dict]:
+        self.checked(options)
+        labels = self.output.settings["labels"]
+        results = []
+        for row in self.rows(inputs):
+            p = self.probabilities(row)
+            best = int(p.argmax())
+            results.append({**row, "label": labels[best], "probability": float(p[best]),
+                            "probabilities": {label: float(q) for label, q in zip(labels, p)}})
+        return results
+
+
+class LanguageModel(LiteModel):
+    """"next_token": the ``step`` signature driven token by token with the states carried."""
+
+    predict_options = ("temperature", "top_k", "top_p", "seed", "max_length")
+
+    def __init__(self, directory: str | Path, manifest: dict | None = None):
+        super().__init__(directory, manifest)
+        self.vocab = self.inputs[self.output.settings["input"]]
+        self.state_names = [n for n in self.manifest["signatures"]["step"]["inputs"] if n != "token"]
+
+    def step(self, token: int, states: dict) -> tuple[np.ndarray, dict]:
+        out = self.call("step", token=[[token]], **states)
+        return out["logits"][0], {n: out[n] for n in self.state_names}
+
+    def start(self, prompt: str) -> tuple[np.ndarray, dict, int]:
+        """Read the prompt (an empty one starts at a line break): (logits, states, its last id)."""
+        ids = self.vocab.ids(prompt or "\n") if prompt else []
+        ids = ids or self.vocab.ids("\n")
+        specs = self.manifest["signatures"]["step"]["inputs"]
+        states = {n: np.zeros(specs[n]["shape"], np.float32) for n in self.state_names}
+        for token in ids:
+            logits, states = self.step(token, states)
+        return logits, states, ids[-1]
+
+    def stream(self, prompt: str, length: int, sampling: Sampling, num_samples: int = 1,
+               chunk: int = 32) -> Iterator[list[str]]:
+        """Yield, per chunk of tokens, the new text of each sample (samples one after another
+        on a batch-1 model; each sample's seed is ``seed + its index``)."""
+        logits, states, last = self.start(prompt)
+        runs = [decoding.generate(self.step, logits, states, length,
+                                  Sampling(sampling.greedy, sampling.temperature, sampling.top_k, sampling.top_p,
+                                           sampling.seed + i), self.output.settings["banned_ids"])
+                for i in range(num_samples)]
+        previous = [last] * num_samples
+        for _ in range(0, length, chunk):
+            pieces = []
+            for i, run in enumerate(runs):
+                ids = [token for _, token in zip(range(chunk), run)]
+                pieces.append(self.vocab.decode(ids, after=previous[i]) if ids else "")
+                previous[i] = ids[-1] if ids else previous[i]
+            yield pieces
+
+    def generate(self, prompt: str, length: int, sampling: Sampling, num_samples: int = 1) -> list[str]:
+        texts = [""] * num_samples
+        for pieces in self.stream(prompt, length, sampling, num_samples, chunk=max(length, 1)):
+            texts = [t + p for t, p in zip(texts, pieces)]
+        return texts
+
+    def predict(self, inputs: list, **options) -> list[dict]:
+        options = {**self.output.settings["defaults"], **self.checked(options)}
+        sampling = Sampling(temperature=options["temperature"], top_k=options["top_k"], top_p=options["top_p"],
+                            seed=options["seed"])
+        return [{"prompt": row[self.input_names[0]], "seed": sampling.seed,
+                 "text": self.generate(str(row[self.input_names[0]]), options["max_length"], sampling)[0]}
+                for row in self.rows(inputs)]
+
+
+class Translator(LiteModel):
+    """"sequence": ``encode`` once, then ``decode_step`` per output token."""
+
+    predict_options = ("beam", "length_penalty", "max_length", "temperature", "top_k", "top_p", "seed")
+
+    def __init__(self, directory: str | Path, manifest: dict | None = None):
+        super().__init__(directory, manifest)
+        settings = self.output.settings
+        self.target = tokenizer(self.path, {**settings, "end_token": None})
+        self.source = settings["source"]
+        self.state_names = [n for n in self.manifest["signatures"]["encode"]["outputs"]
+                            if n not in ("encoder_outputs", "source_mask")]
+
+    def step(self, token: int, states: dict) -> tuple[np.ndarray, dict]:
+        out = self.call("decode_step", token=[[token]], **states)
+        return out["logits"][0], {**states, **{n: out[n] for n in self.state_names}}
+
+    def translate(self, value: Any, decoding_settings: Decoding) -> dict:
+        """One input -> ``{noun: text, "tokens", "ids"}`` (and ``log_probability`` for beam search)."""
+        settings = self.output.settings
+        states = self.call("encode", **{f"{self.source}_ids": self.ids(self.source, value)})
+        logits, states = self.step(settings["start_id"], states)
+        max_length = decoding_settings.max_length or settings["max_output_length"]
+        banned = settings["banned_ids"]
+        result = {}
+        if decoding_settings.beam > 1:
+            ids, score = decoding.beam_search(self.step, logits, states, beam=decoding_settings.beam,
+                                              max_length=max_length, end_id=settings["end_id"],
+                                              length_penalty=decoding_settings.length_penalty, banned=banned)
+            result["log_probability"] = score
+        else:
+            sampling = decoding_settings.sampling or Sampling(greedy=True, seed=0)
+            ids = list(decoding.generate(self.step, logits, states, max_length, sampling, banned, settings["end_id"]))
+        tokens = [self.target.id_tokens[i] for i in ids]
+        return {self.output.noun: self.target.decode(ids), "tokens": tokens, "ids": ids, **result}
+
+    def predict(self, inputs: list, **options) -> list[dict]:
+        decoding_settings = Decoding.from_options(**self.checked(options))
+        results = [{self.source: row[self.source], **self.translate(row[self.source], decoding_settings)}
+                   for row in self.rows(inputs)]
+        if decoding_settings.sampling is not None:
+            for r in results:
+                r["seed"] = decoding_settings.sampling.seed
+        return results
+
+
+RUNNERS = {"label": Classifier, "next_token": LanguageModel, "sequence": Translator}
+
+
+def is_export(path: str | Path) -> bool:
+    """Whether ``path`` is a TFLite export folder (rather than a run directory)."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+def load(directory: str | Path) -> LiteModel:
+    """The runner of a TFLite export folder, by its output kind."""
+    manifest = read_manifest(Path(directory))
+    kind = manifest.get("output", {}).get("kind")
+    if kind not in RUNNERS:
+        raise UserError(f"{directory}: this runtime cannot run output kind {kind!r}; kinds: {', '.join(RUNNERS)}")
+    return RUNNERS[kind](directory, manifest)
