@@ -22,15 +22,15 @@ demo: install
 	$(BIN)/rnn-apps evaluate $(DEMO)
 	$(BIN)/rnn-apps predict $(DEMO) "the plot was not boring at all" "great acting but a painfully dull story"
 
-test: install
+test: install  # everything, the learning tests marked slow included
 	@$(BIN)/python -m rnn_apps.machine
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+test-fast: install  # the default suite: everything but the learning tests marked slow
 	$(BIN)/python -m pytest -q
 
-test-fast: install  # everything but the learning tests marked slow
-	$(BIN)/python -m pytest -q -m "not slow"
-
-bench: install
-	$(BIN)/python benchmarks/bench_sentiment.py
+bench: install  # every benchmark; each prints its table and writes benchmarks/results/NAME.json
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs *.egg-info

@@ -105,13 +105,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "bench_textgen.json")
     args = parser.parse_args()
 
-    import tensorflow as tf
     from rich.console import Console
     from rich.table import Table
 
     import rnn_apps
+    from rnn_apps.machine import describe
 
-    results: dict = {"tensorflow": tf.__version__, "cpus": os.cpu_count()}
+    results: dict = {"machine": describe()}
     results["generation"] = generation_speed([int(n) for n in args.lengths.split(",")])
 
     if not args.skip_train:

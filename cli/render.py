@@ -17,10 +17,24 @@ def _inputs(result: dict, names: list[str]) -> list[str]:
 
 
 def label_predictions(output, results: list[dict], inputs: list[str]) -> None:
-    table = Table(*inputs, "label", "probability")
+    several = any(len(r.get("top", [])) > 2 for r in results)  # VQA: show the runners-up too
+    table = Table(*inputs, "label", "probability", *(["next best"] if several else []))
     for r in results:
-        table.add_row(*_inputs(r, inputs), escape(r["label"]), f"{r['probability']:.3f}")
+        others = ", ".join(f"{t['label']} {t['probability']:.2f}" for t in r.get("top", [])[1:4])
+        table.add_row(*_inputs(r, inputs), escape(r["label"]), f"{r['probability']:.3f}",
+                      *([escape(others)] if several else []))
     out.print(table)
+
+
+def frame_predictions(output, results: list[dict], inputs: list[str]) -> None:
+    for r in results:
+        table = Table("frames", "label", "mean confidence", title=escape(str(r[inputs[0]])))
+        for s in r["segments"]:
+            confidence = sum(r["confidence"][s["start"]:s["end"]]) / (s["end"] - s["start"])
+            table.add_row(f"{s['start']}-{s['end'] - 1}", escape(s["label"]), f"{confidence:.2f}")
+        out.print(table)
+        if "plot" in r:
+            err.print(f"wrote {r['plot']}")
 
 
 def sequence_predictions(output, results: list[dict], inputs: list[str]) -> None:
@@ -41,7 +55,8 @@ def continuation_predictions(output, results: list[dict], inputs: list[str]) -> 
         out.print(f"[bold]{escape(r['prompt'])}[/]{escape(r['text'])}", highlight=False)
 
 
-PREDICTIONS = {"label": label_predictions, "sequence": sequence_predictions, "next_token": continuation_predictions}
+PREDICTIONS = {"label": label_predictions, "sequence": sequence_predictions, "next_token": continuation_predictions,
+               "labels_per_step": frame_predictions}
 
 
 def predictions(output, results: list[dict], inputs: list[str]) -> None:
@@ -56,6 +71,12 @@ def report(report: dict) -> None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             summary.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     out.print(summary)
+    for key, value in report.items():  # accuracy_by_type ...
+        if key.startswith("accuracy_by_") and isinstance(value, dict):
+            by = Table(key[len("accuracy_by_"):], "accuracy", title=key.replace("_", " "))
+            for group, accuracy in value.items():
+                by.add_row(escape(str(group)), f"{accuracy:.3f}")
+            out.print(by)
     if report.get("samples"):
         columns = list(report["samples"][0])
         samples = Table(*columns, title="examples")

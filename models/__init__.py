@@ -22,6 +22,9 @@ TASKS: dict[str, TaskEntry] = {
     "textgen": TaskEntry("rnn_apps.models.textgen", "many-to-many", "text -> more text like it"),
     "translate": TaskEntry("rnn_apps.models.translate", "many-to-many (encoder-decoder)",
                            "sentence -> sentence in another language"),
+    "video": TaskEntry("rnn_apps.models.video", "many-to-many (one output per step)", "clip -> a label per frame"),
+    "vqa": TaskEntry("rnn_apps.models.vqa", "image + sentence -> answer", "picture + question -> answer"),
+    "caption": TaskEntry("rnn_apps.models.caption", "one-to-many", "picture -> sentence, with attention"),
 }
 
 

@@ -155,8 +155,8 @@ def generate(run_dir: str | Path, prompt: str = "", length: int = 200, *, temper
 
     model = load(run_dir)
     if model.output.kind != "next_token":
-        raise UserError(f"{run_dir} is a {getattr(model.task, 'name', model.task)} model; generate needs a "
-                        f"language model (textgen)")
+        what = f"{model.task.name} run" if isinstance(model, Run) else f"{model.task} export"
+        raise UserError(f"{run_dir} is a {what}; generate needs a language model (textgen)")
     sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     if stream:
         return model.stream(prompt, length, sampling, num_samples)

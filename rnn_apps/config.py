@@ -66,6 +66,21 @@ class RecurrentConfig:
     embedding_dim: int = setting(64, "size of the token embedding", min=1)
 
 
+@dataclasses.dataclass
+class VisionConfig:
+    """The image side shared by the vision tasks (see ``rnn_apps.layers.cnn``)."""
+
+    image_size: int = setting(64, "images and frames are resized to this many pixels square", min=8)
+    channels: int = setting(3, "colour channels: 1 (grey) or 3 (RGB)", min=1, max=3)
+    cnn: str = setting("small", "small: a conv net trained from scratch (CPU-friendly); or a keras.applications "
+                                "model by name (MobileNetV2, ResNet50, EfficientNetB0, ...), its weights random "
+                                "or from cnn_weights")
+    cnn_filters: int = setting(24, "filters of each layer of the small conv net", min=1)
+    cnn_layers: int = setting(4, "3x3 stride-2 conv layers of the small conv net (each halves the grid)", min=1)
+    cnn_weights: str = setting("", "a .weights.h5 file of weights for the keras.applications backbone "
+                                   "(nothing is downloaded)")
+
+
 def field_names(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 

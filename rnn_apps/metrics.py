@@ -68,3 +68,67 @@ def sequence_cross_entropy(logits, targets, mask=None) -> tuple[float, int, int]
     nats = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)
     hits = tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == targets, tf.float32)
     return float(tf.reduce_sum(nats * real)), int(tf.reduce_sum(hits * real)), int(tf.reduce_sum(real))
+
+
+# --- labels per step: segments (action segmentation) ------------------------------------------
+
+def segments(labels: Sequence) -> list[tuple]:
+    """Runs of equal labels: ``[(label, start, end)]`` with ``end`` exclusive."""
+    runs, start = [], 0
+    for t in range(1, len(labels) + 1):
+        if t == len(labels) or labels[t] != labels[start]:
+            runs.append((labels[start], start, t))
+            start = t
+    return runs
+
+
+def edit_score(predicted: Sequence, true: Sequence) -> float:
+    """Segmental edit score (MS-TCN): ``100 * (1 - Levenshtein(segment labels) / longest)``,
+    so over-segmentation (many short flickering segments) costs even when frames are right."""
+    a, b = [s[0] for s in segments(predicted)], [s[0] for s in segments(true)]
+    if not a and not b:
+        return 100.0
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return 100.0 * (1 - previous[-1] / max(len(a), len(b)))
+
+
+def segment_matches(predicted: Sequence, true: Sequence, overlap: float) -> tuple[int, int, int]:
+    """(true positives, false positives, false negatives) of predicted segments at IoU >= ``overlap``:
+    a predicted segment is right when it overlaps an unmatched true segment of its label enough."""
+    truth = segments(true)
+    used = [False] * len(truth)
+    tp = fp = 0
+    for label, start, end in segments(predicted):
+        ious = [max(0, min(end, e) - max(start, s)) / (max(end, e) - min(start, s)) if lab == label else 0.0
+                for lab, s, e in truth]
+        best = int(np.argmax(ious)) if ious else -1
+        if best >= 0 and ious[best] >= overlap and not used[best]:
+            tp, used[best] = tp + 1, True
+        else:
+            fp += 1
+    return tp, fp, len(truth) - sum(used)
+
+
+def segmentation_report(predicted: Sequence[Sequence[int]], true: Sequence[Sequence[int]], labels: Sequence[str],
+                        overlaps: Sequence[float] = (0.1, 0.25, 0.5)) -> dict:
+    """Per-frame accuracy and per-class P/R/F1 (``classification_report`` over every real frame),
+    the mean segmental edit score, F1@IoU for each overlap, and clip accuracy by majority vote."""
+    flat_true = np.concatenate([np.asarray(t) for t in true]) if true else np.zeros(0, int)
+    flat_pred = np.concatenate([np.asarray(p) for p in predicted]) if predicted else np.zeros(0, int)
+    report = classification_report(flat_true, np.eye(len(labels))[flat_pred], labels)
+    del report["loss"]  # from one-hot guesses; the model's loss is reported by the caller
+    report["frames"], report["examples"] = report.pop("examples"), len(true)
+    report["edit"] = float(np.mean([edit_score(p, t) for p, t in zip(predicted, true)])) if true else 0.0
+    for k in overlaps:
+        tp, fp, fn = map(sum, zip(*[segment_matches(p, t, k) for p, t in zip(predicted, true)]))
+        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+        report[f"f1@{k:g}"] = 100 * 2 * precision * recall / max(precision + recall, 1e-12)
+    majority = [np.bincount(np.asarray(p), minlength=len(labels)).argmax() ==
+                np.bincount(np.asarray(t), minlength=len(labels)).argmax() for p, t in zip(predicted, true)]
+    report["clip_accuracy"] = float(np.mean(majority)) if majority else 0.0
+    return report

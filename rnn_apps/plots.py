@@ -45,9 +45,10 @@ def plot_history(run_dir: str | Path, out: str | Path | None = None) -> Path:
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
     epochs = np.arange(1, len(history[names[0]]) + 1)
     for ax, name in zip(axes[0], names):
-        ax.plot(epochs, history[name], marker="o", label="train")
+        ax.plot(epochs, [np.nan if v is None else v for v in history[name]], marker="o", label="train")
         if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], marker="o", label="validation")
+            ax.plot(epochs, [np.nan if v is None else v for v in history[f"val_{name}"]], marker="o",
+                    label="validation")
         ax.set(title=name, xlabel="epoch")
         ax.grid(alpha=0.3)
         ax.legend()
@@ -75,6 +76,63 @@ def plot_attention(attention: dict, out: str | Path, title: str = "") -> Path:
     fig.colorbar(image, ax=ax, fraction=0.04, label="attention weight")
     if title:
         ax.set_title(title, fontsize=9)
+    path = save_figure(fig, Path(out))
+    plt.close(fig)
+    return path
+
+
+def plot_frame_labels(frames, labels, out: str | Path, columns: int = 12, title: str = "") -> Path:
+    """A strip of frames ``[T, H, W, C]`` (float 0..1) with each frame's label under it; long
+    clips show ``columns`` frames evenly spaced, and a coloured bar of every frame's label."""
+    frames, labels = np.asarray(frames), list(labels)
+    shown = np.unique(np.linspace(0, len(frames) - 1, min(columns, len(frames))).round().astype(int))
+    names = sorted(set(labels), key=labels.index)
+    plt = _pyplot()
+    fig = plt.figure(figsize=(1.3 * len(shown), 2.3))
+    grid = fig.add_gridspec(2, len(shown), height_ratios=[4, 1])
+    for i, t in enumerate(shown):
+        ax = fig.add_subplot(grid[0, i])
+        image = frames[t][..., 0] if frames.shape[-1] == 1 else frames[t]
+        ax.imshow(image, cmap="gray" if frames.shape[-1] == 1 else None, vmin=0, vmax=1)
+        ax.set_title(f"{t}: {labels[t]}", fontsize=7)
+        ax.axis("off")
+    bar = fig.add_subplot(grid[1, :])
+    bar.imshow(np.array([[names.index(label) for label in labels]]), aspect="auto", cmap="tab10",
+               vmin=0, vmax=9, interpolation="nearest")
+    bar.set_yticks([])
+    bar.set_xlabel("frame (colour = label: " + ", ".join(names) + ")", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    path = save_figure(fig, Path(out))
+    plt.close(fig)
+    return path
+
+
+def plot_image_attention(attention: dict, out: str | Path, title: str = "", columns: int = 5) -> Path:
+    """One small panel per generated word: the image with that step's attention over the
+    grid upsampled on top (hard attention: the one chosen cell lights up).
+
+    Args:
+        attention: ``{"weights": [T, L], "image": [H, W, C] float 0..1, "target_tokens": [T]}``
+            (``TokenSequence.attention``); L is a square grid of locations.
+    """
+    weights, image, words = np.asarray(attention["weights"]), np.asarray(attention["image"]), attention["target_tokens"]
+    side = int(round(np.sqrt(weights.shape[-1])))
+    rows = -(-len(words) // columns)
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, min(columns, len(words)), figsize=(2.0 * min(columns, len(words)), 2.2 * rows),
+                             squeeze=False)
+    height, width = image.shape[:2]
+    for ax in axes.ravel():
+        ax.axis("off")
+    for t, (ax, word) in enumerate(zip(axes.ravel(), words)):
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None)
+        grid = weights[t].reshape(side, side)
+        ax.imshow(np.kron(grid, np.ones((height // side + 1, width // side + 1)))[:height, :width], cmap="magma",
+                  alpha=0.55, vmin=0.0, vmax=max(float(grid.max()), 1e-6), extent=(0, width, height, 0))
+        ax.set_title(word, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
     path = save_figure(fig, Path(out))
     plt.close(fig)
     return path

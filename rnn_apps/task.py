@@ -30,11 +30,12 @@ class Input(Protocol):
     name: str
     kind: str
 
-    def prepare(self, values: list) -> list: ...
+    def prepare(self, values: list, origins: list | None = None) -> Any: ...
     def fit(self, values: list) -> "Input": ...
     def save(self, directory: Path) -> None: ...
     def load(self, directory: Path) -> "Input": ...
     def encode(self, values: Any) -> Any: ...
+    def batch(self, values: list, origins: list | None = None) -> dict: ...
 
 
 class Output(Protocol):
@@ -92,17 +93,16 @@ class Features:
         return next(iter(self.inputs))
 
     def encode(self, examples: Examples, batch_size: int = 256):
-        """Yield ``{input name: dense tensor}`` for consecutive batches of ``examples``
+        """Yield ``{model input name: dense tensor}`` for consecutive batches of ``examples``
         (no targets: what predict and evaluate feed the model)."""
         import tensorflow as tf
 
-        prepared = {name: kind.prepare(examples[name]) for name, kind in self.inputs.items()}
         for start in range(0, len(examples), batch_size):
+            part = examples.take(range(start, min(start + batch_size, len(examples))))
             batch = {}
             for name, kind in self.inputs.items():
-                encoded = kind.encode(tf.constant(prepared[name][start:start + batch_size]))
-                batch[name] = encoded.to_tensor() if isinstance(encoded, tf.RaggedTensor) else encoded
-            yield batch
+                batch.update(kind.batch(part[name], part.origins))
+            yield {k: tf.convert_to_tensor(v) for k, v in batch.items()}
 
     def as_examples(self, inputs: list, origin: str = "input") -> Examples:
         """User inputs (dicts by input name, or bare values for the primary input) as
@@ -144,7 +144,9 @@ class Task:
         output: ``cfg -> output kind`` (unfitted).
         build_model: ``(cfg, Features) -> keras.Model`` (not compiled), inputs named as
             the task's inputs.
-        split: ``random`` (a seeded shuffle) or ``ordered`` (text for a language model).
+        split: ``random`` (a seeded shuffle), ``ordered`` (text for a language model) or
+            ``grouped`` (whole groups of examples with the same first input: an image's
+            captions), so that nothing of a held-out example was seen in training.
     """
 
     name: str
@@ -164,4 +166,8 @@ class Task:
 
     def split_examples(self, examples: Examples, cfg: Any) -> dict[str, Examples]:
         """train/val/test parts of ``examples`` as the task's config asks."""
-        return split_examples(examples, cfg.val_fraction, cfg.test_fraction, cfg.seed, order=self.split)
+        groups = None
+        if self.split == "grouped":  # the first input's value: a path, or an array shared by its examples
+            column = examples[next(iter(self.inputs(cfg)))]
+            groups = [v if isinstance(v, str) else id(v) for v in column]
+        return split_examples(examples, cfg.val_fraction, cfg.test_fraction, cfg.seed, order=self.split, groups=groups)

@@ -50,3 +50,21 @@ def textgen_tflite(textgen_run, tmp_path_factory):
     import rnn_apps
 
     return rnn_apps.export(textgen_run, format="tflite", out=tmp_path_factory.mktemp("exports") / "textgen")
+
+
+@pytest.fixture(scope="session")
+def video_run(tmp_path_factory):
+    """A finished tiny video run (built-in moving-square clips), shared read-only."""
+    return train_tiny("video", tmp_path_factory.mktemp("runs") / "video")
+
+
+@pytest.fixture(scope="session")
+def vqa_run(tmp_path_factory):
+    """A finished tiny VQA run (built-in Sort-of-CLEVR scenes), shared read-only."""
+    return train_tiny("vqa", tmp_path_factory.mktemp("runs") / "vqa")
+
+
+@pytest.fixture(scope="session")
+def caption_run(tmp_path_factory):
+    """A finished tiny captioning run (built-in shapes, soft attention), shared read-only."""
+    return train_tiny("caption", tmp_path_factory.mktemp("runs") / "caption")

@@ -66,7 +66,7 @@ def test_evaluate_on_other_labelled_file(sentiment_run, tmp_path):
     (["train", "nosuchtask"], "'nosuchtask' is not one of 'sentiment', 'textgen'"),
     (["train"], "name a TASK to train"),
     (["evaluate", "not-a-run"], "not an rnn-apps run directory"),
-    (["export", "RUN", "--format", "onnx"], "'onnx' is not 'savedmodel'"),
+    (["export", "RUN", "--format", "onnx"], "'onnx' is not one of 'savedmodel', 'tflite'"),
     (["predict", "RUN"], "nothing to predict"),
     (["generate", "RUN"], "is a sentiment run; generate needs a language model (textgen)"),
     (["generate", "TEXTGEN", "--top-p", "0"], "0<x<=1"),

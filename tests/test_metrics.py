@@ -31,3 +31,25 @@ def test_loss_matches_keras_cross_entropy():
 def test_class_never_predicted_has_zero_precision_not_nan():
     report = classification_report([0, 1], np.array([[0.9, 0.1], [0.8, 0.2]]), ["n", "p"])
     assert report["per_class"][1]["precision"] == 0.0 and report["per_class"][1]["f1"] == 0.0
+
+
+def test_segments_and_edit_score_count_segments_not_frames():
+    from rnn_apps.metrics import edit_score, segments
+
+    assert segments([0, 0, 1, 1, 1, 0]) == [(0, 0, 2), (1, 2, 5), (0, 5, 6)]
+    assert edit_score([0, 0, 1, 1], [0, 1, 1, 1]) == 100.0  # same segments, other boundaries
+    assert edit_score([0, 1, 0, 1], [0, 0, 1, 1]) == pytest.approx(50.0)  # 4 segments vs 2: 2 edits of 4
+    assert edit_score([2, 2, 2], [0, 0, 0]) == 0.0
+
+
+def test_f1_at_overlap_matches_each_true_segment_once():
+    from rnn_apps.metrics import segment_matches, segmentation_report
+
+    true = [0, 0, 0, 0, 1, 1, 1, 1]
+    assert segment_matches([0, 0, 0, 1, 1, 1, 1, 1], true, 0.5) == (2, 0, 0)  # IoU 3/4 and 4/5
+    assert segment_matches([0, 1, 1, 1, 1, 1, 1, 1], true, 0.5) == (1, 1, 1)  # [0] IoU 1/4: a miss
+    assert segment_matches([0, 0, 1, 0, 0, 1, 1, 1], true, 0.5) == (2, 2, 0)  # a flicker: two false segments
+    report = segmentation_report([[0, 0, 1, 1], [1, 1, 1]], [[0, 0, 1, 1], [0, 1, 1]], ["a", "b"])
+    assert report["accuracy"] == pytest.approx(6 / 7) and report["frames"] == 7 and report["examples"] == 2
+    assert report["clip_accuracy"] == 1.0 and report["edit"] == pytest.approx(75.0)
+    assert report["f1@0.5"] == pytest.approx(100 * 2 * (3 / 3) * (3 / 4) / (3 / 3 + 3 / 4))

@@ -40,3 +40,12 @@ def test_labels_sort_numerically_and_unknown_label_names_origin():
 def test_single_label_is_an_error():
     with pytest.raises(UserError, match="at least two different labels"):
         LabelVocabulary.fit(["pos", "pos"])
+
+
+def test_a_nul_character_in_the_text_does_not_break_the_vocabulary():
+    from rnn_apps.data.text import TokenVocabulary
+
+    for level in ("char", "word"):
+        vocab = TokenVocabulary.fit(level, "ab\x00c a\x00 b\n", 50)
+        assert "\x00" not in vocab.tokens
+        assert vocab.decode(vocab.encode("ab c").tolist()) == "ab c"

@@ -17,7 +17,7 @@ import numpy as np
 
 from rnn_apps.errors import UserError
 
-SplitOrder = Literal["random", "ordered"]
+SplitOrder = Literal["random", "ordered", "grouped"]
 
 
 @dataclasses.dataclass
@@ -54,14 +54,22 @@ def as_text(value: Any) -> str:
 
 
 def split_examples(examples: Examples, val_fraction: float, test_fraction: float, seed: int,
-                   order: SplitOrder = "random") -> dict[str, Examples]:
+                   order: SplitOrder = "random", groups: Sequence | None = None) -> dict[str, Examples]:
     """Deterministic train/val/test parts of ``examples``.
 
     ``random``: a seeded shuffle (same seed, same split). ``ordered``: train is the first
     part, val the next ``val_fraction``, test the last ``test_fraction``; text for a
     language model is split this way, since shuffled lines would put the neighbours of
-    every validation line into training.
+    every validation line into training. ``grouped``: a seeded shuffle of whole groups
+    (``groups[i]`` is example i's group: the captions of one image), so no group straddles
+    two parts and nothing of a held-out example was seen in training.
     """
+    if order == "grouped":
+        keys = list(dict.fromkeys(groups))  # first-seen order: deterministic
+        parts = split_examples(Examples({"key": keys}, [str(k) for k in keys]), val_fraction, test_fraction, seed)
+        where = {key: name for name, part in parts.items() for key in part["key"]}
+        return {name: examples.take([i for i, g in enumerate(groups) if where[g] == name])
+                for name in ("train", "val", "test")}
     n = len(examples)
     n_test, n_val = int(round(n * test_fraction)), int(round(n * val_fraction))
     if n - n_test - n_val < 1:

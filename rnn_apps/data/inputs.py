@@ -8,11 +8,15 @@ kind knows how to
 * ``prepare`` raw values in Python (text from a file, Unicode normalisation) and
   ``encode`` a batch of them inside tf.data or a SavedModel (``[batch]`` strings ->
   ragged ``[batch, (time)]`` ids);
-* describe its serving signatures: the raw one (strings) and the tensor-only one with a
-  static shape (``[1, length]`` int32 ids), which builtin-ops TFLite needs.
+* give dense batches of model tensors for prediction (``batch``);
+* describe its serving signatures: the raw one (strings, float images) and the
+  tensor-only one with static shapes (``[1, length]`` int32 ids, ``[1, H, W, C]`` pixels),
+  which builtin-ops TFLite needs: ``raw_specs`` / ``tensor_specs`` (lists of named specs),
+  ``from_raw`` / ``from_tensors`` (their tensors -> the model's inputs by name, in the
+  graph) and ``raw_values`` / ``tensor_values`` (realistic arguments, for checks).
 
-A sequence input reports its ``length`` so that batches can be bucketed by it and padded
-with 0, which the models mask.
+A sequence input reports its ``lengths`` so that batches can be bucketed by them and
+padded with 0, which the models mask.
 """
 from __future__ import annotations
 
@@ -71,7 +75,7 @@ class TextInput:
         self.vocab: TextEncoder | TokenVocabulary | None = None
 
     # --- fitting and files ----------------------------------------------------------------
-    def prepare(self, values: Sequence) -> list[str]:
+    def prepare(self, values: Sequence, origins: Sequence[str] | None = None) -> list[str]:
         """Raw values (as read) -> normalised strings, ready for ``encode``."""
         return normalize([as_text(v) for v in values], self.unicode_form)
 
@@ -134,6 +138,10 @@ class TextInput:
         keep = tf.ragged.range(lengths + 1) < tf.expand_dims(tf.maximum(lengths, 1), 1)
         return tf.ragged.boolean_mask(with_oov, keep)
 
+    def lengths(self, prepared: Sequence[str]) -> np.ndarray:
+        """Token counts of prepared texts (for bucket boundaries), in one bulk call."""
+        return self.encode(tf.constant(list(prepared))).row_lengths().numpy()
+
     def encode_padded(self, values: Sequence, length: int | None = None) -> np.ndarray:
         """Raw values -> ``[n, time]`` ids padded with 0 to the longest, or cut and padded to
         ``length`` (keeping the end token last, as a device app must)."""
@@ -148,14 +156,31 @@ class TextInput:
         vocab = self.id_tokens
         return [vocab[int(i)] for i in ids if int(i) != 0]
 
-    # --- serving --------------------------------------------------------------------------
-    def raw_spec(self) -> tf.TensorSpec:
-        return tf.TensorSpec([None], tf.string, name=self.serving_name)
+    def batch(self, values: Sequence, origins: Sequence[str] | None = None) -> dict:
+        """Raw values -> ``{name: [n, time] int32}`` padded with 0 (what predict feeds the model)."""
+        return {self.name: self.encode(tf.constant(self.prepare(values), tf.string)).to_tensor()}
 
-    def tensor_spec(self, batch: int | None = 1, length: int | None = None) -> tf.TensorSpec:
+    # --- serving --------------------------------------------------------------------------
+    def raw_specs(self) -> list[tf.TensorSpec]:
+        return [tf.TensorSpec([None], tf.string, name=self.serving_name)]
+
+    def tensor_specs(self, length: int | None = None) -> list[tf.TensorSpec]:
         """Ids with a static length (default ``static_length``): what a device runs, padded
         with 0 at the end (texts are cut to fit)."""
-        return tf.TensorSpec([batch, length or self.static_length], tf.int32, name=f"{self.name}_ids")
+        return [tf.TensorSpec([1, length or self.static_length], tf.int32, name=f"{self.name}_ids")]
+
+    def from_raw(self, tensors: list) -> dict:
+        return {self.name: self.encode(tensors[0]).to_tensor()}
+
+    def from_tensors(self, tensors: list) -> dict:
+        return {self.name: tensors[0]}
+
+    def raw_values(self, values: Sequence) -> dict:
+        return {self.serving_name: np.array(self.prepare(values), dtype=object)}
+
+    def tensor_values(self, values: Sequence, length: int | None = None) -> dict:
+        """``{name_ids: [n, length] int32}``: one row per value (call a signature per row)."""
+        return {f"{self.name}_ids": self.encode_padded(values, length or self.static_length).astype(np.int32)}
 
     def trackables(self) -> list:
         """Lookup tables a SavedModel must carry to tokenize raw strings."""
@@ -166,3 +191,5 @@ class TextInput:
         return {"kind": self.kind, "tokenizer": self.tokenizer, "level": self.level, "lowercase":
                 self.lowercase or self.tokenizer == "vectorizer", "unicode_form": self.unicode_form,
                 "max_length": self.max_length, "end_token": self.end_token, "vocabulary": self.file}
+
+

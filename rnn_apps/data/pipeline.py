@@ -83,30 +83,46 @@ def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_le
 
 def examples_dataset(inputs: dict[str, Any], examples: Any, targets: Any, cfg: Any, training: bool,
                      encode_target: Callable = lambda target: ({}, target)) -> tf.data.Dataset:
-    """Batches of ``({input name: tensor}, target)`` from ``examples``, the task's way.
+    """Batches of ``({input name: tensor}, target[, weight])`` from ``examples``, the task's way.
 
     Args:
         inputs: the task's fitted input kinds by name; each ``prepare``s its column in
-            Python and ``encode``s it in tf.data.
-        targets: one target per example (ints, strings ...), already checked.
+            Python and ``encode``s it in tf.data: text in batches of 1024, media
+            (``per_example`` kinds: images, clips) one example at a time, in parallel,
+            after which an encoding may add tensors (a clip adds its frame mask).
+        targets: one target per example (ints, strings, ragged per-step labels ...).
         cfg: ``batch_size``, ``batching``, ``cache``, ``seed``.
-        encode_target: ``batch of targets -> (extra model inputs, target)``, inside tf.data
-            (teacher forcing turns a target sentence into a decoder input and output).
+        encode_target: ``batch of targets -> (extra model inputs, target[, weight])``, inside
+            tf.data (teacher forcing turns a sentence into a decoder input and output; a
+            per-step target adds per-step weights, 0 on padding).
 
     Batches are bucketed by the length of the first input that is a sequence, which is
     also what ``batching: max`` pads to its ``static_length``.
     """
-    columns = {name: kind.prepare(examples[name]) for name, kind in inputs.items()}
+    columns = {name: kind.prepare(examples[name], examples.origins) for name, kind in inputs.items()}
+    media = {name: kind for name, kind in inputs.items() if getattr(kind, "per_example", False)}
 
     def vectorize(batch, target):
-        extra, target = encode_target(target)
-        return {**{name: kind.encode(batch[name]) for name, kind in inputs.items()}, **extra}, target
+        extra, *target = encode_target(target)
+        encoded = {name: batch[name] if name in media else kind.encode(batch[name]) for name, kind in inputs.items()}
+        return ({**encoded, **extra}, *target)
 
-    ds = vectorized_dataset((columns, targets), vectorize, cache=cfg.cache)
+    def decode_media(x, *rest):
+        x = dict(x)
+        for name, kind in media.items():
+            encoded = kind.encode(x.pop(name))
+            x.update(encoded if isinstance(encoded, dict) else {name: encoded})
+        return (x, *rest)
+
+    ds = vectorized_dataset((columns, targets), vectorize, cache=False)
+    if media:
+        ds = ds.map(decode_media, num_parallel_calls=AUTOTUNE)
+    if cfg.cache:
+        ds = ds.cache()
     key = next((name for name, kind in inputs.items() if kind.sequence), None)
     boundaries: Sequence[int] = ()
     if key and training and cfg.batching == "bucket":  # lengths in one bulk call, not per element
-        boundaries = bucket_boundaries(inputs[key].encode(tf.constant(columns[key])).row_lengths().numpy())
+        boundaries = bucket_boundaries(inputs[key].lengths(columns[key]))
     batching = cfg.batching if training and key else "longest"
     return batch_dataset(ds, batch_size=cfg.batch_size, batching=batching,
                          max_length=inputs[key].static_length if key else 0, training=training, seed=cfg.seed,

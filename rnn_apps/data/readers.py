@@ -129,9 +129,9 @@ def read_jsonl(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[s
     return _checked_non_empty(Examples(columns, origins))
 
 
-def read_tfds(source: str, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
-              data_dir: str | None = None) -> Examples:
-    """Read ``tfds:NAME[:SPLIT]`` from an already prepared TFDS data dir (no download)."""
+def tfds_builder(source: str, data_dir: str | None = None):
+    """The builder and split of ``tfds:NAME[:SPLIT]``, from an already prepared TFDS data dir
+    (nothing is downloaded); a clear error names the data dir when it is not prepared there."""
     _, _, rest = source.partition(":")
     name, _, split = rest.partition(":")
     split = split or "train"
@@ -151,6 +151,37 @@ def read_tfds(source: str, wanted: dict[str, str], aliases: dict[str, Sequence[s
     if split not in builder.info.splits:
         raise UserError(f"tfds dataset {name!r} has no split {split!r}; splits: "
                         f"{', '.join(builder.info.splits)}")
+    return builder, split
+
+
+def read_tfds_records(source: str, data_dir: str | None = None) -> list[dict]:
+    """Every record of a prepared TFDS split as nested dicts of numpy values (text decoded),
+    for tasks whose records nest (CLEVR: an image with a list of questions and answers)."""
+    import tensorflow_datasets as tfds
+
+    builder, split = tfds_builder(source, data_dir)
+
+    def decoded(value):
+        if isinstance(value, dict):
+            return {k: decoded(v) for k, v in value.items()}
+        if isinstance(value, bytes):
+            return value.decode("utf-8", errors="replace")
+        if isinstance(value, np.ndarray) and value.dtype == object:
+            return [decoded(v) for v in value]
+        return value
+
+    records = [decoded(record) for record in tfds.as_numpy(builder.as_dataset(split=split))]
+    if not records:
+        raise UserError(f"{source}: the split is empty")
+    return records
+
+
+def read_tfds(source: str, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
+              data_dir: str | None = None) -> Examples:
+    """Read the ``wanted`` columns of ``tfds:NAME[:SPLIT]`` from an already prepared TFDS data dir."""
+    import tensorflow_datasets as tfds
+
+    builder, split = tfds_builder(source, data_dir)
     features = builder.info.features
     header = list(features.keys())
     keys = {n: _pick_name(Path(source), header, n, spec, aliases.get(n, ())) for n, spec in wanted.items()}
@@ -207,3 +238,40 @@ def _checked_non_empty(examples: Examples) -> Examples:
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise UserError(f"{origin}: empty {name}")
     return examples
+
+
+def read_records(path: Path) -> list[tuple[str, dict]]:
+    """Rows of a table with a header (``.csv``, ``.tsv``) or objects of a ``.jsonl`` file, each
+    with its ``file:line``: ``[(origin, {column: value})]``. For label files of the media tasks,
+    whose columns differ by layout (a label per frame, segments, several answers)."""
+    if not path.is_file():
+        raise UserError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        records = []
+        for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise UserError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+            records.append((f"{path}:{number}", record))
+    elif suffix in (".csv", ".tsv", ".txt"):
+        reader = csv.reader(io.StringIO(read_text_file(path), newline=""), delimiter="," if suffix == ".csv" else "\t")
+        rows = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if any(c.strip() for c in row)]
+        if not rows:
+            raise UserError(f"{path}: no records found (the file is empty)")
+        header = [name.lower() for name in rows[0][1]]
+        records = []
+        for line, row in rows[1:]:
+            if len(row) != len(header):
+                raise UserError(f"{path}:{line}: expected {len(header)} columns ({', '.join(header)}), found {len(row)}")
+            records.append((f"{path}:{line}", dict(zip(header, row))))
+    else:
+        raise UserError(f"{path}: unsupported file type {suffix or '(none)'}; supported: .csv, .tsv, .jsonl")
+    if not records:
+        raise UserError(f"{path}: no records found")
+    return records

@@ -94,20 +94,32 @@ class LabelVocabulary:
         self.index = {label: i for i, label in enumerate(self.labels)}
 
     @classmethod
-    def fit(cls, values: Sequence[str]) -> "LabelVocabulary":
-        """Labels seen in ``values`` (texts, see ``examples.as_text``), at least two."""
+    def fit(cls, values: Sequence[str], max_labels: int = 0) -> "LabelVocabulary":
+        """Labels seen in ``values`` (texts, see ``examples.as_text``), at least two; with
+        ``max_labels`` only that many of the most frequent (VQA's top-K answers)."""
+        import collections
+
         unique = sorted(set(values))
+        if max_labels and len(unique) > max_labels:
+            counts = collections.Counter(values)
+            unique = sorted(sorted(unique, key=lambda v: (-counts[v], v))[:max_labels])
         if all(v.lstrip("-").isdigit() for v in unique):
             unique = sorted(unique, key=int)
         if len(unique) < 2:
             raise UserError(f"need at least two different labels to train a classifier, found {unique}")
         return cls(unique)
 
-    def encode(self, values: Sequence[str], origins: Sequence[str]) -> list[int]:
+    def encode(self, values: Sequence[str], origins: Sequence[str], unknown: int | None = None) -> list[int]:
+        """Class indices; an unknown label is a ``UserError`` naming its origin, or ``unknown``
+        (e.g. -1) when given (labels left out of a top-K set)."""
         out = []
         for value, origin in zip(values, origins):
             if value not in self.index:
-                raise UserError(f"{origin}: unknown label {value!r}; known labels: {', '.join(self.labels)}")
+                if unknown is not None:
+                    out.append(unknown)
+                    continue
+                known = ", ".join(self.labels[:20]) + (f", ... ({len(self.labels)} in all)" if len(self) > 20 else "")
+                raise UserError(f"{origin}: unknown label {value!r}; known labels: {known}")
             out.append(self.index[value])
         return out
 
@@ -182,7 +194,9 @@ class TokenVocabulary:
             counts.update(tokenize(tf.constant(texts[start:start + 4096]), level).flat_values.numpy().tolist())
         reserved = list(reserved)
         ranked = [token.decode("utf-8") for token, _ in sorted(counts.items(), key=lambda kv: -kv[1])]
-        ranked = [token for token in ranked if token not in reserved]
+        # Keras keeps a vocabulary in a NumPy string array, which drops a trailing NUL: a
+        # token ending in "\x00" would collide with another (or the mask), so it stays unknown.
+        ranked = [token for token in ranked if token not in reserved and not token.endswith("\x00")]
         return cls(level, reserved + ranked[: max(max_tokens - 2 - len(reserved), 1)])
 
     @property

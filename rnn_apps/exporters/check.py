@@ -150,7 +150,8 @@ def check_export(run_dir, export_dir, n: int = 50, savedmodel: bool = True) -> C
     examples = held_out.take(range(min(n, len(held_out))))
     manifest_file = export_dir / "manifest.json"
     manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else None
-    seq_len = next(iter(manifest["inputs"].values()))["static_length"] if manifest else None
+    seq_len = next((s["static_length"] for s in manifest["inputs"].values() if "static_length" in s), None) \
+        if manifest else None
     signatures = run.output.signatures(run.model, run.features, seq_len)
     inputs = run.output.signature_inputs(run.model, run.features, examples, seq_len)
     rows = []
@@ -245,4 +246,19 @@ def _next_token_end_to_end(run, lite, examples, quantized: bool) -> Row:
     return _judged(row, quantized, *accuracy, float_ok=all(same))
 
 
-END_TO_END = {"label": _label_end_to_end, "sequence": _sequence_end_to_end, "next_token": _next_token_end_to_end}
+def _per_step_end_to_end(run, lite, examples, quantized: bool) -> Row:
+    """Every frame's label: Keras vs the runtime; per-frame accuracy (%) of each."""
+    name = run.output.input
+    rows = [{name: value} for value in examples[name]]
+    keras_labels = [r["labels"] for r in run.predict(rows)]
+    lite_labels = [r["labels"] for r in lite.predict(rows)]
+    truth = [[str(label) for label in t] for t in examples[run.output.name]]
+    agree = float(np.mean([a == b for k, r in zip(keras_labels, lite_labels) for a, b in zip(k, r)]))
+    accuracy = [100 * float(np.mean([p == t for ps, ts in zip(labels, truth) for p, t in zip(ps, ts)]))
+                for labels in (keras_labels, lite_labels)]
+    row = Row("frame labels (runtime)", "keras vs tflite runtime: frame accuracy %", None, agree)
+    return _judged(row, quantized, *accuracy, float_ok=agree == 1)
+
+
+END_TO_END = {"label": _label_end_to_end, "sequence": _sequence_end_to_end, "next_token": _next_token_end_to_end,
+              "labels_per_step": _per_step_end_to_end}

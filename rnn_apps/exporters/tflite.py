@@ -138,7 +138,8 @@ def write(run: Any, out: Path, quantize: str = "none", seq_len: int | None = Non
     manifest = {"format": "tflite", "rnn_apps_version": __version__, "task": run.task.name, "model": "model.tflite",
                 "files": files,
                 "quantization": quantize, "signatures": describe_signatures(model), "ops": op_names(model),
-                "inputs": {name: {**kind.settings(), "static_length": seq_len or kind.static_length}
+                "inputs": {name: {**kind.settings(), **({"static_length": seq_len or kind.static_length}
+                                                        if kind.sequence else {})}
                            for name, kind in run.features.inputs.items()},
                 "output": run.output.settings()}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")

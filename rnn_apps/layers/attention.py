@@ -63,3 +63,101 @@ class Attention(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="rnn_apps")
+class AttendingCell(keras.layers.Layer):
+    """A decoder step that looks before it speaks (Show, Attend and Tell).
+
+    At step t the previous hidden state scores every location l of an image grid,
+    ``e_tl = v . tanh(W_h h_{t-1} + W_a a_l + b)``, a softmax gives ``alpha_t`` over the L
+    locations, and the context ``z_t`` is
+
+    * soft: the weighted mix ``sum_l alpha_tl a_l``;
+    * hard: one location: during training a sample of ``alpha_t`` (straight-through
+      Gumbel-softmax, so gradients still reach the scores), at inference the most likely.
+
+    ``z_t`` (and, with ``image_vector``, the mean of the grid: the lecture's third weight
+    matrix ``W_ih v`` added at every step) joins the word embedding as the inner cell's input.
+
+    Keras 3 RNN layers take no constant inputs, so the flattened grid travels with the word
+    embedding in every step's input: ``[embedding (E) | grid (L * D)]``. Output per step:
+    ``[h_t (units) | z_t (D) | alpha_t (L)]``.
+    """
+
+    def __init__(self, cell: str, units: int, locations: int, depth: int, embedding: int, attention_units: int = 64,
+                 mode: str = "soft", image_vector: bool = False, temperature: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        from rnn_apps.layers.cells import CELLS
+
+        if mode not in ("soft", "hard"):
+            raise ValueError(f"unknown attention mode {mode!r}; choose soft or hard")
+        self.cell_name, self.units, self.locations, self.depth, self.embedding = cell, units, locations, depth, embedding
+        self.attention_units, self.mode, self.image_vector, self.temperature = attention_units, mode, image_vector, \
+            temperature
+        self.inner = CELLS[cell].step(units, name="inner")
+        self.state_size = self.inner.state_size
+        self.output_size = units + depth + locations
+        self.seed = keras.random.SeedGenerator(0)
+
+    def build(self, input_shape):
+        self.w_h = self.add_weight(name="w_h", shape=(self.units, self.attention_units))
+        self.w_a = self.add_weight(name="w_a", shape=(self.depth, self.attention_units))
+        self.b = self.add_weight(name="b", shape=(self.attention_units,), initializer="zeros")
+        self.v = self.add_weight(name="v", shape=(self.attention_units,))
+        self.inner.build((None, self.embedding + self.depth * (2 if self.image_vector else 1)))
+
+    def attend(self, h, grid, training=False):
+        """``h [b, units]``, ``grid [b, L, D]`` -> ``(alpha [b, L], z [b, D])``."""
+        scores = ops.sum(ops.tanh(ops.matmul(h, self.w_h)[:, None, :] + ops.matmul(grid, self.w_a) + self.b) * self.v,
+                         axis=-1)
+        alpha = ops.softmax(scores, axis=-1)
+        if self.mode == "hard":
+            if training:  # straight-through Gumbel-softmax: one location forward, soft gradients back
+                uniform = keras.random.uniform(ops.shape(scores), minval=1e-6, maxval=1.0, seed=self.seed)
+                soft = ops.softmax((ops.log(alpha + 1e-9) - ops.log(-ops.log(uniform))) / self.temperature, axis=-1)
+                chosen = ops.one_hot(ops.argmax(soft, axis=-1), self.locations, dtype=soft.dtype)
+                alpha = chosen + soft - ops.stop_gradient(soft)
+            else:
+                alpha = ops.one_hot(ops.argmax(alpha, axis=-1), self.locations, dtype=alpha.dtype)
+        return alpha, ops.sum(alpha[:, :, None] * grid, axis=1)
+
+    def call(self, inputs, states, training=False):
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        words = inputs[:, :self.embedding]
+        grid = ops.reshape(inputs[:, self.embedding:], (-1, self.locations, self.depth))
+        alpha, context = self.attend(states[0], grid, training=training)
+        x = [words, context] + ([ops.mean(grid, axis=1)] if self.image_vector else [])
+        h, new_states = self.inner(ops.concatenate(x, axis=-1), states, training=training)
+        new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+        return ops.concatenate([h, context, alpha], axis=-1), new_states
+
+    def get_config(self):
+        return {**super().get_config(), "cell": self.cell_name, "units": self.units, "locations": self.locations,
+                "depth": self.depth, "embedding": self.embedding, "attention_units": self.attention_units,
+                "mode": self.mode, "image_vector": self.image_vector, "temperature": self.temperature}
+
+
+@keras.saving.register_keras_serializable(package="rnn_apps")
+class DoublyStochastic(keras.layers.Layer):
+    """Show-Attend-Tell's regulariser: every location attended about once over the caption.
+
+    ``(weights [b, T, L], token mask [b, T])`` -> ``weights`` unchanged; adds the loss
+    ``strength * mean_b sum_l (1 - sum_t alpha_tl)^2`` over the real steps, which pushes the
+    decoder to look at every part of the image at some point instead of staring at one.
+    """
+
+    def __init__(self, strength: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.strength = strength
+
+    def call(self, weights, mask):
+        coverage = ops.sum(weights * mask[:, :, None], axis=1)  # [b, L]
+        self.add_loss(self.strength * ops.mean(ops.sum(ops.square(1.0 - coverage), axis=-1)))
+        return weights
+
+    def compute_output_shape(self, weights_shape, mask_shape=None):
+        return weights_shape
+
+    def get_config(self):
+        return {**super().get_config(), "strength": self.strength}

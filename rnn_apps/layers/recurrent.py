@@ -35,7 +35,7 @@ def state_names(cfg: RecurrentConfig) -> list[str]:
 
 def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn", *,
                     initial_states: list | None = None, return_states: bool = False, stateful: bool = False,
-                    bidirectional: bool | None = None):
+                    bidirectional: bool | None = None, mask: keras.KerasTensor | None = None):
     """Stack ``cfg.layers`` recurrent layers over ``x``.
 
     Args:
@@ -50,6 +50,7 @@ def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn
         stateful: keep the final states inside the layers between calls (truncated
             BPTT); needs a static batch size.
         bidirectional: overrides ``cfg.bidirectional`` (a decoder reads left to right).
+        mask: ``[batch, time]`` bool, when ``x`` carries no Keras mask (frames of padded clips).
 
     Returns:
         ``[batch, time, units * (2 if bidirectional else 1)]``; the mask is carried along.
@@ -69,7 +70,8 @@ def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"{name}_bi_{k + 1}")
         start = None if initial_states is None else list(initial_states[k * per_layer:(k + 1) * per_layer])
-        y = layer(x, initial_state=start) if start else layer(x)
+        explicit = {"mask": mask} if mask is not None else {}  # else the Keras mask x carries, if any
+        y = layer(x, initial_state=start, **explicit) if start else layer(x, **explicit)
         if return_states:
             y, *states = y
             if bidirectional:  # [fwd h, (fwd c), bwd h, (bwd c)] -> [h, (c)] concatenated

@@ -10,7 +10,11 @@ files against it and returns the runner of the export's output kind:
 * ``LanguageModel`` ("next_token"): the prompt through ``step`` one token at a time with
   the states carried, then greedy or sampled generation;
 * ``Translator`` ("sequence"): ``encode`` once, then ``decode_step`` per token: greedy,
-  sampling or beam search.
+  sampling or beam search;
+* ``FrameLabeler`` ("labels_per_step"): a clip through ``label_frames``, a label per frame.
+
+Images and clips are read with ``rnn_apps.data.media`` (PIL, OpenCV), decoded, converted
+and resized exactly as the training pipeline did.
 
 Their ``predict`` returns what ``rnn_apps.predict`` returns for the run, so the CLI
 serves a run directory and an export alike. The interpreter is ``ai-edge-litert``.
@@ -71,6 +75,57 @@ def tokenizer(directory: Path, settings: dict):
                                     end_token=settings.get("end_token"))
 
 
+class TextArrays:
+    """A text input: ``{name_ids: [1, static_length] int32}``, tokenized as in training."""
+
+    def __init__(self, directory: Path, name: str, settings: dict):
+        self.name, self.settings, self.tokenizer = name, settings, tokenizer(directory, settings)
+
+    def __call__(self, value: Any) -> dict[str, np.ndarray]:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if self.settings.get("unicode_form", "none") != "none":
+            text = unicodedata.normalize(self.settings["unicode_form"], text)
+        ids, length = self.tokenizer.ids(text), self.settings["static_length"]
+        if len(ids) > length:  # cut, keeping the end token last where there is one
+            ids = ids[:length - 1] + ids[-1:] if self.settings.get("end_token") else ids[:length]
+        return {f"{self.name}_ids": np.array([ids + [0] * (length - len(ids))], np.int32)}
+
+
+class ImageArrays:
+    """An image input: a file (or uint8 array) -> ``{name: [1, size, size, channels]}`` float 0..1,
+    decoded, converted and resized exactly as the training pipeline did (``rnn_apps.data.media``)."""
+
+    def __init__(self, directory: Path, name: str, settings: dict):
+        self.name, self.size, self.channels = name, settings["size"], settings["channels"]
+
+    def __call__(self, value: Any) -> dict[str, np.ndarray]:
+        from rnn_apps.data import media
+
+        pixels = np.asarray(value) if isinstance(value, np.ndarray) else media.read_image(Path(value), 3)
+        return {self.name: media.fit_pictures(pixels, self.size, self.channels)[None]}
+
+
+class FramesArrays(ImageArrays):
+    """A clip input -> ``{name: [1, max_frames, size, size, C], name_mask: [1, max_frames]}``."""
+
+    def __init__(self, directory: Path, name: str, settings: dict):
+        super().__init__(directory, name, settings)
+        self.frames = settings["static_length"]
+
+    def __call__(self, value: Any) -> dict[str, np.ndarray]:
+        from rnn_apps.data import media
+
+        clip = np.asarray(value) if isinstance(value, np.ndarray) else media.read_clip(Path(value), 3)
+        clip = media.to_float(media.fit_pictures(clip[: self.frames], self.size, self.channels, as_uint8=True))
+        frames = np.zeros((1, self.frames, *clip.shape[1:]), np.float32)
+        mask = np.zeros((1, self.frames), np.float32)
+        frames[0, :len(clip)], mask[0, :len(clip)] = clip, 1.0
+        return {self.name: frames, f"{self.name}_mask": mask}
+
+
+ARRAYS = {"text": TextArrays, "image": ImageArrays, "frames": FramesArrays}
+
+
 class LiteModel:
     """An export loaded for inference: the manifest, the interpreter and its signature runners."""
 
@@ -86,7 +141,8 @@ class LiteModel:
             raise UserError(f"{self.path / self.manifest['model']}: not a TFLite model this runtime can load "
                             f"({str(exc).splitlines()[0]})") from None
         self.runners = {name: self.interpreter.get_signature_runner(name) for name in self.manifest["signatures"]}
-        self.inputs = {name: tokenizer(self.path, settings) for name, settings in self.manifest["inputs"].items()}
+        self.inputs = {name: ARRAYS[settings["kind"]](self.path, name, settings)
+                       for name, settings in self.manifest["inputs"].items()}
         self.output = _OutputInfo(self.manifest["output"])
 
     @property
@@ -98,17 +154,12 @@ class LiteModel:
         spec = self.manifest["signatures"][signature]["inputs"]
         return self.runners[signature](**{k: np.asarray(v, dtype=spec[k]["dtype"]) for k, v in arrays.items()})
 
-    def ids(self, name: str, value: Any) -> np.ndarray:
-        """``[1, static_length]`` int32 ids of one raw value of input ``name``, padded with 0."""
-        settings = self.manifest["inputs"][name]
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        if settings.get("unicode_form", "none") != "none":
-            text = unicodedata.normalize(settings["unicode_form"], text)
-        ids = self.inputs[name].ids(text)
-        length = settings["static_length"]
-        if len(ids) > length:  # cut, keeping the end token last where there is one
-            ids = ids[:length - 1] + ids[-1:] if settings.get("end_token") else ids[:length]
-        return np.array([ids + [0] * (length - len(ids))], np.int32)
+    def arrays(self, row: dict) -> dict[str, np.ndarray]:
+        """One input row (raw values by input name) as the signature's arrays."""
+        out: dict[str, np.ndarray] = {}
+        for name, encode in self.inputs.items():
+            out.update(encode(row[name]))
+        return out
 
     def rows(self, inputs: list) -> list[dict]:
         """User inputs (bare values for the first input, or dicts by name) as dicts."""
@@ -138,18 +189,21 @@ class Classifier(LiteModel):
     """"label": probabilities over the manifest's labels from ``classify``."""
 
     def probabilities(self, row: dict) -> np.ndarray:
-        arrays = {f"{name}_ids": self.ids(name, row[name]) for name in self.input_names}
-        return self.call("classify", **arrays)["probabilities"][0].astype(np.float64)  # one per label
+        return self.call("classify", **self.arrays(row))["probabilities"][0].astype(np.float64)  # one per label
 
     def predict(self, inputs: list, **options) -> list[dict]:
         self.checked(options)
         labels = self.output.settings["labels"]
         results = []
-        for row in self.rows(inputs):
+        for i, row in enumerate(self.rows(inputs)):
             p = self.probabilities(row)
-            best = int(p.argmax())
-            results.append({**row, "label": labels[best], "probability": float(p[best]),
-                            "probabilities": {label: float(q) for label, q in zip(labels, p)}})
+            best, top = int(p.argmax()), np.argsort(-p, kind="stable")[:5]
+            result = {**{k: v if isinstance(v, str) else f"array {i + 1}" for k, v in row.items()},
+                      "label": labels[best], "probability": float(p[best]),
+                      "top": [{"label": labels[k], "probability": float(p[k])} for k in top]}
+            if len(labels) <= 20:
+                result["probabilities"] = {label: float(q) for label, q in zip(labels, p)}
+            results.append(result)
         return results
 
 
@@ -160,7 +214,7 @@ class LanguageModel(LiteModel):
 
     def __init__(self, directory: str | Path, manifest: dict | None = None):
         super().__init__(directory, manifest)
-        self.vocab = self.inputs[self.output.settings["input"]]
+        self.vocab = self.inputs[self.output.settings["input"]].tokenizer
         self.state_names = [n for n in self.manifest["signatures"]["step"]["inputs"] if n != "token"]
 
     def step(self, token: int, states: dict) -> tuple[np.ndarray, dict]:
@@ -230,7 +284,7 @@ class Translator(LiteModel):
     def translate(self, value: Any, decoding_settings: Decoding) -> dict:
         """One input -> ``{noun: text, "tokens", "ids"}`` (and ``log_probability`` for beam search)."""
         settings = self.output.settings
-        states = self.call("encode", **{f"{self.source}_ids": self.ids(self.source, value)})
+        states = self.call("encode", **self.inputs[self.source](value))
         logits, states = self.step(settings["start_id"], states)
         max_length = decoding_settings.max_length or settings["max_output_length"]
         banned = settings["banned_ids"]
@@ -256,7 +310,34 @@ class Translator(LiteModel):
         return results
 
 
-RUNNERS = {"label": Classifier, "next_token": LanguageModel, "sequence": Translator}
+class FrameLabeler(LiteModel):
+    """"labels_per_step": ``label_frames`` on the clip padded to ``max_frames``; a label per real frame."""
+
+    predict_options = ("plot",)
+
+    def predict(self, inputs: list, plot: str | Path | None = None) -> list[dict]:
+        from rnn_apps.metrics import segments
+
+        labels, results = self.output.settings["labels"], []
+        name = self.output.settings["input"]
+        for i, row in enumerate(self.rows(inputs)):
+            arrays = self.arrays(row)
+            probs = self.call("label_frames", **arrays)["probabilities"][0][: int(arrays[f"{name}_mask"].sum())]
+            frame_labels = [labels[k] for k in probs.argmax(-1)]
+            result = {name: row[name] if isinstance(row[name], str) else f"array {i + 1}", "labels": frame_labels,
+                      "segments": [{"label": lab, "start": s, "end": e} for lab, s, e in segments(frame_labels)],
+                      "confidence": [round(float(p), 4) for p in probs.max(-1)]}
+            if plot is not None:
+                from rnn_apps.plots import plot_frame_labels
+
+                path = Path(plot) if len(inputs) == 1 else Path(plot).with_name(f"{Path(plot).stem}_{i + 1}.png")
+                result["plot"] = str(plot_frame_labels(arrays[name][0][: len(frame_labels)], frame_labels, path))
+            results.append(result)
+        return results
+
+
+RUNNERS = {"label": Classifier, "next_token": LanguageModel, "sequence": Translator,
+           "labels_per_step": FrameLabeler}
 
 
 def is_export(path: str | Path) -> bool:

@@ -1,13 +1,24 @@
-"""One label per example (many-to-one): sentiment now, VQA's answers later.
+"""One label per example (many-to-one): sentiment's label, VQA's answer.
 
 The head is one sigmoid unit for two classes (binary cross-entropy) or a softmax over
-more (sparse categorical cross-entropy). ``predict`` gives each input's label and class
-probabilities, ``evaluate`` loss, accuracy, per-class P/R/F1 and the confusion matrix.
+more (sparse categorical cross-entropy). ``predict`` gives each input's label, its
+probability and the most likely labels; ``evaluate`` loss, accuracy, per-class P/R/F1 and
+the confusion matrix. Three options serve VQA-like data:
+
+* ``max_classes``: only the K most frequent labels of the training split are classes;
+  examples with another label are left out of training and count as wrong in evaluation
+  (``accuracy_all``);
+* several labels per example (a list: the answers of several people): the most frequent is
+  the target, and evaluation adds the VQA accuracy ``min(#people who gave the predicted
+  answer / 3, 1)``;
+* ``group``: a column (a question type) by which evaluation also reports accuracy.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import collections
 
 import keras
 import numpy as np
@@ -35,12 +46,22 @@ class ClassLabel:
     predict_options: tuple[str, ...] = ()
     evaluate_options: tuple[str, ...] = ()
 
-    def __init__(self, name: str = "label", file: str = "labels.json"):
-        self.name, self.file = name, file
+    def __init__(self, name: str = "label", file: str = "labels.json", max_classes: int = 0, group: str | None = None):
+        self.name, self.file, self.max_classes, self.group = name, file, max_classes, group
         self.labels: LabelVocabulary | None = None
 
+    @staticmethod
+    def answer(value) -> str:
+        """The label of one example: the value, or the most frequent of a list of them."""
+        if isinstance(value, (list, tuple)):
+            if not value:
+                return ""
+            counts = collections.Counter(as_text(v) for v in value)
+            return max(counts, key=lambda v: (counts[v], -list(counts).index(v)))
+        return as_text(value)
+
     def fit(self, features: Features, train: Examples) -> None:
-        self.labels = LabelVocabulary.fit([as_text(v) for v in train[self.name]])
+        self.labels = LabelVocabulary.fit([self.answer(v) for v in train[self.name]], self.max_classes)
 
     def save(self, directory: Path) -> None:
         self.labels.save(directory / self.file)
@@ -71,11 +92,17 @@ class ClassLabel:
 
     # --- data ---------------------------------------------------------------------------
     def targets(self, examples: Examples) -> list[int]:
-        """Class indices; an unknown label is a ``UserError`` with its file and line."""
-        return self.labels.encode([as_text(v) for v in examples[self.name]], examples.origins)
+        """Class indices; an unknown label is a ``UserError`` with its file and line (or -1
+        with ``max_classes``: a label outside the top K)."""
+        return self.labels.encode([self.answer(v) for v in examples[self.name]], examples.origins,
+                                  unknown=-1 if self.max_classes else None)
 
     def dataset(self, features: Features, examples: Examples, cfg: Any, training: bool) -> tf.data.Dataset:
-        return examples_dataset(features.inputs, examples, self.targets(examples), cfg, training)
+        targets = self.targets(examples)
+        known = [i for i, t in enumerate(targets) if t >= 0]
+        if len(known) < len(targets):  # outside the top K: nothing to learn or score a loss on
+            examples, targets = examples.take(known), [targets[i] for i in known]
+        return examples_dataset(features.inputs, examples, targets, cfg, training)
 
     # --- results ------------------------------------------------------------------------
     def probabilities(self, model: keras.Model, features: Features, examples: Examples) -> np.ndarray:
@@ -90,34 +117,62 @@ class ClassLabel:
         results = []
         for i, p in enumerate(self.probabilities(model, features, examples)):
             best = int(p.argmax())
-            results.append({**{name: examples[name][i] for name in features.inputs},
-                            "label": self.labels.labels[best], "probability": float(p[best]),
-                            "probabilities": {label: float(q) for label, q in zip(self.labels.labels, p)}})
+            top = np.argsort(-p, kind="stable")[:5]
+            result = {**{name: examples[name][i] if isinstance(examples[name][i], str) else f"array {i + 1}"
+                         for name in features.inputs},
+                      "label": self.labels.labels[best], "probability": float(p[best]),
+                      "top": [{"label": self.labels.labels[k], "probability": float(p[k])} for k in top]}
+            if self.num_classes <= 20:
+                result["probabilities"] = {label: float(q) for label, q in zip(self.labels.labels, p)}
+            results.append(result)
         return results
 
     def evaluate(self, model: keras.Model, features: Features, examples: Examples) -> dict:
-        return classification_report(self.targets(examples), self.probabilities(model, features, examples),
-                                     self.labels.labels)
+        """The report of ``classification_report`` on examples with a known label, and, when the
+        data call for it, accuracy over all examples, VQA accuracy and accuracy per group."""
+        targets, probs = np.array(self.targets(examples)), self.probabilities(model, features, examples)
+        known = targets >= 0
+        report = classification_report(targets[known], probs[known], self.labels.labels)
+        predicted = [self.labels.labels[k] for k in probs.argmax(-1)] if len(probs) else []
+        if not known.all():
+            report["accuracy_all"] = float(np.mean(probs.argmax(-1) == targets))  # unknown labels: always wrong
+            report["unknown_label_examples"] = int((~known).sum())
+        if any(isinstance(v, (list, tuple)) for v in examples[self.name]):
+            report["vqa_accuracy"] = float(np.mean([
+                min([as_text(a) for a in (v if isinstance(v, (list, tuple)) else [v])].count(p) / 3, 1.0)
+                for v, p in zip(examples[self.name], predicted)]))
+        if self.group and self.group in examples.columns:
+            right = probs.argmax(-1) == targets
+            groups = collections.defaultdict(list)
+            for g, r in zip(examples[self.group], right):
+                groups[as_text(g)].append(r)
+            report[f"accuracy_by_{self.group}"] = {g: float(np.mean(r)) for g, r in sorted(groups.items())}
+        return report
 
     # --- serving --------------------------------------------------------------------------
     def signatures(self, model: keras.Model, features: Features, seq_len: int | None = None) -> dict[str, Signature]:
         """``serving_default``: raw inputs -> ``probabilities [batch, C]`` and ``label`` strings;
         ``classify``: the tensor-only twin on static ``[1, length]`` ids -> ``probabilities``."""
         label_names = tf.constant(self.labels.labels)
-        names = list(features.inputs)
+        kinds = list(features.inputs.values())
+        raw_specs = [kind.raw_specs() for kind in kinds]
+        tensor_specs = [kind.tensor_specs(seq_len) for kind in kinds]
 
-        def dense(t):
-            return t.to_tensor() if isinstance(t, tf.RaggedTensor) else t
+        def model_tensors(args, specs, convert):
+            tensors, start = {}, 0
+            for kind, group in zip(kinds, specs):  # each kind takes its own specs' arguments
+                tensors.update(getattr(kind, convert)(list(args[start:start + len(group)])))
+                start += len(group)
+            return model_inputs(model, tensors)
 
-        @tf.function(input_signature=[kind.raw_spec() for kind in features.inputs.values()])
-        def serve(*raw):
-            tensors = {n: dense(kind.encode(r)) for (n, kind), r in zip(features.inputs.items(), raw)}
-            probs = class_probabilities(model(model_inputs(model, tensors), training=False))
+        @tf.function(input_signature=[spec for group in raw_specs for spec in group])
+        def serve(*args):
+            probs = class_probabilities(model(model_tensors(args, raw_specs, "from_raw"), training=False))
             return {"probabilities": probs, "label": tf.gather(label_names, tf.argmax(probs, axis=-1))}
 
-        @tf.function(input_signature=[kind.tensor_spec(length=seq_len) for kind in features.inputs.values()])
-        def classify(*tensors):
-            return {"probabilities": class_probabilities(model(model_inputs(model, dict(zip(names, tensors))),
+        @tf.function(input_signature=[spec for group in tensor_specs for spec in group])
+        def classify(*args):
+            return {"probabilities": class_probabilities(model(model_tensors(args, tensor_specs, "from_tensors"),
                                                                training=False))}
 
         return {"serving_default": Signature(serve), "classify": Signature(classify, tensor_only=True)}
@@ -126,12 +181,12 @@ class ClassLabel:
                          seq_len: int | None = None) -> dict[str, list[dict]]:
         """Realistic inputs of each signature (see ``rnn_apps.exporters.check``): the raw
         values of ``examples`` as one batch, and each example's ids on its own."""
-        raw = {kind.serving_name: np.array(kind.prepare(examples[n]), dtype=object)
-               for n, kind in features.inputs.items()}
-        ids = {f"{n}_ids": kind.encode_padded(examples[n], length=seq_len or kind.static_length).astype(np.int32)
-               for n, kind in features.inputs.items()}
+        raw, tensors = {}, {}
+        for name, kind in features.inputs.items():
+            raw.update(kind.raw_values(examples[name]))
+            tensors.update(kind.tensor_values(examples[name], seq_len))
         return {"serving_default": [raw],
-                "classify": [{k: v[i:i + 1] for k, v in ids.items()} for i in range(len(examples))]}
+                "classify": [{k: v[i:i + 1] for k, v in tensors.items()} for i in range(len(examples))]}
 
     def settings(self) -> dict:
         """For an export's manifest: the label of each output index."""

@@ -69,6 +69,8 @@ class TokenSequence:
         verb, noun: what the task calls producing an output and the output itself: the
             name of the raw serving signature and of the result key (``translate`` /
             ``translation``; ``caption`` / ``caption``).
+        references: ``single`` (each example its own reference) or ``grouped`` (the examples
+            of one source are its references: an image's captions; scored once per image).
     """
 
     kind = "sequence"
@@ -77,9 +79,9 @@ class TokenSequence:
     evaluate_options = ("beam", "length_penalty", "max_length")
 
     def __init__(self, cfg: Any, networks: Networks, text: TextInput, source: str, verb: str = "translate",
-                 noun: str = "translation"):
+                 noun: str = "translation", references: str = "single"):
         self.cfg, self.networks, self.text, self.source = cfg, networks, text, source
-        self.verb, self.noun = verb, noun
+        self.verb, self.noun, self.references = verb, noun, references
         self.name = text.name
         self._engines: dict[int, EncoderDecoder] = {}
 
@@ -149,8 +151,7 @@ class TokenSequence:
 
     def source_tensor(self, features: Features, values: list) -> np.ndarray:
         """The encoder's input for raw ``values`` of the source input, batched."""
-        return next(features.encode(Examples({self.source: values}, [""] * len(values)),
-                                    batch_size=max(len(values), 1)))[self.source].numpy()
+        return np.asarray(features.inputs[self.source].batch(values)[self.source])
 
     def generate(self, model: keras.Model, features: Features, values: list, decoding: Decoding) -> list[dict]:
         """Outputs for raw source ``values``: text, tokens and ids (and log-probability for beam search)."""
@@ -165,8 +166,9 @@ class TokenSequence:
         source and output tokens to label a plot (``rnn_apps.plots.plot_attention``)."""
         source = self.source_tensor(features, [value])
         weights = self.engine(model, features).attention(source, output_ids)
-        return {"weights": weights, "source_tokens": features.inputs[self.source].tokens_of(source[0]),
-                "target_tokens": [self.text.id_tokens[i] for i in output_ids] + [END]}
+        kind = features.inputs[self.source]
+        seen = {"image": source[0]} if kind.kind == "image" else {"source_tokens": kind.tokens_of(source[0])}
+        return {"weights": weights, **seen, "target_tokens": [self.text.id_tokens[i] for i in output_ids] + [END]}
 
     # --- results --------------------------------------------------------------------------
     def predict(self, model: keras.Model, features: Features, inputs: list, attention_plot: str | Path | None = None,
@@ -175,18 +177,19 @@ class TokenSequence:
         with ``attention_plot`` also a PNG of its attention map (``NAME_1.png``... for several)."""
         decoding = Decoding.from_options(**options)
         values = features.as_examples(inputs)[self.source]
-        results = [{self.source: value, self.noun: out.pop("output"), **out}
-                   for value, out in zip(values, self.generate(model, features, values, decoding))]
+        results = [{self.source: value if isinstance(value, str) else f"array {i + 1}", self.noun: out.pop("output"),
+                    **out} for i, (value, out) in enumerate(zip(values, self.generate(model, features, values, decoding)))]
         if attention_plot is not None:
             if getattr(self.cfg, "attention", "") == "none":
                 raise UserError("this run was trained with attention: none; there is no attention to plot")
-            from rnn_apps.plots import plot_attention
+            from rnn_apps.plots import plot_attention, plot_image_attention
 
             path = Path(attention_plot)
-            for i, result in enumerate(results):
+            for i, (value, result) in enumerate(zip(values, results)):
                 out = path if len(results) == 1 else path.with_name(f"{path.stem}_{i + 1}{path.suffix or '.png'}")
-                attention = self.attention(model, features, result[self.source], result["ids"])
-                result["attention_plot"] = str(plot_attention(attention, out, title=result[self.noun]))
+                attention = self.attention(model, features, value, result["ids"])
+                draw = plot_image_attention if "image" in attention else plot_attention
+                result["attention_plot"] = str(draw(attention, out, title=result[self.noun]))
         if decoding.sampling is not None:
             for result in results:
                 result["seed"] = decoding.sampling.seed
@@ -194,34 +197,47 @@ class TokenSequence:
 
     def evaluate(self, model: keras.Model, features: Features, examples: Examples, beam: int | None = None,
                  length_penalty: float | None = None, max_length: int | None = None) -> dict:
-        """Corpus BLEU and chrF (sacrebleu), exact match, and the teacher-forced loss and
-        token accuracy on ``examples``."""
+        """Corpus BLEU (BLEU-1..4 where one source has several references) and chrF
+        (sacrebleu), exact match or CIDEr, and the teacher-forced loss and token accuracy."""
         import sacrebleu
+        from sacrebleu.metrics import BLEU
 
         decoding = Decoding.from_options(beam=beam, length_penalty=length_penalty, max_length=max_length)
-        sources = list(examples[self.source])
-        outputs = self.generate(model, features, sources, decoding)
-        hypotheses = [out["output"] for out in outputs]
         # References as the model sees them (normalised, lower-cased when configured), joined
         # by the same rules as the outputs; words out of the vocabulary stay as they are.
         references_tokens = tokenize_for_reference(self.text, examples[self.name])
-        references = [t.decode("utf-8") for t in
-                      detokenize(tf.ragged.constant(references_tokens, dtype=tf.string), self.text.level).numpy()]
-        exact = [out["tokens"] == ref for out, ref in zip(outputs, references_tokens)]
+        references_text = [t.decode("utf-8") for t in
+                           detokenize(tf.ragged.constant(references_tokens, dtype=tf.string), self.text.level).numpy()]
+        groups: dict = {}  # source -> indices of its examples (one each, or an image's captions)
+        for i, value in enumerate(examples[self.source]):
+            key = i if self.references == "single" else (value if isinstance(value, str) else id(value))
+            groups.setdefault(key, []).append(i)
+        firsts = [indices[0] for indices in groups.values()]
+        sources = [examples[self.source][i] for i in firsts]
+        outputs = self.generate(model, features, sources, decoding)
+        hypotheses = [out["output"] for out in outputs]
+        references = [[references_text[i] for i in indices] for indices in groups.values()]
+        streams = [[refs[k] if k < len(refs) else None for refs in references]
+                   for k in range(max(len(r) for r in references))] if references else [[]]
         nats, correct, tokens = 0.0, 0, 0
         for inputs, target_out in self.dataset(features, examples, self.cfg, training=False):
             batch = sequence_cross_entropy(model(inputs, training=False), target_out, target_out != PAD)
             nats, correct, tokens = nats + batch[0], correct + batch[1], tokens + batch[2]
-        report = {"examples": len(sources),
-                  "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
-                  "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
-                  "exact_match": float(np.mean(exact)) if exact else 0.0,
-                  "loss": nats / max(tokens, 1), "accuracy": correct / max(tokens, 1),
-                  "beam": decoding.beam}
+        report = {"examples": len(sources), "bleu": BLEU().corpus_score(hypotheses, streams).score,
+                  "chrf": sacrebleu.corpus_chrf(hypotheses, streams).score,
+                  "loss": nats / max(tokens, 1), "accuracy": correct / max(tokens, 1), "beam": decoding.beam}
+        if self.references == "single":
+            report["exact_match"] = float(np.mean([out["tokens"] == references_tokens[i]
+                                                   for out, i in zip(outputs, firsts)])) if outputs else 0.0
+        else:
+            report["references"] = len(examples)
+            for n in (1, 2, 3, 4):
+                report[f"bleu_{n}"] = BLEU(max_ngram_order=n).corpus_score(hypotheses, streams).score
+            report.update(cider(hypotheses, references))
         if decoding.beam > 1:
             report["mean_log_probability"] = float(np.mean([out["log_probability"] for out in outputs]))
-        report["samples"] = [{"source": s, "reference": r, self.noun: h}
-                             for s, r, h in list(zip(sources, references, hypotheses))[:5]]
+        report["samples"] = [{"source": s if isinstance(s, str) else f"array {i + 1}", "reference": r[0],
+                              self.noun: h} for i, (s, r, h) in enumerate(list(zip(sources, references, hypotheses))[:5])]
         return report
 
     # --- serving --------------------------------------------------------------------------
@@ -233,14 +249,13 @@ class TokenSequence:
         engine, source = self.engine(model, features), features.inputs[self.source]
         greedy = engine.greedy_function()
 
-        @tf.function(input_signature=[source.raw_spec()])
-        def produce(raw):
-            encoded = source.encode(raw)
-            tokens = greedy(encoded.to_tensor() if isinstance(encoded, tf.RaggedTensor) else encoded)
+        @tf.function(input_signature=source.raw_specs())
+        def produce(*raw):
+            tokens = greedy(source.from_raw(list(raw))[self.source])
             return {self.noun: self.output_text(tokens), "ids": tokens}
 
         return {self.verb: Signature(produce),
-                **engine.signatures(source.tensor_spec(length=seq_len), state_names(self.cfg))}
+                **engine.signatures(source.tensor_specs(seq_len)[0], state_names(self.cfg))}
 
     def signature_inputs(self, model: keras.Model, features: Features, examples: Examples,
                          seq_len: int | None = None) -> dict[str, list[dict]]:
@@ -249,17 +264,16 @@ class TokenSequence:
         from rnn_apps.layers.recurrent import state_names
 
         source = features.inputs[self.source]
-        length = seq_len or source.static_length
-        ids = source.encode_padded(examples[self.source], length=length).astype(np.int32)
-        encoder, _ = self.engine(model, features).twins(1, length)
+        spec = source.tensor_specs(seq_len)[0]
+        inputs = source.tensor_values(examples[self.source], seq_len)[spec.name]
+        encoder, _ = self.engine(model, features).twins(1, spec.shape[1] if spec.dtype == tf.int32 else None)
         steps = []
-        for row in ids:
+        for row in inputs:
             encoded, mask, *states = [t.numpy() for t in encoder(row[None], training=False)]
             steps.append({"token": np.array([[self.start_id]], np.int32), "encoder_outputs": encoded,
                           "source_mask": mask, **dict(zip(state_names(self.cfg), states))})
-        raw = np.array(source.prepare(examples[self.source]), dtype=object)
-        return {self.verb: [{source.serving_name: raw}], "encode": [{f"{self.source}_ids": row[None]} for row in ids],
-                "decode_step": steps}
+        return {self.verb: [source.raw_values(examples[self.source])],
+                "encode": [{spec.name: row[None]} for row in inputs], "decode_step": steps}
 
     def settings(self) -> dict:
         """For an export's manifest: the output text's tokenization and the decoding ids."""
@@ -274,3 +288,17 @@ def tokenize_for_reference(text: TextInput, values: list) -> list[list[str]]:
 
     tokens = tokenize(text.lowered(tf.constant(text.prepare(values))), text.level)
     return [[t.decode("utf-8") for t in row] for row in tokens.to_list()]
+
+
+def cider(hypotheses: list[str], references: list[list[str]]) -> dict:
+    """CIDEr-D (pycocoevalcap's scorer, pure Python) of tokenized ``hypotheses`` against
+    each one's ``references``; empty when pycocoevalcap is not installed."""
+    try:
+        from pycocoevalcap.cider.cider import Cider
+    except ImportError:  # optional: the captioning extra
+        return {}
+    if not hypotheses:
+        return {"cider": 0.0}
+    score, _ = Cider().compute_score({i: refs for i, refs in enumerate(references)},
+                                     {i: [h] for i, h in enumerate(hypotheses)})
+    return {"cider": float(score)}

@@ -80,8 +80,11 @@ def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = Non
     """Read and split the data, fit (or load, when resuming ``run``) the features, make the datasets."""
     keras.utils.set_random_seed(cfg.seed)
     examples = task.load_examples(cfg, data)
-    splits = task.split_examples(examples, cfg)
     features = task.features(cfg)
+    for name, kind in features.inputs.items():  # files (images, clips) first: a missing one names its line
+        if hasattr(kind, "check"):
+            kind.check(examples[name], examples.origins)
+    splits = task.split_examples(examples, cfg)
     if run is not None:
         features.load(run)
     else:
@@ -135,7 +138,7 @@ def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress)
     """Keras ``fit`` over the repeated training set; returns the seconds it took. A NaN/inf
     stops it with a ``UserError`` naming where it happened."""
     def named(ds):  # models saved before inputs were named take their one tensor
-        return ds.map(lambda x, y: (model_inputs(model, x), y)) if isinstance(ds.element_spec[0], dict) else ds
+        return ds.map(lambda x, *rest: (model_inputs(model, x), *rest)) if isinstance(ds.element_spec[0], dict) else ds
 
     started = time.perf_counter()
     try:
@@ -225,5 +228,11 @@ def _write_history(run: Path) -> None:
 
     with open(run / "history.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    history = {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+    def number(text: str) -> float | None:  # CSVLogger writes NA for a metric an epoch lacks
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+    history = {key: [number(row[key]) for row in rows] for key in (rows[0] if rows else {})}
     write_json(run / "history.json", history)

@@ -1,0 +1,310 @@
+"""Image captioning: one-to-many (a CNN conditions an RNN decoder, optionally with attention).
+
+The lecture's three steps, each a setting:
+
+1. the CNN summarises the image into one vector ``v`` (the mean of its grid) that
+   conditions the decoder: as its initial state (``image_conditioning: init``), as a
+   third weight matrix added at every step (``every_step``: ``W_ih v`` joins the input),
+   or both;
+2. generation starts from ``[START]``, picks a word per step, feeds it back and stops at
+   ``[END]``, which every training caption ends with (the shared encoder-decoder engine:
+   greedy, sampling, beam);
+3. with attention (Show, Attend and Tell): the CNN gives a grid of L feature vectors; at
+   every step the hidden state scores the L locations; ``soft`` mixes them by their
+   weights, ``hard`` picks one (sampled with a straight-through Gumbel-softmax in
+   training, the most likely at inference); the mix feeds the step. The maps can be
+   drawn over the image (``predict --attention-plot``).
+
+    image [b, H, W, C] -> CNN -> grid [b, L, D] --------------------------------+
+    caption in [b, T] -> Embedding -> RNN (AttendingCell: attend, mix, step) -> [h, z, word] -> logits
+
+The built-in data are pictures of two or three coloured shapes of two sizes, each with
+several reference captions that name the objects, their colours and sizes, and where one
+is from another ("a small red circle left of a big blue square"): to be right a caption
+must look at the right place. Real data: a folder of images with a ``image<TAB>caption``
+TSV (several lines per image: Flickr8k), the COCO captions JSON (``images`` +
+``annotations``), or ``tfds:coco_captions``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from pathlib import Path
+from typing import Literal
+
+import keras
+
+from rnn_apps.config import RecurrentConfig, TrainConfig, VisionConfig, setting
+from rnn_apps.data.examples import Examples
+from rnn_apps.data.inputs import TextInput
+from rnn_apps.data.readers import read_records, read_text_file
+from rnn_apps.data.shapes import place, render
+from rnn_apps.data.vision import ImageInput
+from rnn_apps.errors import UserError
+from rnn_apps.layers.attention import AttendingCell, DoublyStochastic
+from rnn_apps.layers.cnn import grid_sequence, image_encoder
+from rnn_apps.layers.recurrent import recurrent_stack, state_names
+from rnn_apps.outputs.sequence import END, START, Networks, TokenSequence
+from rnn_apps.task import Features, Task
+
+
+@dataclasses.dataclass
+class CaptionConfig(VisionConfig, RecurrentConfig, TrainConfig):
+    image_size: int = setting(64, "images are resized to this many pixels square", min=8)
+    attention: Literal["soft", "hard", "none"] = setting("soft", "soft: a weighted mix of the grid; hard: one "
+                                                                 "location; none: the image vector alone")
+    image_conditioning: Literal["init", "every_step", "both"] = setting(
+        "init", "how the image vector enters the decoder: its initial state, an input at every step, or both")
+    doubly_stochastic: float = setting(0.0, "weight of Show-Attend-Tell's penalty pushing every location to be "
+                                            "attended about once over the caption (0 = off)", min=0)
+    attention_units: int = setting(64, "hidden size of the attention score", min=1)
+    units: int = setting(128, "decoder hidden units", min=1)
+    bidirectional: bool = setting(False, "must stay false: a decoder writes left to right")
+    level: Literal["word", "char"] = setting("word", "caption tokens: words or characters")
+    lowercase: bool = setting(True, "lower-case captions")
+    vocab_size: int = setting(5000, "caption vocabulary cap (incl. padding, unknown, start, end)", min=5)
+    max_length: int = setting(20, "caption tokens kept; decoding stops after this many + 1", min=1)
+    epochs: int = setting(20, "passes over the training captions", min=1)
+    learning_rate: float = setting(3e-3, "optimizer step size", min=0)
+    builtin_examples: int = setting(3000, "built-in images (each with several reference captions)", min=10)
+
+    def __post_init__(self):
+        if self.bidirectional:
+            raise UserError("caption cannot be bidirectional: a decoder writes left to right")
+        if self.attention != "none" and self.layers != 1:
+            raise UserError("the attending decoder has one layer; set layers=1 (or attention=none to stack layers)")
+
+
+PRESETS = {
+    "tiny": {"image_size": 24, "cnn_layers": 2, "cnn_filters": 8, "units": 16, "embedding_dim": 8,
+             "attention_units": 8, "epochs": 2, "builtin_examples": 60, "batch_size": 32},
+    "small": {"builtin_examples": 1500, "epochs": 12},
+    "default": {},
+}
+
+
+def inputs(cfg: CaptionConfig) -> dict:
+    return {"image": ImageInput("image", size=cfg.image_size, channels=cfg.channels)}
+
+
+def output(cfg: CaptionConfig) -> TokenSequence:
+    text = TextInput("caption", "caption_tokens.json", tokenizer="tokens", level=cfg.level, max_tokens=cfg.vocab_size,
+                     max_length=cfg.max_length, lowercase=cfg.lowercase, reserved=(START, END))
+    return TokenSequence(cfg, NETWORKS, text, source="image", verb="caption", noun="caption", references="grouped")
+
+
+def _encoder(cfg: CaptionConfig, image):
+    """``image`` -> grid ``[b, L, D]``, its mask (all ones) and the decoder's initial states."""
+    grid = grid_sequence(image_encoder(cfg)(image))
+    v = keras.ops.mean(grid, axis=1)
+    if cfg.image_conditioning in ("init", "both"):
+        states = [keras.layers.Dense(cfg.units, activation="tanh", name=f"init_{n}")(v) for n in state_names(cfg)]
+    else:
+        states = [keras.ops.zeros_like(v[:, :1]) + keras.ops.zeros((cfg.units,)) for _ in state_names(cfg)]
+    return grid, keras.ops.ones_like(grid[:, :, 0]), states
+
+
+def _decoder(cfg: CaptionConfig, vocab_size: int, tokens, grid, states, target_mask=None):
+    """``tokens [b, T]`` -> ``(logits [b, T, V], attention [b, T, L], final states)``."""
+    words = keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="caption_embedding")(tokens)
+    every_step = cfg.image_conditioning in ("every_step", "both")
+    locations, depth = grid.shape[1], grid.shape[2]
+    steps = keras.ops.ones_like(words[:, :, :1])  # [b, T, 1], to repeat per-image tensors over the steps
+    if cfg.attention == "none":
+        x = keras.layers.Concatenate(name="word_and_image")([words, steps * keras.ops.mean(grid, axis=1)[:, None]]) \
+            if every_step else words
+        hidden, final = recurrent_stack(x, cfg, "decoder", initial_states=states, return_states=True,
+                                        bidirectional=False)
+        weights, out = keras.ops.zeros_like(steps) * keras.ops.zeros((locations,)), [hidden, words]
+    else:
+        flat = keras.layers.Reshape((1, locations * depth), name="grid_flat")(grid)
+        cell = AttendingCell(cfg.cell, cfg.units, locations, depth, cfg.embedding_dim, cfg.attention_units,
+                             mode=cfg.attention, image_vector=every_step, name="attending_cell")
+        stepped = keras.layers.RNN(cell, return_sequences=True, return_state=True, name=f"decoder_{cfg.cell}_1")(
+            keras.layers.Concatenate(name="word_and_grid")([words, steps * flat]), initial_state=states)
+        sequence, final = stepped[0], list(stepped[1:])
+        hidden, context = sequence[:, :, :cfg.units], sequence[:, :, cfg.units:cfg.units + depth]
+        weights = sequence[:, :, cfg.units + depth:]
+        if target_mask is not None and cfg.doubly_stochastic > 0:
+            weights = DoublyStochastic(cfg.doubly_stochastic, name="doubly_stochastic")(weights, target_mask)
+        out = [hidden, context, words]  # Show-Attend-Tell's deep output: L_o(E y + L_h h + L_z z)
+    deep = keras.layers.Dense(cfg.embedding_dim, activation="tanh", name="deep_output")(
+        keras.layers.Concatenate(name="deep_inputs")(out))
+    return keras.layers.Dense(vocab_size, name="logits")(deep), weights, final
+
+
+def build_model(cfg: CaptionConfig, features: Features) -> keras.Model:
+    """Training model (teacher forcing): ``{image, target_in [b, T]}`` -> ``logits [b, T, V]``."""
+    image = keras.Input((cfg.image_size, cfg.image_size, cfg.channels), name="image")
+    target_in = keras.Input((None,), dtype="int32", name="target_in")
+    grid, _, states = _encoder(cfg, image)
+    mask = keras.ops.cast(keras.ops.not_equal(target_in, 0), "float32")
+    logits, _, _ = _decoder(cfg, features.output.vocab_size, target_in, grid, states, target_mask=mask)
+    return keras.Model({"image": image, "target_in": target_in}, logits, name=f"caption_{cfg.attention}")
+
+
+def build_encoder(cfg: CaptionConfig, features: Features, batch_size=None, source_length=None) -> keras.Model:
+    """``image [b, H, W, C]`` -> ``[grid [b, L, D], mask [b, L], *initial states [b, units]]``."""
+    image = keras.Input(batch_shape=(batch_size, cfg.image_size, cfg.image_size, cfg.channels), name="image")
+    grid, mask, states = _encoder(cfg, image)
+    return keras.Model(image, [grid, mask, *states], name="caption_encoder")
+
+
+def build_decoder(cfg: CaptionConfig, features: Features, batch_size=None, source_length=None) -> keras.Model:
+    """``[tokens [b, T], grid, mask, *states]`` -> ``[logits, attention [b, T, L], *states]``."""
+    encoder = build_encoder(cfg, features)
+    locations, depth = encoder.outputs[0].shape[1:]
+    tokens = keras.Input(batch_shape=(batch_size, None), dtype="int32", name="token")
+    grid = keras.Input(batch_shape=(batch_size, locations, depth), name="encoder_outputs")
+    mask = keras.Input(batch_shape=(batch_size, locations), name="source_mask")
+    states = [keras.Input(batch_shape=(batch_size, cfg.units), name=n) for n in state_names(cfg)]
+    logits, weights, final = _decoder(cfg, features.output.vocab_size, tokens, grid, states)
+    return keras.Model([tokens, grid, mask, *states], [logits, weights, *final], name="caption_decoder")
+
+
+NETWORKS = Networks(encoder=build_encoder, decoder=build_decoder)
+
+
+# --- built-in data: shapes and where they are ---------------------------------------------------
+
+COLORS = ["red", "green", "blue", "yellow", "purple", "orange"]
+KINDS = ("circle", "square", "triangle")
+SIZES = {"small": 1 / 11, "big": 1 / 7}  # radius as a fraction of the picture
+
+
+def _relation(a, b) -> tuple[str, str]:
+    """Where ``a`` is from ``b`` and the reverse: left of / right of, or above / below."""
+    if abs(a.x - b.x) >= abs(a.y - b.y):
+        return ("left of", "right of") if a.x < b.x else ("right of", "left of")
+    return ("above", "below") if a.y < b.y else ("below", "above")
+
+
+def _captions(rng: random.Random, shapes, sizes: list[str]) -> list[str]:
+    """Three to five reference captions of one picture."""
+    name = [f"{size} {s.color} {s.kind}" for s, size in zip(shapes, sizes)]
+    a, b = rng.sample(range(len(shapes)), 2)
+    forward, backward = _relation(shapes[a], shapes[b])
+    captions = [f"a {name[a]} {forward} a {name[b]}", f"a {name[b]} {backward} a {name[a]}"]
+    if len(shapes) == 3:
+        c = next(i for i in range(3) if i not in (a, b))
+        captions.append(f"a {name[a]} {forward} a {name[b]} and a {name[c]}")
+        captions.append(f"a {name[c]} {_relation(shapes[c], shapes[a])[0]} a {name[a]}")
+    else:
+        captions.append(f"a {name[a]} and a {name[b]}")
+    return captions
+
+
+def generate_captions(n: int, seed: int, size: int = 64) -> Examples:
+    """``n`` pictures, one example per reference caption (the picture shared), deterministic for a seed."""
+    rng = random.Random(seed)
+    images, captions, origins = [], [], []
+    for i in range(n):
+        count = rng.choice((2, 3))
+        sizes = [rng.choice(list(SIZES)) for _ in range(count)]
+        shapes = place(rng, count, size, size * max(SIZES[s] for s in sizes), rng.sample(COLORS, count), kinds=KINDS)
+        shapes = [dataclasses.replace(s, radius=size * SIZES[z]) for s, z in zip(shapes, sizes)]
+        picture = render(shapes, size)
+        for caption in _captions(rng, shapes, sizes):
+            images.append(picture)
+            captions.append(caption)
+            origins.append(f"builtin:{i}")
+    return Examples({"image": images, "caption": captions}, origins)
+
+
+def nearest_captions(train: Examples, images: list) -> list[str]:
+    """The baseline that does not write: for each image, a caption of the training image
+    nearest to it in pixels (Devlin et al.'s nearest-neighbour captioning, raw pixels)."""
+    import numpy as np
+
+    firsts = {}  # one training picture per group, with its first caption
+    for image, caption in zip(train["image"], train["caption"]):
+        firsts.setdefault(id(image), (image, caption))
+    pictures = np.stack([np.asarray(p, np.float32).ravel() for p, _ in firsts.values()])
+    captions = [c for _, c in firsts.values()]
+    out = []
+    for image in images:
+        distances = ((pictures - np.asarray(image, np.float32).ravel()) ** 2).sum(axis=1)
+        out.append(captions[int(distances.argmin())])
+    return out
+
+
+# --- real data ----------------------------------------------------------------------------------
+
+def read_flickr(path: Path) -> Examples:
+    """``image<TAB>caption`` lines (several per image; a ``#n`` suffix on the image name, as
+    Flickr8k writes it, is dropped); images relative to the file, or in an ``Images`` folder."""
+    images, captions, origins = [], [], []
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, tab, caption = line.partition("\t")
+        if not tab or not caption.strip():
+            raise UserError(f"{path}:{number}: expected image<TAB>caption")
+        name = name.split("#")[0].strip()
+        folder = path.parent / "Images" if (path.parent / "Images" / name).exists() else path.parent
+        images.append(str(folder / name))
+        captions.append(caption.strip())
+        origins.append(f"{path}:{number}")
+    if not images:
+        raise UserError(f"{path}: no captions found (the file is empty)")
+    return Examples({"image": images, "caption": captions}, origins)
+
+
+def read_coco(path: Path) -> Examples:
+    """COCO captions JSON: ``images`` (id, file_name) and ``annotations`` (image_id, caption);
+    images beside the file or in a folder next to it."""
+    try:
+        data = json.loads(read_text_file(path))
+        files = {image["id"]: image["file_name"] for image in data["images"]}
+        annotations = data["annotations"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"{path}: not a COCO captions file with images and annotations ({exc})") from None
+    folders = [path.parent] + sorted(p for p in path.parent.iterdir() if p.is_dir())
+    images, captions = [], []
+    for i, annotation in enumerate(annotations):
+        if annotation.get("image_id") not in files:
+            raise UserError(f"{path}: annotation {i} names image_id {annotation.get('image_id')}, not in images")
+        name = files[annotation["image_id"]]
+        folder = next((f for f in folders if (f / name).exists()), path.parent)
+        images.append(str(folder / name))
+        captions.append(str(annotation["caption"]).strip())
+    return Examples({"image": images, "caption": captions}, [f"{path}#annotation {i}" for i in range(len(images))])
+
+
+def load_examples(cfg: CaptionConfig, source: str | None) -> Examples:
+    if source is None:
+        return generate_captions(cfg.builtin_examples, cfg.seed, cfg.image_size)
+    if source.startswith("tfds:"):  # coco_captions: an image with its captions
+        from rnn_apps.data.readers import read_tfds_records
+
+        images, captions = [], []
+        for record in read_tfds_records(source):
+            for caption in record["captions"]["text"]:
+                images.append(record["image"])
+                captions.append(caption)
+        return Examples({"image": images, "caption": captions}, [f"{source}#{i}" for i in range(len(images))])
+    path = Path(source)
+    if path.suffix.lower() == ".json":
+        return read_coco(path)
+    if path.suffix.lower() in (".tsv", ".txt", ".csv") and path.is_file():
+        if path.suffix.lower() == ".csv":
+            rows = read_records(path)
+            return Examples({"image": [str(path.parent / r["image"]) for _, r in rows],
+                             "caption": [r["caption"] for _, r in rows]}, [o for o, _ in rows])
+        return read_flickr(path)
+    raise UserError(f"{source}: give an image<TAB>caption .tsv/.txt, a COCO captions .json or tfds:coco_captions")
+
+
+TASK = Task(
+    name="caption",
+    shape="one-to-many",
+    description="describe an image in words: a CNN conditions an RNN decoder, with soft or hard attention",
+    config_class=CaptionConfig,
+    presets=PRESETS,
+    load_examples=load_examples,
+    inputs=inputs,
+    output=output,
+    build_model=build_model,
+    split="grouped",
+)

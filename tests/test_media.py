@@ -1,0 +1,234 @@
+"""rnn_apps.data.media: every format read as TensorFlow reads it, clips, resizing, errors."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from rnn_apps.data.media import (check_clip, check_image, clip_length, read_clip, read_image,
+                                 resize_bilinear, to_float)
+from rnn_apps.errors import UserError
+
+RNG = np.random.default_rng(0)
+PALETTE = RNG.integers(0, 256, (16, 3), dtype=np.uint8)  # few colours: GIF stays lossless
+RGB = PALETTE[RNG.integers(0, 16, (13, 17))]
+ALPHA = RNG.integers(0, 256, (13, 17), dtype=np.uint8)
+SOURCES = {"grey": RGB[..., 1], "rgb": RGB, "rgba": np.dstack([RGB, ALPHA])}
+
+
+def grey_601(rgb):
+    """libpng's truncated integer ITU-R 601 weights (what tf.io.decode_png(channels=1) does)."""
+    r, g, b = (rgb[..., i].astype(np.int64) for i in range(3))
+    return ((9797 * r + 19234 * g + 3737 * b) >> 15).astype(np.uint8)[..., None]
+
+
+def expected(source, channels):
+    pixels = source[..., None] if source.ndim == 2 else source[..., :3]
+    if channels == 3:
+        return np.broadcast_to(pixels, (*pixels.shape[:2], 3))
+    return pixels if pixels.shape[-1] == 1 else grey_601(pixels)
+
+
+def save(path, array, fmt, **kwargs):
+    Image.fromarray(array).save(path, fmt, **kwargs)
+    return path
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("fmt,kind", [(f, k) for f in ("PNG", "BMP", "GIF") for k in SOURCES
+                                      if (f, k) != ("GIF", "rgba")])  # GIF: a transparent index, below
+def test_lossless_formats_round_trip_and_equal_tf(tmp_path, fmt, kind, channels):
+    path = save(tmp_path / f"x.{fmt.lower()}", SOURCES[kind], fmt)
+    got = read_image(path, channels)
+    assert got.dtype == np.uint8 and got.shape == (13, 17, channels)
+    np.testing.assert_array_equal(got, expected(SOURCES[kind], channels))
+    if fmt != "PNG" and channels == 1:
+        return  # TF decodes BMP and GIF only to 3 (or 4) channels
+    tf_pixels = tf.io.decode_image(path.read_bytes(), channels=channels, expand_animations=False).numpy()
+    np.testing.assert_array_equal(got, tf_pixels)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("kind", ["grey", "rgb"])
+def test_jpeg_equals_tf_accurate_dct(tmp_path, kind, channels):
+    """PIL and TF share libjpeg-turbo: identical with dct_method="INTEGER_ACCURATE" (PIL's
+    default); TF's default (fast integer DCT, also decode_image's) is a few levels off."""
+    smooth = np.linspace(0, 255, 48 * 64 * 3).reshape(48, 64, 3)
+    source = np.clip(smooth + RNG.normal(0, 30, smooth.shape), 0, 255).astype(np.uint8)
+    source = source[..., 0] if kind == "grey" else source
+    data = save(tmp_path / "x.jpg", source, "JPEG", quality=90).read_bytes()
+    got = read_image(tmp_path / "x.jpg", channels)
+    accurate = tf.io.decode_jpeg(data, channels=channels, dct_method="INTEGER_ACCURATE").numpy()
+    np.testing.assert_array_equal(got, accurate)
+    fast = tf.io.decode_image(data, channels=channels, expand_animations=False).numpy()
+    assert np.abs(got.astype(int) - fast).max() <= 8  # seen: 3 to 5
+
+
+def test_gif_first_frame_and_transparency_as_tf(tmp_path):
+    frames = [Image.fromarray(RNG.integers(0, 4, (9, 11), dtype=np.uint8), "P") for _ in range(3)]
+    for frame in frames:
+        frame.putpalette([0, 0, 0, 200, 10, 10, 10, 200, 10, 90, 90, 250] + [0] * 756)
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], transparency=3, optimize=False)
+    got = read_image(tmp_path / "a.gif")
+    tf_pixels = tf.io.decode_image((tmp_path / "a.gif").read_bytes(), channels=3, expand_animations=False)
+    np.testing.assert_array_equal(got, tf_pixels.numpy())
+    assert got[np.asarray(frames[0]) == 3].max() == 0  # transparent reads as black, like TF
+
+
+def test_16_bit_png_keeps_high_byte_like_tf(tmp_path):
+    deep = RNG.integers(0, 65536, (6, 5), dtype=np.uint16)
+    path = save(tmp_path / "d.png", deep, "PNG")
+    got = read_image(path, channels=1)
+    np.testing.assert_array_equal(got[..., 0], deep >> 8)
+    np.testing.assert_array_equal(got, tf.io.decode_png(path.read_bytes(), channels=1).numpy())
+
+
+def moving_square(t=6, h=48, w=64):
+    """[t, h, w, 3] uint8: dark blue with a bright 12x12 square moving right by 6 px a frame."""
+    frames = np.zeros((t, h, w, 3), np.uint8)
+    frames[..., 2] = 40
+    for i in range(t):
+        frames[i, 16:28, 4 + 6 * i:16 + 6 * i] = (250, 240, 230)
+    return frames
+
+
+def assert_square_where_drawn(clip):
+    for i, frame in enumerate(clip):
+        ys, xs = np.nonzero(frame.astype(int).sum(-1) > 600)
+        assert abs(ys.mean() - 21.5) <= 1 and abs(xs.mean() - (9.5 + 6 * i)) <= 1
+
+
+def test_npy_clips(tmp_path):
+    frames = moving_square()
+    np.save(tmp_path / "u8.npy", frames)
+    np.testing.assert_array_equal(read_clip(tmp_path / "u8.npy"), frames)
+    assert clip_length(tmp_path / "u8.npy") == 6
+    np.save(tmp_path / "f.npy", frames / np.float32(255))
+    np.testing.assert_array_equal(read_clip(tmp_path / "f.npy"), frames)  # rounds, no off-by-one
+    np.save(tmp_path / "half.npy", np.full((2, 3, 4), 0.5))
+    assert read_clip(tmp_path / "half.npy", channels=1).tolist() == np.full((2, 3, 4, 1), 128).tolist()
+    np.save(tmp_path / "grey.npy", frames[..., 0])
+    assert read_clip(tmp_path / "grey.npy").shape == (6, 48, 64, 3)
+    np.testing.assert_array_equal(read_clip(tmp_path / "grey.npy", channels=1)[..., 0], frames[..., 0])
+    np.save(tmp_path / "rgba.npy", np.concatenate([frames, frames[..., :1]], -1))
+    np.testing.assert_array_equal(read_clip(tmp_path / "rgba.npy"), frames)
+    np.testing.assert_array_equal(read_clip(tmp_path / "u8.npy", channels=1), grey_601(frames))
+
+
+def test_frame_folder_in_natural_order(tmp_path):
+    for i in RNG.permutation(12):
+        save(tmp_path / f"frame{i}.png", np.full((4, 5, 3), i * 10, np.uint8), "PNG")
+    (tmp_path / "notes.txt").write_text("not a frame")
+    clip = read_clip(tmp_path)
+    assert clip_length(tmp_path) == 12 and check_clip(tmp_path) == tmp_path
+    assert clip.shape == (12, 4, 5, 3) and clip[:, 0, 0, 0].tolist() == [i * 10 for i in range(12)]
+
+
+@pytest.mark.parametrize("fourcc,suffix", [("mp4v", ".mp4"), ("MJPG", ".avi")])
+def test_video_files(tmp_path, fourcc, suffix):
+    """Lossy codecs: mean error about 1 level, up to ~30 at the square's edges."""
+    cv2 = pytest.importorskip("cv2")
+    frames = moving_square()
+    writer = cv2.VideoWriter(str(tmp_path / f"v{suffix}"), cv2.VideoWriter_fourcc(*fourcc), 10, (64, 48))
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))  # OpenCV writes BGR
+    writer.release()
+    clip = read_clip(tmp_path / f"v{suffix}")
+    assert clip.shape == frames.shape and clip.dtype == np.uint8 and clip_length(tmp_path / f"v{suffix}") == 6
+    assert np.abs(clip.astype(int) - frames).mean() < 4
+    assert_square_where_drawn(clip)
+    assert read_clip(tmp_path / f"v{suffix}", channels=1).shape == (6, 48, 64, 1)
+
+
+def test_animated_gif_clip_equals_tf(tmp_path):
+    frames = moving_square()
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(tmp_path / "a.gif", save_all=True, append_images=images[1:], duration=100, loop=0)
+    clip = read_clip(tmp_path / "a.gif")
+    assert clip_length(tmp_path / "a.gif") == 6
+    np.testing.assert_array_equal(clip, frames)
+    np.testing.assert_array_equal(clip, tf.io.decode_gif((tmp_path / "a.gif").read_bytes()).numpy())
+    assert_square_where_drawn(clip)
+
+
+@settings(max_examples=150, deadline=None)
+@given(in_size=st.tuples(st.integers(1, 40), st.integers(1, 40)),
+       out_size=st.tuples(st.integers(1, 40), st.integers(1, 40)),
+       channels=st.sampled_from([1, 3]), batch=st.sampled_from([(), (2,), (2, 3)]),
+       seed=st.integers(0, 2**16))
+def test_resize_bilinear_equals_tf(in_size, out_size, channels, batch, seed):
+    images = np.random.default_rng(seed).uniform(0, 255, (*batch, *in_size, channels)).astype(np.float32)
+    ours = resize_bilinear(images, out_size)
+    flat = images.reshape(-1, *in_size, channels) if batch else images
+    theirs = tf.image.resize(flat, out_size, method="bilinear", antialias=False).numpy()
+    assert ours.dtype == np.float32 and ours.shape == (*batch, *out_size, channels)
+    np.testing.assert_allclose(ours, theirs.reshape(ours.shape), rtol=0, atol=1e-4)
+
+
+def test_resize_identity_uint8_and_to_float():
+    pixels = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    same = resize_bilinear(pixels, (5, 7))
+    assert same.dtype == np.float32 and np.array_equal(same, pixels)
+    assert np.array_equal(same, tf.image.resize(pixels, (5, 7)).numpy())
+    all_levels = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal(to_float(all_levels), tf.image.convert_image_dtype(all_levels, tf.float32))
+
+
+def user_error(call, *args, **kwargs) -> str:
+    with pytest.raises(UserError) as info:
+        call(*args, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_malformed_images_name_file_and_origin(tmp_path):
+    missing = user_error(read_image, tmp_path / "cat.png", origin="labels.csv:12")
+    assert missing == f"labels.csv:12: {tmp_path / 'cat.png'}: no such image"
+    (tmp_path / "empty.png").write_bytes(b"")
+    assert user_error(check_image, tmp_path / "empty.png").endswith("empty.png: empty file, not an image")
+    (tmp_path / "text.png").write_text("hello, I am text\n" * 3)
+    assert "text.png: not a PNG, JPEG, BMP or GIF image" in user_error(read_image, tmp_path / "text.png")
+    data = save(tmp_path / "ok.png", RNG.integers(0, 256, (64, 64, 3), np.uint8), "PNG").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    assert check_image(tmp_path / "cut.png") == tmp_path / "cut.png"  # magic bytes are fine ...
+    message = user_error(read_image, tmp_path / "cut.png", origin="data.jsonl:3")
+    assert message.startswith(f"data.jsonl:3: {tmp_path / 'cut.png'}: cannot decode image (")  # ... decoding is not
+    assert "is a folder" in user_error(check_image, tmp_path)
+
+
+def test_malformed_clips_name_file(tmp_path):
+    np.save(tmp_path / "flat.npy", np.zeros((4, 5), np.uint8))
+    assert user_error(read_clip, tmp_path / "flat.npy", origin="clips.csv:2").startswith(
+        f"clips.csv:2: {tmp_path / 'flat.npy'}: expected a clip of shape")
+    assert "got shape [4, 5]" in user_error(read_clip, tmp_path / "flat.npy")
+    np.save(tmp_path / "wide.npy", np.zeros((2, 3, 4, 5), np.uint8))
+    assert "got shape [2, 3, 4, 5]" in user_error(read_clip, tmp_path / "wide.npy")
+    np.save(tmp_path / "i16.npy", np.zeros((2, 3, 4), np.int16))
+    assert "int16" in user_error(read_clip, tmp_path / "i16.npy")
+    (tmp_path / "text.npy").write_text("1 2 3")
+    assert "text.npy: not a .npy array" in user_error(check_clip, tmp_path / "text.npy")
+    (tmp_path / "empty").mkdir()
+    assert "empty: no frame images" in user_error(read_clip, tmp_path / "empty")
+    (tmp_path / "empty.avi").write_bytes(b"")
+    assert "empty.avi: empty file" in user_error(read_clip, tmp_path / "empty.avi")
+    assert "nothing.gif: no such clip" in user_error(clip_length, tmp_path / "nothing.gif")
+    (tmp_path / "notes.txt").write_text("hi")
+    assert user_error(check_clip, tmp_path / "notes.txt", "clips.csv:9").startswith(
+        f"clips.csv:9: {tmp_path / 'notes.txt'}: not a clip; give a .npy file")
+    (tmp_path / "corrupt.mp4").write_bytes(RNG.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    pytest.importorskip("cv2")
+    assert "corrupt.mp4: no frames could be decoded" in user_error(read_clip, tmp_path / "corrupt.mp4")
+    assert "corrupt.mp4: no frames could be decoded" in user_error(clip_length, tmp_path / "corrupt.mp4")
+
+
+def test_import_loads_neither_tensorflow_nor_keras():
+    code = ("import sys, rnn_apps.data.media; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'cv2'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
