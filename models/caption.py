@@ -68,6 +68,7 @@ class CaptionConfig(VisionConfig, RecurrentConfig, TrainConfig):
     epochs: int = setting(20, "passes over the training captions", min=1)
     learning_rate: float = setting(3e-3, "optimizer step size", min=0)
     builtin_examples: int = setting(3000, "built-in images (each with several reference captions)", min=10)
+    tfds_data_dir: str = setting("", "TensorFlow Datasets data dir for tfds: sources")
 
     def __post_init__(self):
         if self.bidirectional:
@@ -279,7 +280,7 @@ def load_examples(cfg: CaptionConfig, source: str | None) -> Examples:
         from rnn_apps.data.readers import read_tfds_records
 
         images, captions = [], []
-        for record in read_tfds_records(source):
+        for record in read_tfds_records(source, cfg.tfds_data_dir or None):
             for caption in record["captions"]["text"]:
                 images.append(record["image"])
                 captions.append(caption)
