@@ -19,11 +19,12 @@ this machine (compare ratios within a run, not absolute numbers across runs):
 
 Prints tables and writes ``benchmarks/results/bench_vision.json``.
 
-    python benchmarks/bench_vision.py [--budget-minutes 3] [--examples 0] [--files 100] [--steps 40]
+    python benchmarks/bench_vision.py [--budget-minutes 3] [--examples 0] [--files 100] [--steps 60]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -101,10 +102,9 @@ def write_clips(clips, labels, folder: Path) -> dict[str, str]:
 
 def file_pipelines(task, cfg, args, tmp: Path) -> dict:
     """The same ``--files`` clips through the pipeline from memory, ``.npy`` and ``.mp4``."""
-    import dataclasses
+    from rnn_apps.models.video import generate_clips
 
     from rnn_apps.data import media
-    from rnn_apps.models.video import generate_clips
 
     cfg = dataclasses.replace(cfg, builtin_examples=args.files)
     clips = generate_clips(args.files, cfg.seed)
@@ -139,21 +139,17 @@ def train_throughput(task: str, record, cfg, train, features, steps: int) -> flo
 
 
 def budget_run(task: str, overrides: list[str], args, run_dir: Path) -> dict:
-    import rnn_apps
     from rich.console import Console
 
-    overrides = [*overrides, f"time_budget={args.budget_minutes}", "early_stopping=0", *examples_override(args)]
+    import rnn_apps
+
+    overrides = [*overrides, f"time_budget={args.budget_minutes}", "early_stopping=0", *args.builtin]
     rnn_apps.train(task, run_dir=run_dir, overrides=overrides, epochs=10_000, console=Console(stderr=True))
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    history = json.loads((run_dir / "history.json").read_text())
-    test = metrics["test"]
+    history, test = json.loads((run_dir / "history.json").read_text()), metrics["test"]
     keep = ("accuracy", "edit", "f1@0.5", "clip_accuracy") if task == "video" else ("accuracy", "accuracy_by_type")
     return {"train_seconds": metrics["train_seconds"], "epochs_started": len(history["loss"]),
             "test": {k: test[k] for k in keep if k in test}}
-
-
-def examples_override(args) -> list[str]:
-    return [f"builtin_examples={args.examples}"] if args.examples else []
 
 
 def print_tables(results: dict, args) -> None:
@@ -193,20 +189,23 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=0, help="built-in examples (0: the task's default)")
     parser.add_argument("--files", type=int, default=100, help="built-in clips written as .mp4 and .npy")
     parser.add_argument("--passes", type=int, default=3, help="timed pipeline passes (median)")
-    parser.add_argument("--steps", type=int, default=40, help="timed training steps")
+    parser.add_argument("--steps", type=int, default=60, help="timed training steps")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "bench_vision.json")
     args = parser.parse_args()
+    args.builtin = [f"builtin_examples={args.examples}"] if args.examples else []
+
+    from rnn_apps.models import get_task
 
     from rnn_apps.config import resolve_config
     from rnn_apps.machine import describe
-    from rnn_apps.models import get_task
 
     started = time.perf_counter()
-    results: dict = {"machine": describe(), "settings": {k: str(v) for k, v in vars(args).items()}, "tasks": {}}
+    results: dict = {"machine": describe(), "settings": {k: str(v) for k, v in vars(args).items() if k != "builtin"},
+                     "tasks": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks.split(","):
             record = get_task(task)
-            cfg = resolve_config(record.config_class, overrides=["cache=false", *examples_override(args)])
+            cfg = resolve_config(record.config_class, overrides=["cache=false", *args.builtin])
             train, features = prepared(record, cfg)
             r = results["tasks"][task] = {"train_examples": len(train),
                                           "pipeline": pipeline(task, cfg, train, features, args.passes)}

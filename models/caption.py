@@ -37,7 +37,7 @@ import keras
 
 from rnn_apps.config import RecurrentConfig, TrainConfig, VisionConfig, setting
 from rnn_apps.data.examples import Examples
-from rnn_apps.data.inputs import TextInput
+from rnn_apps.data.inputs import text_input
 from rnn_apps.data.readers import read_records, read_text_file
 from rnn_apps.data.shapes import place, render
 from rnn_apps.data.vision import ImageInput
@@ -61,7 +61,8 @@ class CaptionConfig(VisionConfig, RecurrentConfig, TrainConfig):
     attention_units: int = setting(64, "hidden size of the attention score", min=1)
     units: int = setting(128, "decoder hidden units", min=1)
     bidirectional: bool = setting(False, "must stay false: a decoder writes left to right")
-    level: Literal["word", "char"] = setting("word", "caption tokens: words or characters")
+    tokenizer: Literal["words", "chars", "subwords"] = setting("words", "caption tokens: words, characters or "
+                                                                         "subwords (a SentencePiece model)")
     lowercase: bool = setting(True, "lower-case captions")
     vocab_size: int = setting(5000, "caption vocabulary cap (incl. padding, unknown, start, end)", min=5)
     max_length: int = setting(20, "caption tokens kept; decoding stops after this many + 1", min=1)
@@ -90,8 +91,8 @@ def inputs(cfg: CaptionConfig) -> dict:
 
 
 def output(cfg: CaptionConfig) -> TokenSequence:
-    text = TextInput("caption", "caption_tokens.json", tokenizer="tokens", level=cfg.level, max_tokens=cfg.vocab_size,
-                     max_length=cfg.max_length, lowercase=cfg.lowercase, reserved=(START, END))
+    text = text_input("caption", "caption_tokens.json", cfg.tokenizer, max_tokens=cfg.vocab_size,
+                      max_length=cfg.max_length, lowercase=cfg.lowercase, reserved=(START, END))
     return TokenSequence(cfg, NETWORKS, text, source="image", verb="caption", noun="caption", references="grouped")
 
 

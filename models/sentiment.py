@@ -22,7 +22,7 @@ import keras
 
 from rnn_apps.config import RecurrentConfig, TrainConfig, setting
 from rnn_apps.data.examples import Examples
-from rnn_apps.data.inputs import TextInput
+from rnn_apps.data.inputs import text_input
 from rnn_apps.data.readers import read_source
 from rnn_apps.layers.recurrent import SequencePooling, recurrent_stack
 from rnn_apps.outputs.classification import ClassLabel
@@ -33,7 +33,8 @@ from rnn_apps.task import Features, Task
 class SentimentConfig(RecurrentConfig, TrainConfig):
     encoder: Literal["rnn", "bow"] = setting("rnn", "rnn: recurrent stack; bow: bag-of-words baseline")
     pooling: Literal["last", "mean", "max"] = setting("last", "how the RNN's sequence is summarised")
-    level: Literal["word", "char"] = setting("word", "tokenize into words or characters")
+    tokenizer: Literal["words", "chars", "subwords"] = setting(
+        "words", "words or characters (lower-cased, punctuation stripped), or subwords (a SentencePiece model)")
     vocab_size: int = setting(20000, "vocabulary cap (including padding and OOV)", min=3)
     max_length: int = setting(100, "tokens kept per text (longer texts are truncated)", min=1)
     text_column: str = setting("auto", "column with the text: a header name, a 0-based index or auto")
@@ -52,8 +53,8 @@ PRESETS = {
 
 def inputs(cfg: SentimentConfig) -> dict:
     """One text, vectorized by Keras ``TextVectorization`` (lower-cased, punctuation stripped)."""
-    return {"text": TextInput("text", "vocab.json", tokenizer="vectorizer", level=cfg.level,
-                              max_tokens=cfg.vocab_size, max_length=cfg.max_length)}
+    return {"text": text_input("text", "vocab.json", cfg.tokenizer, vectorize=True, max_tokens=cfg.vocab_size,
+                               max_length=cfg.max_length)}
 
 
 def build_model(cfg: SentimentConfig, features: Features) -> keras.Model:

@@ -31,7 +31,7 @@ import keras
 
 from rnn_apps.config import RecurrentConfig, TrainConfig, setting
 from rnn_apps.data.examples import Examples
-from rnn_apps.data.inputs import TextInput
+from rnn_apps.data.inputs import text_input
 from rnn_apps.data.readers import read_text_file
 from rnn_apps.errors import UserError
 from rnn_apps.layers.recurrent import recurrent_stack, state_names
@@ -51,7 +51,8 @@ class TextgenConfig(RecurrentConfig, TrainConfig):
     test_fraction: float = setting(0.0, "last part of the text held out for the final test", min=0, max=0.5)
     val_fraction: float = setting(0.1, "part of the text (before the test part) held out for validation",
                                   min=0, max=0.5)
-    level: Literal["char", "word"] = setting("char", "model characters or words (words keep punctuation)")
+    tokenizer: Literal["chars", "words", "subwords"] = setting(
+        "chars", "model characters, words (punctuation kept) or subwords (a SentencePiece model: lossless)")
     vocab_size: int = setting(10000, "vocabulary cap (including padding and unknown)", min=3)
     tbptt: int = setting(100, "truncated BPTT: window length, state carried across windows (0 = off)", min=0)
     window: int = setting(100, "window length of independent shuffled windows when tbptt is 0", min=1)
@@ -81,8 +82,7 @@ PRESETS = {
 
 def inputs(cfg: TextgenConfig) -> dict:
     """The text, tokenized with case, punctuation and line breaks kept (text must come back)."""
-    return {"text": TextInput("text", "tokens.json", tokenizer="tokens", level=cfg.level, max_tokens=cfg.vocab_size,
-                              stream=True)}
+    return {"text": text_input("text", "tokens.json", cfg.tokenizer, max_tokens=cfg.vocab_size, stream=True)}
 
 
 def _network(cfg: TextgenConfig, vocab_size: int, tokens, states, stateful: bool):

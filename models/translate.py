@@ -31,7 +31,7 @@ import keras
 
 from rnn_apps.config import RecurrentConfig, TrainConfig, setting
 from rnn_apps.data.examples import Examples
-from rnn_apps.data.inputs import TextInput
+from rnn_apps.data.inputs import TextInput, text_input
 from rnn_apps.data.readers import read_source
 from rnn_apps.layers.attention import Attention
 from rnn_apps.layers.recurrent import recurrent_stack, state_names
@@ -50,8 +50,11 @@ class TranslateConfig(RecurrentConfig, TrainConfig):
     embedding_dim: int = setting(64, "size of the source and target token embeddings", min=1)
     epochs: int = setting(12, "passes over the training pairs", min=1)
     learning_rate: float = setting(3e-3, "optimizer step size", min=0)
-    level: Literal["word", "char"] = setting("word", "translate words (punctuation kept as tokens) or characters")
-    lowercase: bool = setting(True, "lower-case source and target (also inside the exported model)")
+    tokenizer: Literal["subwords", "words", "chars"] = setting(
+        "subwords", "subwords (a SentencePiece model per side: no unknown words, text back exactly as written), "
+                    "words (punctuation kept as tokens) or characters")
+    subword_model: Literal["unigram", "bpe"] = setting("unigram", "SentencePiece's unigram language model or BPE")
+    lowercase: bool = setting(False, "lower-case source and target (also inside the exported model)")
     unicode_form: Literal["NFC", "NFKC", "none"] = setting(
         "NFC", "Unicode normal form applied to data and inputs (the SavedModel expects it already applied)")
     source_vocab_size: int = setting(10000, "source vocabulary cap (incl. padding, unknown, start, end)", min=5)
@@ -73,8 +76,8 @@ PRESETS = {
              "batch_size": 32},
     "small": {"units": 64, "attention_units": 64, "epochs": 8},
     "default": {},
-    "spa-eng": {"units": 256, "embedding_dim": 128, "attention_units": 128, "max_length": 20, "epochs": 10,
-                "batch_size": 64, "learning_rate": 2e-3, "source_vocab_size": 12000, "target_vocab_size": 12000},
+    "spa-eng": {"units": 256, "embedding_dim": 128, "attention_units": 128, "max_length": 32, "epochs": 10,
+                "batch_size": 64, "learning_rate": 2e-3, "source_vocab_size": 8000, "target_vocab_size": 8000},
     "large": {"cell": "lstm", "units": 256, "layers": 2, "residual": True, "dropout": 0.2},
 }
 
@@ -82,9 +85,9 @@ PRESETS = {
 def _text(cfg: TranslateConfig, name: str, vocab_size: int, **kwargs) -> TextInput:
     """A side of the pair: tokens with case and punctuation kept (lower-cased if asked),
     ``[START]`` and ``[END]`` at ids 2 and 3."""
-    return TextInput(name, f"{name}_tokens.json", tokenizer="tokens", level=cfg.level, max_tokens=vocab_size,
-                     max_length=cfg.max_length, lowercase=cfg.lowercase, unicode_form=cfg.unicode_form,
-                     reserved=(START, END), **kwargs)
+    return text_input(name, f"{name}_tokens.json", cfg.tokenizer, max_tokens=vocab_size, max_length=cfg.max_length,
+                      lowercase=cfg.lowercase, unicode_form=cfg.unicode_form, reserved=(START, END),
+                      subword_model=cfg.subword_model, **kwargs)
 
 
 def inputs(cfg: TranslateConfig) -> dict:

@@ -112,6 +112,8 @@ def resolve_config(cls: type, *, presets: dict[str, dict] | None = None, preset:
         values.update(_checked(cls, read_config_file(file), origin=str(file)))
     for item in overrides:
         key, text = _split_override(item)
+        if key not in _hints(cls) and key in RENAMED:
+            key, text = RENAMED[key][0], RENAMED[key][1].get(text, text)
         values.update(_checked(cls, {key: parse_value(cls, key, text)}, origin="--set"))
     values.update(_checked(cls, {k: v for k, v in flags.items() if v is not None}, origin="option"))
     return cls(**values)
@@ -188,8 +190,24 @@ def _unknown_key(cls: type, key: str) -> str:
     return f"unknown config key {key!r}; valid keys: {', '.join(field_names(cls))}"
 
 
+# Keys renamed since runs were first saved: old key -> (new key, old value -> new value).
+# A run directory from before keeps loading; an old config file keeps working.
+RENAMED = {"level": ("tokenizer", {"word": "words", "char": "chars"})}
+
+
+def _renamed(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    hints = _hints(cls)
+    out = {}
+    for key, value in data.items():
+        if key not in hints and key in RENAMED and RENAMED[key][0] in hints:
+            key, value = RENAMED[key][0], RENAMED[key][1].get(value, value)
+        out[key] = value
+    return out
+
+
 def _checked(cls: type, data: dict[str, Any], origin: str) -> dict[str, Any]:
     """Check keys, types and bounds of ``data`` against ``cls``; return normalised values."""
+    data = _renamed(cls, data)
     hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     out = {}

@@ -28,9 +28,10 @@ import numpy as np
 import tensorflow as tf
 
 from rnn_apps.data.examples import as_text
-from rnn_apps.data.text import OOV, TextEncoder, TokenVocabulary
+from rnn_apps.data.subwords import SubwordVocabulary
+from rnn_apps.data.text import OOV, TextEncoder, TokenVocabulary, detokenize
 
-Tokenizer = Literal["vectorizer", "tokens"]
+Tokenizer = Literal["vectorizer", "tokens", "subwords"]
 
 
 def normalize(texts: Sequence[str], form: str) -> list[str]:
@@ -46,9 +47,10 @@ class TextInput:
         name: the input's name (a model input and a data column of that name).
         file: where the vocabulary is saved in a run directory.
         tokenizer: ``vectorizer`` (Keras ``TextVectorization``: lower-cased, punctuation
-            stripped at word level; for classifiers) or ``tokens`` (``TokenVocabulary``:
-            case, punctuation and line breaks kept; for text that must come back).
-        level: ``word`` or ``char``.
+            stripped at word level; for classifiers), ``tokens`` (``TokenVocabulary``:
+            case, punctuation and line breaks kept; for text that must come back) or
+            ``subwords`` (a SentencePiece model, ``rnn_apps.data.subwords``: lossless).
+        level: ``word`` or ``char`` (``subword`` for subwords).
         max_tokens: vocabulary cap, padding and unknown included.
         max_length: tokens kept per text (0 = all).
         lowercase: lower-case first (``tokens``; the vectorizer always lower-cases).
@@ -67,12 +69,12 @@ class TextInput:
     def __init__(self, name: str, file: str, *, tokenizer: Tokenizer, level: str, max_tokens: int,
                  max_length: int = 0, lowercase: bool = False, unicode_form: str = "none",
                  reserved: Sequence[str] = (), end_token: str | None = None, stream: bool = False,
-                 serving_name: str | None = None):
+                 serving_name: str | None = None, subword_model: str = "unigram"):
         self.name, self.file, self.tokenizer, self.level = name, file, tokenizer, level
         self.max_tokens, self.max_length, self.lowercase = max_tokens, max_length, lowercase
         self.unicode_form, self.reserved, self.end_token = unicode_form, tuple(reserved), end_token
-        self.stream, self.serving_name = stream, serving_name or name
-        self.vocab: TextEncoder | TokenVocabulary | None = None
+        self.stream, self.serving_name, self.subword_model = stream, serving_name or name, subword_model
+        self.vocab: TextEncoder | TokenVocabulary | SubwordVocabulary | None = None
 
     # --- fitting and files ----------------------------------------------------------------
     def prepare(self, values: Sequence, origins: Sequence[str] | None = None) -> list[str]:
@@ -81,6 +83,13 @@ class TextInput:
 
     def fit(self, values: Sequence) -> "TextInput":
         texts = self.prepare(values)
+        if self.tokenizer == "subwords":
+            if self.lowercase:
+                texts = [t.decode("utf-8") for t in self.lowered(tf.constant(texts)).numpy()]
+            self.vocab = SubwordVocabulary.fit([t + "\n" for t in texts] if self.stream else texts, self.max_tokens,
+                                               Path(self.file).stem + ".model", self.reserved, self.subword_model,
+                                               symbols=("\n",) if self.stream else ())
+            return self
         if self.stream:
             texts = ["".join(line + "\n" for line in texts)]
         if self.tokenizer == "vectorizer":
@@ -95,7 +104,7 @@ class TextInput:
         self.vocab.save(directory / self.file)
 
     def load(self, directory: Path) -> "TextInput":
-        cls = TextEncoder if self.tokenizer == "vectorizer" else TokenVocabulary
+        cls = {"vectorizer": TextEncoder, "tokens": TokenVocabulary, "subwords": SubwordVocabulary}[self.tokenizer]
         self.vocab = cls.load(directory / self.file)
         return self
 
@@ -120,17 +129,21 @@ class TextInput:
     def lowered(self, texts: tf.Tensor) -> tf.Tensor:
         return tf.strings.lower(texts, encoding="utf-8") if self.lowercase else texts
 
-    def ids(self, texts: tf.Tensor) -> tf.RaggedTensor:
-        """``[batch]`` strings -> ragged ids of their tokens, cut at ``max_length`` (``tokens`` only)."""
-        ids = self.vocab.encode_graph(self.lowered(texts))
+    def ids(self, texts: tf.Tensor, serving: bool = False) -> tf.RaggedTensor:
+        """``[batch]`` strings -> ragged ids of their tokens, cut at ``max_length`` (not for the
+        vectorizer). ``serving``: inside a SavedModel (subwords then need TensorFlow Text's op)."""
+        lowered = self.lowered(texts)
+        ids = self.vocab.encode_serving(lowered) if serving and self.tokenizer == "subwords" else \
+            self.vocab.encode_graph(lowered)
         return ids[:, : self.max_length] if self.max_length else ids
 
-    def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
+    def encode(self, texts: tf.Tensor, serving: bool = False) -> tf.RaggedTensor:
         """``[batch]`` strings -> ragged ``[batch, (time)]`` int32 ids, at least one per text
-        (an empty text becomes ``[UNK]``, or just the end token). Runs in tf.data and SavedModels."""
+        (an empty text becomes ``[UNK]``, or just the end token). Runs in tf.data, eager code and
+        (``serving``) SavedModels."""
         if self.tokenizer == "vectorizer":
             return self.vocab.encode_ragged(texts)
-        ids = self.ids(texts)
+        ids = self.ids(texts, serving)
         if self.end_token:
             return tf.concat([ids, tf.fill([ids.nrows(), 1], self.token_id(self.end_token))], axis=1)
         lengths = ids.row_lengths()  # append [UNK], keep max(length, 1): empty rows become [UNK]
@@ -170,7 +183,7 @@ class TextInput:
         return [tf.TensorSpec([1, length or self.static_length], tf.int32, name=f"{self.name}_ids")]
 
     def from_raw(self, tensors: list) -> dict:
-        return {self.name: self.encode(tensors[0]).to_tensor()}
+        return {self.name: self.encode(tensors[0], serving=True).to_tensor()}
 
     def from_tensors(self, tensors: list) -> dict:
         return {self.name: tensors[0]}
@@ -182,14 +195,35 @@ class TextInput:
         """``{name_ids: [n, length] int32}``: one row per value (call a signature per row)."""
         return {f"{self.name}_ids": self.encode_padded(values, length or self.static_length).astype(np.int32)}
 
+    def decode_ragged(self, ids: tf.RaggedTensor) -> tf.Tensor:
+        """Ragged ``[batch, (time)]`` ids -> ``[batch]`` texts, in TensorFlow ops (any SavedModel)."""
+        if self.tokenizer == "subwords":
+            return self.vocab.decode_ragged(ids)
+        return detokenize(tf.gather(tf.constant(self.id_tokens), ids), self.level)
+
     def trackables(self) -> list:
-        """Lookup tables a SavedModel must carry to tokenize raw strings."""
+        """Lookup tables (or a SentencePiece op) a SavedModel must carry to tokenize raw strings."""
+        if self.tokenizer == "subwords":
+            return self.vocab.serving_tokenizer()
         return [self.vocab.layer] if self.tokenizer == "vectorizer" else [self.vocab.lookup]
 
     def settings(self) -> dict:
         """How text is tokenized, for an export's manifest."""
         return {"kind": self.kind, "tokenizer": self.tokenizer, "level": self.level, "lowercase":
                 self.lowercase or self.tokenizer == "vectorizer", "unicode_form": self.unicode_form,
-                "max_length": self.max_length, "end_token": self.end_token, "vocabulary": self.file}
+                "max_length": self.max_length, "end_token": self.end_token, "vocabulary": self.file,
+                **({"model": self.vocab.model_file} if self.tokenizer == "subwords" else {})}
 
 
+
+
+def text_input(name: str, file: str, tokenizer: str, *, vectorize: bool = False, **kwargs) -> TextInput:
+    """A task's text input from its config's ``tokenizer``: ``words``, ``chars`` or ``subwords``.
+
+    ``vectorize``: words and characters through Keras ``TextVectorization`` (lower-cased,
+    punctuation stripped: what a classifier wants) instead of the exact token vocabulary.
+    """
+    if tokenizer == "subwords":
+        return TextInput(name, file, tokenizer="subwords", level="subword", **kwargs)
+    level = {"words": "word", "chars": "char"}[tokenizer]
+    return TextInput(name, file, tokenizer="vectorizer" if vectorize else "tokens", level=level, **kwargs)

@@ -224,6 +224,8 @@ class TokenVocabulary:
         """``[batch]`` strings -> ragged ``[batch, (tokens)]`` int32 ids (usable in a SavedModel)."""
         return tf.cast(self.lookup(tokenize(texts, self.level)), tf.int32)
 
+    encode_serving = encode_graph  # TensorFlow ops only: a SavedModel takes them as they are
+
     def decode_graph(self, ids: tf.Tensor) -> tf.Tensor:
         """``[batch, time]`` ids -> ``[batch]`` texts."""
         words = tf.gather(tf.constant(self.id_tokens), ids)

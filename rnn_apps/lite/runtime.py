@@ -32,7 +32,7 @@ import numpy as np
 from rnn_apps.decoding.settings import Decoding, Sampling
 from rnn_apps.errors import UserError
 from rnn_apps.lite import decoding
-from rnn_apps.lite.text import TokenTokenizer, VectorizerTokenizer
+from rnn_apps.lite.text import SubwordTokenizer, TokenTokenizer, VectorizerTokenizer
 from rnn_apps.options import checked
 
 MANIFEST = "manifest.json"
@@ -71,6 +71,9 @@ def tokenizer(directory: Path, settings: dict):
     path = directory / settings["vocabulary"]
     if settings["tokenizer"] == "vectorizer":
         return VectorizerTokenizer.from_file(path)
+    if settings["tokenizer"] == "subwords":
+        return SubwordTokenizer.from_file(path, lowercase=settings["lowercase"], max_length=settings["max_length"],
+                                          end_token=settings.get("end_token"))
     return TokenTokenizer.from_file(path, lowercase=settings["lowercase"], max_length=settings["max_length"],
                                     end_token=settings.get("end_token"))
 

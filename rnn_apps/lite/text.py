@@ -218,3 +218,34 @@ class TokenTokenizer:
         if any(not 0 <= i < len(self.id_tokens) for i in ids):
             raise ValueError(f"ids must be in [0, {len(self.id_tokens)}): {ids}")
         return detokenize([self.id_tokens[i] for i in ids if i != PAD], self.level)
+
+
+class SubwordTokenizer:
+    """Text <-> ids as a subword ``TextInput`` does, with the ``sentencepiece`` package and the
+    run's SentencePiece model (``rnn_apps.data.subwords``): lower-cased first as TensorFlow does
+    if ``lowercase``, cut at ``max_length``, then the end token's id if any."""
+
+    def __init__(self, model: bytes, *, lowercase: bool = False, max_length: int = 0, end_token: str | None = None):
+        import sentencepiece as spm
+
+        self.processor = spm.SentencePieceProcessor(model_proto=model)
+        self.lowercase, self.max_length = lowercase, max_length
+        self.id_tokens = [""] + [self.processor.id_to_piece(i) for i in range(1, self.processor.get_piece_size())]
+        self.end_id = self.processor.piece_to_id(end_token) if end_token else None
+
+    @classmethod
+    def from_file(cls, path: str | Path, **settings) -> "SubwordTokenizer":
+        """From the JSON a subword input saves (``{"model": file}``), the model beside it."""
+        path = Path(path)
+        return cls((path.parent / _read_json(path)["model"]).read_bytes(), **settings)
+
+    def ids(self, text: str) -> list[int]:
+        ids = self.processor.encode(lower_utf8(text) if self.lowercase else text)
+        if self.max_length:
+            ids = ids[: self.max_length]
+        return ids + [self.end_id] if self.end_id is not None else ids or [OOV]
+
+    def decode(self, ids: Iterable[int], after: int | None = None) -> str:
+        """Ids -> text: the pieces joined, "\u2581" -> space (the first dropped unless streaming)."""
+        text = "".join(self.id_tokens[int(i)] for i in ids if int(i) != PAD).replace("\u2581", " ")
+        return text[1:] if after is None and text.startswith(" ") else text

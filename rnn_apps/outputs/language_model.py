@@ -195,7 +195,7 @@ class NextToken:
             window_nats, window_correct, _ = sequence_cross_entropy(logits, y[:, start:start + 512])
             nats, correct = nats + window_nats, correct + window_correct
         tokens = x.size
-        chars = len(self.vocab.decode(x.reshape(-1))) if self.vocab.level == "word" else tokens
+        chars = len(self.vocab.decode(x.reshape(-1))) if self.vocab.level != "char" else tokens
         return {"nats_per_token": nats / tokens, "bits_per_token": nats / tokens / math.log(2),
                 "bits_per_char": nats / max(chars, 1) / math.log(2), "perplexity": math.exp(nats / tokens),
                 "accuracy": correct / tokens, "tokens": tokens}
@@ -215,9 +215,9 @@ class NextToken:
                                       tf.TensorSpec([], tf.float32, name="temperature"),
                                       tf.TensorSpec([], tf.int64, name="seed")])
         def generate(prompt, length, temperature, seed):
-            ids = vocab.encode_graph(tf.reshape(tf.where(prompt == "", "\n", prompt), [1])).to_tensor()
+            ids = vocab.encode_serving(tf.reshape(tf.where(prompt == "", "\n", prompt), [1])).to_tensor()
             ids = tf.cond(tf.shape(ids)[1] > 0, lambda: ids,
-                          lambda: vocab.encode_graph(tf.constant(["\n"])).to_tensor())
+                          lambda: vocab.encode_serving(tf.constant(["\n"])).to_tensor())
             states = [tf.zeros([1, u]) for u in units]
             logits, states = step(ids, states)
             tokens, _, _ = decode_loop(step, logits[:, -1, :], states, length, greedy=temperature <= 0,

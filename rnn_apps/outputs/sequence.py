@@ -20,7 +20,7 @@ import tensorflow as tf
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.inputs import TextInput
 from rnn_apps.data.pipeline import examples_dataset
-from rnn_apps.data.text import PAD, detokenize
+from rnn_apps.data.text import PAD
 from rnn_apps.decoding.engine import EncoderDecoder
 from rnn_apps.decoding.settings import Decoding
 from rnn_apps.errors import UserError
@@ -139,8 +139,7 @@ class TokenSequence:
     def output_text(self, ids: tf.Tensor) -> tf.Tensor:
         """``[b, n]`` decoder output ids -> ``[b]`` sentences (``[END]`` and padding dropped)."""
         ids = tf.convert_to_tensor(ids, tf.int32)
-        kept = tf.ragged.boolean_mask(ids, (ids != PAD) & (ids != self.end_id))
-        return detokenize(tf.gather(tf.constant(self.text.id_tokens), kept), self.text.level)
+        return self.text.decode_ragged(tf.ragged.boolean_mask(ids, (ids != PAD) & (ids != self.end_id)))
 
     def texts(self, outputs: list[list[int]]) -> list[str]:
         """Output ids per sentence -> sentences."""
@@ -197,17 +196,14 @@ class TokenSequence:
 
     def evaluate(self, model: keras.Model, features: Features, examples: Examples, beam: int | None = None,
                  length_penalty: float | None = None, max_length: int | None = None) -> dict:
-        """Corpus BLEU (BLEU-1..4 where one source has several references) and chrF
-        (sacrebleu), exact match or CIDEr, and the teacher-forced loss and token accuracy."""
-        import sacrebleu
-        from sacrebleu.metrics import BLEU
+        """Standard sacreBLEU and chrF of the output text against the references as they are in
+        the data (cased, untokenized; Unicode NFC), with their signatures; BLEU-1..4 and CIDEr
+        where one source has several references; exact match; the teacher-forced loss and
+        token accuracy. ``bleu_lowercase`` is the case-insensitive BLEU, labelled as such."""
+        from sacrebleu.metrics import BLEU, CHRF
 
         decoding = Decoding.from_options(beam=beam, length_penalty=length_penalty, max_length=max_length)
-        # References as the model sees them (normalised, lower-cased when configured), joined
-        # by the same rules as the outputs; words out of the vocabulary stay as they are.
-        references_tokens = tokenize_for_reference(self.text, examples[self.name])
-        references_text = [t.decode("utf-8") for t in
-                           detokenize(tf.ragged.constant(references_tokens, dtype=tf.string), self.text.level).numpy()]
+        raw = [t.strip() for t in self.text.prepare(examples[self.name])]
         groups: dict = {}  # source -> indices of its examples (one each, or an image's captions)
         for i, value in enumerate(examples[self.source]):
             key = i if self.references == "single" else (value if isinstance(value, str) else id(value))
@@ -216,20 +212,21 @@ class TokenSequence:
         sources = [examples[self.source][i] for i in firsts]
         outputs = self.generate(model, features, sources, decoding)
         hypotheses = [out["output"] for out in outputs]
-        references = [[references_text[i] for i in indices] for indices in groups.values()]
+        references = [[raw[i] for i in indices] for indices in groups.values()]
         streams = [[refs[k] if k < len(refs) else None for refs in references]
                    for k in range(max(len(r) for r in references))] if references else [[]]
         nats, correct, tokens = 0.0, 0, 0
         for inputs, target_out in self.dataset(features, examples, self.cfg, training=False):
             batch = sequence_cross_entropy(model(inputs, training=False), target_out, target_out != PAD)
             nats, correct, tokens = nats + batch[0], correct + batch[1], tokens + batch[2]
-        report = {"examples": len(sources), "bleu": BLEU().corpus_score(hypotheses, streams).score,
-                  "chrf": sacrebleu.corpus_chrf(hypotheses, streams).score,
-                  "loss": nats / max(tokens, 1), "accuracy": correct / max(tokens, 1), "beam": decoding.beam}
-        if self.references == "single":
-            report["exact_match"] = float(np.mean([out["tokens"] == references_tokens[i]
-                                                   for out, i in zip(outputs, firsts)])) if outputs else 0.0
-        else:
+        bleu, chrf = BLEU(), CHRF()
+        report = {"examples": len(sources), "bleu": bleu.corpus_score(hypotheses, streams).score,
+                  "chrf": chrf.corpus_score(hypotheses, streams).score,
+                  "bleu_lowercase": BLEU(lowercase=True).corpus_score(hypotheses, streams).score,
+                  "exact_match": float(np.mean([h in refs for h, refs in zip(hypotheses, references)])) if outputs
+                  else 0.0, "loss": nats / max(tokens, 1), "accuracy": correct / max(tokens, 1), "beam": decoding.beam,
+                  "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature())}
+        if self.references == "grouped":
             report["references"] = len(examples)
             for n in (1, 2, 3, 4):
                 report[f"bleu_{n}"] = BLEU(max_ngram_order=n).corpus_score(hypotheses, streams).score
@@ -280,14 +277,6 @@ class TokenSequence:
         return {**self.text.settings(), "kind": self.kind, "source": self.source, "noun": self.noun,
                 "start_id": self.start_id, "end_id": self.end_id, "banned_ids": [PAD, self.start_id],
                 "max_output_length": self.cfg.max_length + 1}
-
-
-def tokenize_for_reference(text: TextInput, values: list) -> list[list[str]]:
-    """Reference sentences as token lists, normalised as the model sees them."""
-    from rnn_apps.data.text import tokenize
-
-    tokens = tokenize(text.lowered(tf.constant(text.prepare(values))), text.level)
-    return [[t.decode("utf-8") for t in row] for row in tokens.to_list()]
 
 
 def cider(hypotheses: list[str], references: list[list[str]]) -> dict:
