@@ -1,7 +1,6 @@
 """Subword vocabularies: lossless text, one tokenization in Python, tf.data, SavedModels and the runtime."""
 import json
 
-import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import QUIET
