@@ -35,7 +35,9 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as exc:
-            raise UsageProblem(str(exc)) from None
+            problem = UsageProblem(str(exc))
+            problem.exit_code = getattr(exc, "exit_code", 2)  # 130 after Ctrl-C
+            raise problem from None
 
 
 def catalogue_options(command: str):

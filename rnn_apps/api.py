@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from rnn_apps.config import load_config
 from rnn_apps.errors import UserError
 from rnn_apps.options import checked
-from rnn_apps.runs import read_run
+from rnn_apps.runs import load_model, read_run
 
 
 @dataclasses.dataclass
@@ -91,15 +91,13 @@ def load(path: str | Path) -> Any:
 
 def load_run(run_dir: str | Path) -> Run:
     """Read a run directory back: config, features and ``model.keras`` (the best epoch)."""
-    import keras
-
     path, meta = read_run(run_dir)
     task = _task(meta["task"])
     cfg = load_config(task.config_class, path / "config.yaml")
     if not (path / "model.keras").is_file():
         raise UserError(f"{path} has no model.keras yet (training did not finish; continue it with --resume)")
     features = task.features(cfg).load(path)
-    return Run(path, task, cfg, features, keras.models.load_model(path / "model.keras"), meta)
+    return Run(path, task, cfg, features, load_model(path / "model.keras"), meta)
 
 
 def train(task: Any = None, *, data: str | None = None, config: str | Path | None = None,

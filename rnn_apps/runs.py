@@ -53,8 +53,16 @@ def create_run_dir(path: Path, write: Callable[[Path], None]) -> Path:
 
 @contextlib.contextmanager
 def atomic_dir(path: Path):
-    """Yield a temporary sibling of ``path``; rename it to ``path`` if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Yield a temporary sibling of ``path``; rename it to ``path`` if the block succeeds.
+
+    Siblings left by an earlier attempt that was killed (``kill -9`` cannot be cleaned up
+    after) are removed first."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {path.parent} ({exc.strerror or exc})") from None
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; a run directory is an ordinary one
     try:
@@ -67,17 +75,64 @@ def atomic_dir(path: Path):
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file + rename)."""
+    """Write JSON atomically (temp file + rename): a crash or a failed write leaves the old file."""
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write text atomically (temp file + rename); the temp file never outlives a failure."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def save_model(model: Any, path: Path) -> None:
     """``model.save`` atomically: a crash never leaves a half-written ``.keras`` file."""
     tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_model(path: Path) -> Any:
+    """A ``.keras`` file loaded in Keras ``safe_mode``: layers are rebuilt from their
+    configuration, never from pickled Python code, so a file from someone else cannot run
+    code here. A ``Lambda`` layer (arbitrary code) is refused; a damaged or foreign file is a
+    ``UserError`` naming it."""
+    import zipfile
+
+    import keras
+
+    if not path.is_file():
+        raise UserError(f"{path} is missing")
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except zipfile.BadZipFile:
+        raise UserError(f"{path} is damaged or not a Keras model (not a complete .keras archive)") from None
+    except (ValueError, TypeError, KeyError, OSError, AttributeError) as exc:
+        message = str(exc)
+        if "zip file" in message:  # what Keras says of a truncated archive
+            raise UserError(f"{path} is damaged or not a Keras model (not a complete .keras archive)") from None
+        if "safe_mode" in message or "Lambda" in message:
+            raise UserError(f"{path} holds a Lambda layer (arbitrary Python code); rnn-apps loads models in Keras "
+                            f"safe_mode and refuses it") from None
+        raise UserError(f"{path} cannot be loaded as an rnn-apps model ({type(exc).__name__}: "
+                        f"{message.splitlines()[0] if message else ''})") from None
+
+
+def read_json_file(path: Path) -> Any:
+    """A JSON file of a run; a damaged one is a ``UserError`` naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is damaged (not valid JSON: {exc})") from None
+    except OSError as exc:
+        raise UserError(f"{path} cannot be read ({exc.strerror})") from None
 
 
 def read_run(run_dir: str | Path) -> tuple[Path, dict]:
@@ -86,7 +141,11 @@ def read_run(run_dir: str | Path) -> tuple[Path, dict]:
     meta_file = path / RUN_FILE
     if not meta_file.is_file():
         raise UserError(f"{path} is not an rnn-apps run directory (no {RUN_FILE})")
-    return path, json.loads(meta_file.read_text(encoding="utf-8"))
+    meta = read_json_file(meta_file)
+    if not isinstance(meta, dict) or "task" not in meta:
+        raise UserError(f"{meta_file} is damaged (no task)")
+    meta.setdefault("data", None)
+    return path, meta
 
 
 def new_run_meta(task: str, data: str | None) -> dict:

@@ -78,9 +78,18 @@ class Features:
         self.output.save(directory)
 
     def load(self, directory: Path) -> "Features":
-        for kind in self.inputs.values():
-            kind.load(directory)
-        self.output.load(self, directory)
+        """Read what ``save`` wrote; a missing or damaged file is a ``UserError`` naming it."""
+        from rnn_apps.errors import UserError
+
+        for name, part in [*self.inputs.items(), ("output", self.output)]:
+            try:
+                part.load(directory) if part is not self.output else part.load(self, directory)
+            except UserError:
+                raise
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+                file = getattr(part, "file", None) or getattr(getattr(part, "text", None), "file", name)
+                raise UserError(f"{directory / file}: missing or damaged ({type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
         return self
 
     def dataset(self, examples: Examples, training: bool):

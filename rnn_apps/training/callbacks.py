@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rnn_apps.runs import save_model, write_json
+from rnn_apps.runs import save_model, write_json, write_text
 
 
 def format_logs(logs: dict | None) -> str:
@@ -48,27 +50,56 @@ class RichProgress(keras.callbacks.Callback):
 
 
 class Checkpoints(keras.callbacks.Callback):
-    """Save ``last.keras`` every epoch and ``best.keras`` when ``monitor`` improves.
+    """Checkpoints and history, committed together once per epoch, so a run killed at any
+    moment resumes from its last complete epoch with matching weights, history and best.
 
-    ``state.json`` records the epochs done and the best value, which ``--resume`` reads.
+    Each epoch: the weights go to ``epoch-N.keras`` (atomically); then ``state.json`` is
+    replaced atomically — the commit — naming the last and the best epoch's files and
+    holding the history; then ``last.keras``/``best.keras``, ``history.csv`` and
+    ``history.json`` are refreshed from it and files no longer named are removed. A crash
+    before the commit leaves the previous state, whose files are all still there.
     """
 
-    def __init__(self, directory: Path, monitor: str = "val_loss", best: float = math.inf,
-                 best_epoch: int = 0):
+    def __init__(self, directory: Path, monitor: str = "val_loss", state: dict | None = None):
         super().__init__()
-        self.directory, self.monitor, self.best, self.best_epoch = directory, monitor, best, best_epoch
+        self.directory, self.monitor = directory, monitor
+        state = state or {}
+        self.best, self.best_epoch = state.get("best", math.inf), state.get("best_epoch", 0)
+        self.files = {"last": state.get("last", "last.keras"), "best": state.get("best_file", "best.keras")}
+        self.history: dict[str, list] = {k: list(v) for k, v in state.get("history", {}).items()}
         directory.mkdir(parents=True, exist_ok=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+        logs = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))}
+        done = epoch + 1
+        epochs_seen = len(next(iter(self.history.values()), []))
+        for key in set(self.history) | set(logs):  # a metric an epoch lacks is None
+            self.history.setdefault(key, [None] * epochs_seen).append(logs.get(key))
+        current = f"epoch-{done}.keras"
+        save_model(self.model, self.directory / current)
         value = logs.get(self.monitor, logs.get("loss"))
-        save_model(self.model, self.directory / "last.keras")
         if value is not None and value < self.best:
-            self.best, self.best_epoch = float(value), epoch + 1
-            save_model(self.model, self.directory / "best.keras")
-        write_json(self.directory / "state.json",
-                   {"epochs_done": epoch + 1, "monitor": self.monitor, "best": self.best,
-                    "best_epoch": self.best_epoch})
+            self.best, self.best_epoch, self.files["best"] = value, done, current
+        self.files["last"] = current
+        write_json(self.directory / "state.json",  # the commit
+                   {"epochs_done": done, "monitor": self.monitor, "best": self.best, "best_epoch": self.best_epoch,
+                    "last": self.files["last"], "best_file": self.files["best"], "history": self.history})
+        for name in ("last", "best"):
+            shutil.copyfile(self.directory / self.files[name], self.directory / f".{name}.keras.tmp")
+            os.replace(self.directory / f".{name}.keras.tmp", self.directory / f"{name}.keras")
+        for old in self.directory.glob("epoch-*.keras"):
+            if old.name not in self.files.values():
+                old.unlink()
+        write_history(self.directory.parent, self.history)
+
+
+def write_history(run: Path, history: dict[str, list]) -> None:
+    """``history.json`` ``{metric: [value per epoch]}`` and the same as ``history.csv``, atomically."""
+    write_json(run / "history.json", history)
+    keys = sorted(history)
+    rows = zip(*(history[k] for k in keys))
+    write_text(run / "history.csv", ",".join(["epoch", *keys]) + "\n" + "".join(
+        ",".join([str(i), *("" if v is None else repr(v) for v in row)]) + "\n" for i, row in enumerate(rows)))
 
 
 class NonFiniteError(RuntimeError):

@@ -16,7 +16,6 @@ slot in without rewriting the others.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import shutil
 import time
@@ -28,8 +27,9 @@ from rich.console import Console
 
 from rnn_apps.config import load_config, resolve_config, save_config
 from rnn_apps.data.examples import Examples
-from rnn_apps.errors import UserError
-from rnn_apps.runs import RUN_FILE, create_run_dir, default_run_dir, new_run_meta, read_run, write_json
+from rnn_apps.errors import Interrupted, UserError
+from rnn_apps.runs import (RUN_FILE, create_run_dir, default_run_dir, load_model, new_run_meta, read_json_file,
+                           read_run, write_json)
 from rnn_apps.task import Features, Task, model_inputs
 from rnn_apps.training.callbacks import Checkpoints, NaNGuard, NonFiniteError, RichProgress, TimeBudget
 from rnn_apps.training.optimizers import optimizer_for
@@ -94,9 +94,9 @@ def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = Non
 
 
 def build(plan: Plan) -> keras.Model:
-    """The compiled model: new, or the last checkpoint of the run being resumed."""
-    if plan.run is not None:
-        return keras.models.load_model(plan.run / "checkpoints" / "last.keras")
+    """The compiled model: new, or the last committed checkpoint of the run being resumed."""
+    if plan.run is not None and plan.state:
+        return load_model(plan.run / "checkpoints" / plan.state.get("last", "last.keras"))
     model = plan.task.build_model(plan.cfg, plan.features)
     model.compile(optimizer=optimizer_for(plan.cfg), **plan.features.output.compile_args(plan.features))
     return model
@@ -113,17 +113,14 @@ def create_run(plan: Plan, run_dir: Path | None) -> Path:
 
 
 def make_callbacks(plan: Plan, run: Path, console: Console) -> tuple[RichProgress, list]:
-    """Progress, the NaN guard (before anything saves), checkpoints, CSV and TensorBoard
-    logs, the output kind's own (resetting carried states), time budget, early stopping."""
+    """Progress, the NaN guard (before anything saves), checkpoints with the history,
+    TensorBoard logs, the output kind's own (resetting carried states), time budget, early stopping."""
     has_val = "val" in plan.datasets
     progress = RichProgress(console, plan.cfg.epochs, plan.steps_per_epoch)
-    state = plan.state or {}
     callbacks = [
         progress,
         NaNGuard(),
-        Checkpoints(run / "checkpoints", monitor="val_loss" if has_val else "loss",
-                    best=state.get("best", math.inf), best_epoch=state.get("best_epoch", 0)),
-        keras.callbacks.CSVLogger(str(run / "history.csv"), append=plan.state is not None),
+        Checkpoints(run / "checkpoints", monitor="val_loss" if has_val else "loss", state=plan.state),
         keras.callbacks.TensorBoard(log_dir=str(run / "logs"), write_graph=False),
         *plan.features.output.callbacks(),
     ]
@@ -135,11 +132,12 @@ def make_callbacks(plan: Plan, run: Path, console: Console) -> tuple[RichProgres
 
 
 def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress) -> float:
-    """Keras ``fit`` over the repeated training set; returns the seconds it took. A NaN/inf
-    stops it with a ``UserError`` naming where it happened."""
+    """Keras ``fit`` over the repeated training set; returns the seconds it took. A NaN/inf,
+    Ctrl-C or a write that fails stops it with a ``UserError`` saying what the run keeps."""
     def named(ds):  # models saved before inputs were named take their one tensor
         return ds.map(lambda x, *rest: (model_inputs(model, x), *rest)) if isinstance(ds.element_spec[0], dict) else ds
 
+    run = next(c.directory for c in callbacks if isinstance(c, Checkpoints)).parent
     started = time.perf_counter()
     try:
         model.fit(named(plan.datasets["train"]).repeat(), steps_per_epoch=plan.steps_per_epoch,
@@ -148,18 +146,24 @@ def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress)
                   callbacks=callbacks, verbose=0, shuffle=False)  # tf.data already shuffles
     except NonFiniteError as exc:
         progress.on_train_end()
-        run = next(c.directory for c in callbacks if isinstance(c, Checkpoints)).parent
         raise UserError(f"{exc}; lower learning_rate or keep global_clipnorm on. Checkpoints up to the "
                         f"previous epoch are in {run}") from None
+    except KeyboardInterrupt:
+        progress.on_train_end()
+        raise Interrupted(f"interrupted; {run} keeps every finished epoch: continue with --resume {run}") from None
+    except OSError as exc:  # a disk that is full, a file-size limit, a folder gone read-only
+        progress.on_train_end()
+        raise UserError(f"cannot write to {run} ({exc.strerror or exc}); it keeps its last complete epoch: "
+                        f"make room and continue with --resume {run}") from None
     return time.perf_counter() - started
 
 
 def finish(plan: Plan, run: Path, seconds: float) -> dict:
-    """Promote the best checkpoint to ``model.keras``, write history and final reports."""
-    shutil.copyfile(run / "checkpoints" / "best.keras", run / ".model.keras.tmp")
+    """Promote the best checkpoint to ``model.keras`` and write the final reports."""
+    state = read_json_file(run / "checkpoints" / "state.json")
+    shutil.copyfile(run / "checkpoints" / state.get("best_file", "best.keras"), run / ".model.keras.tmp")
     (run / ".model.keras.tmp").replace(run / "model.keras")
-    model = keras.models.load_model(run / "model.keras")
-    _write_history(run)
+    model = load_model(run / "model.keras")
     output = plan.features.output
     reports = {name: output.evaluate(model, plan.features, plan.splits[name])
                for name in ("val", "test") if len(plan.splits[name])}
@@ -189,15 +193,18 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         cfg = load_config(task.config_class, run / "config.yaml")
         cfg = dataclasses.replace(cfg, epochs=epochs) if epochs is not None else cfg
         state_file = run / "checkpoints" / "state.json"
-        if not state_file.is_file():
-            raise UserError(f"{run} has no checkpoint to resume from")
-        state = json.loads(state_file.read_text())
-        if state["epochs_done"] >= cfg.epochs:
-            raise UserError(f"{run} already trained {state['epochs_done']} epochs; pass --epochs N "
-                            f"with N > {state['epochs_done']} to train further")
+        state = read_json_file(state_file) if state_file.is_file() else None  # none: killed in epoch 1
+        done = state["epochs_done"] if state else 0
+        finished = (run / "metrics.json").is_file()
+        if done >= cfg.epochs and finished:
+            raise UserError(f"{run} already trained {done} epochs; pass --epochs N with N > {done} to train further")
         plan = plan_training(task, cfg, data if data is not None else meta["data"], run, state)
+        if done >= cfg.epochs:  # killed after its last epoch, before the final reports
+            console.print(f"[bold]finishing[/] {run}: all {done} epochs were done")
+            finish(plan, run, 0.0)
+            return run
         model = build(plan)
-        console.print(f"[bold]resuming[/] {run} at epoch {state['epochs_done'] + 1}/{cfg.epochs}")
+        console.print(f"[bold]resuming[/] {run} at epoch {done + 1}/{cfg.epochs}")
     else:
         cfg = resolve_config(task.config_class, presets=task.presets, preset=preset, file=config,
                              overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed)
@@ -220,19 +227,3 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
     console.print(f"[green]done[/] in {seconds:.1f}s; {final} {shown}; saved {run / 'model.keras'}",
                   soft_wrap=True)
     return run
-
-
-def _write_history(run: Path) -> None:
-    """history.csv (CSVLogger) -> history.json: ``{metric: [value per epoch]}``."""
-    import csv
-
-    with open(run / "history.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    def number(text: str) -> float | None:  # CSVLogger writes NA for a metric an epoch lacks
-        try:
-            return float(text)
-        except ValueError:
-            return None
-
-    history = {key: [number(row[key]) for row in rows] for key in (rows[0] if rows else {})}
-    write_json(run / "history.json", history)
