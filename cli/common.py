@@ -5,7 +5,11 @@ A user mistake (``UserError``) prints one line and exits with status 2.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import re
+import sys
+import threading
 from pathlib import Path
 
 import click
@@ -14,7 +18,41 @@ from rich.console import Console
 from rnn_apps.errors import UserError
 from rnn_apps.options import OPTIONS
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
+VERBOSE = os.environ.get("RNN_APPS_VERBOSE", "") not in ("", "0") or "--verbose" in sys.argv[1:2]
+if not VERBOSE:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+# Lines TensorFlow's C++ side writes to stderr whatever TF_CPP_MIN_LOG_LEVEL says (absl's
+# early-log warning, glog-style "I0000 00:00:..." notices such as oneDNN's).
+NATIVE_NOISE = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} [\d:.]+ +\d+ )")
+
+
+def quiet_native_logs() -> None:
+    """Drop TensorFlow's C++ log lines from stderr, keep everything else.
+
+    Python writes to a duplicate of the real stderr (still a terminal, so rich progress
+    works); the process's file descriptor 2, where C++ writes, becomes a pipe that a thread
+    filters line by line onto the real stderr.
+    """
+    real = os.dup(2)
+    read, write = os.pipe()
+    os.dup2(write, 2)
+    os.close(write)
+    sys.stderr = open(real, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+
+    def forward():
+        with os.fdopen(read, "rb") as pipe:
+            for line in pipe:
+                if not NATIVE_NOISE.match(line):
+                    os.write(real, line)
+
+    thread = threading.Thread(target=forward, daemon=True)
+    thread.start()
+
+    def drain():  # let the last lines through before the process ends
+        os.dup2(real, 2)
+        thread.join(timeout=1.0)
+
+    atexit.register(drain)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from rnn_apps.cli.common import CONTEXT, Group
+from rnn_apps.cli.common import CONTEXT, VERBOSE, Group, quiet_native_logs
 from rnn_apps.cli.diagnose import diagnose
 from rnn_apps.cli.evaluate import evaluate
 from rnn_apps.cli.export import export
@@ -23,7 +23,8 @@ from rnn_apps.cli.train import train
 
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(package_name="rnn-apps")
-def cli():
+@click.option("--verbose", is_flag=True, help="show TensorFlow's own log lines too (or RNN_APPS_VERBOSE=1)")
+def cli(verbose):
     """Ready recurrent-network applications: train, evaluate, predict and export.
 
     \b
@@ -44,6 +45,8 @@ for command in (tasks, config, train, evaluate, predict, generate, info, export,
 
 
 def main() -> None:
+    if not VERBOSE:
+        quiet_native_logs()
     cli(prog_name="rnn-apps")
 
 

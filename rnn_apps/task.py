@@ -106,7 +106,10 @@ class Features:
         (no targets: what predict and evaluate feed the model)."""
         import tensorflow as tf
 
-        for start in range(0, len(examples), batch_size):
+        from rnn_apps.progress import track
+
+        starts = range(0, len(examples), batch_size)
+        for start in track(starts, len(starts), f"running {len(examples):,} examples"):
             part = examples.take(range(start, min(start + batch_size, len(examples))))
             batch = {}
             for name, kind in self.inputs.items():

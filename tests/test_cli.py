@@ -182,3 +182,16 @@ def test_config_shows_inputs_output_and_options():
     result = invoke("config", "translate")
     assert result.exit_code == 0
     assert "inputs: source; output: sequence" in result.output and "--beam" in result.output
+
+
+def test_tensorflow_start_up_noise_is_hidden_unless_verbose(sentiment_run, tmp_path):
+    exe = shutil.which("rnn-apps") or os.path.join(os.path.dirname(os.sys.executable), "rnn-apps")
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RNN_APPS_VERBOSE")}
+    quiet = subprocess.run([exe, "predict", str(sentiment_run), "fine"], capture_output=True, text=True, env=env)
+    assert quiet.returncode == 0 and quiet.stderr.strip() == "", quiet.stderr
+    loud = subprocess.run([exe, "predict", str(sentiment_run), "fine"], capture_output=True, text=True,
+                          env={**env, "RNN_APPS_VERBOSE": "1"})
+    assert loud.returncode == 0 and "absl::InitializeLog" in loud.stderr
+    mistake = subprocess.run([exe, "predict", str(sentiment_run), "x", "--beam", "2"], capture_output=True,
+                             text=True, env=env)
+    assert mistake.returncode == 2 and mistake.stderr.strip().startswith("Error: --beam")

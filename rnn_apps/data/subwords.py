@@ -64,14 +64,17 @@ class SubwordVocabulary:
         alphabet = len(set("".join(texts[:100_000])))
         start_end = {"bos_id": 2, "eos_id": 3, "bos_piece": reserved[0], "eos_piece": reserved[1]} \
             if len(reserved) == 2 else {"bos_id": -1, "eos_id": -1}
+        from rnn_apps.progress import status
+
         model = io.BytesIO()
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(texts), model_writer=model, vocab_size=max(size, 8), model_type=model_type,
-            pad_id=0, unk_id=1, pad_piece="[PAD]", unk_piece="[UNK]", **start_end,
-            hard_vocab_limit=False,  # a small corpus gets fewer pieces rather than an error
-            normalization_rule_name="identity", remove_extra_whitespaces=False, split_digits=True,
-            user_defined_symbols=list(symbols),
-            character_coverage=1.0 if alphabet < 1000 else 0.9995, num_threads=2, minloglevel=2)
+        with status(f"learning {size:,} subwords from {len(texts):,} texts..."):
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(texts), model_writer=model, vocab_size=max(size, 8), model_type=model_type,
+                pad_id=0, unk_id=1, pad_piece="[PAD]", unk_piece="[UNK]", **start_end,
+                hard_vocab_limit=False,  # a small corpus gets fewer pieces rather than an error
+                normalization_rule_name="identity", remove_extra_whitespaces=False, split_digits=True,
+                user_defined_symbols=list(symbols),
+                character_coverage=1.0 if alphabet < 1000 else 0.9995, num_threads=2, minloglevel=2)
         return cls(model.getvalue(), model_file)
 
     # --- files ---------------------------------------------------------------------------

@@ -190,7 +190,10 @@ class TokenVocabulary:
 
         texts = [text] if isinstance(text, str) else list(text)
         counts: collections.Counter = collections.Counter()
-        for start in range(0, len(texts), 4096):
+        from rnn_apps.progress import track
+
+        starts = range(0, len(texts), 4096)
+        for start in track(starts, len(starts), f"counting the tokens of {len(texts):,} texts"):
             counts.update(tokenize(tf.constant(texts[start:start + 4096]), level).flat_values.numpy().tolist())
         reserved = list(reserved)
         ranked = [token.decode("utf-8") for token, _ in sorted(counts.items(), key=lambda kv: -kv[1])]

@@ -112,7 +112,11 @@ class EncoderDecoder:
         run = self.compiled(decoding, decoding.max_length or self.max_length)
         outputs, scores = [], []
         settings = sampling_tensors(decoding.sampling or Sampling(greedy=True, seed=0))
-        for start in range(0, len(inputs), batch_size):
+        from rnn_apps.progress import track
+
+        starts = range(0, len(inputs), batch_size)
+        what = f"decoding {len(inputs):,} inputs" + (f", beam {decoding.beam}" if decoding.beam > 1 else "")
+        for start in track(starts, len(starts), what):
             chunk = tf.constant(inputs[start:start + batch_size])
             if decoding.beam > 1:
                 tokens, log_prob = run(chunk)

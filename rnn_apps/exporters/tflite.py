@@ -129,7 +129,10 @@ def write(run: Any, out: Path, quantize: str = "none", seq_len: int | None = Non
         for name, signature in signatures.items():
             archive.add_endpoint(name, signature.function)
         archive.write_out(str(Path(tmp) / "savedmodel"), verbose=False)
-        model = convert(Path(tmp) / "savedmodel", list(signatures), quantize, representative)
+        from rnn_apps.progress import status
+
+        with status(f"converting {', '.join(signatures)} to TFLite ({quantize})..."):
+            model = convert(Path(tmp) / "savedmodel", list(signatures), quantize, representative)
     from rnn_apps.lite.runtime import sha256
 
     (out / "model.tflite").write_bytes(model)

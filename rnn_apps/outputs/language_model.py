@@ -118,6 +118,18 @@ class NextToken:
                             f"one window of {cfg.window + 1}; lower window")
         return window_dataset(ids, cfg.window, cfg.batch_size, training, cfg.seed)
 
+    def describe_splits(self, plan: Any) -> str:
+        """What a language model trains on: tokens, and windows of ``tbptt`` (or ``window``) tokens."""
+        parts = []
+        for name in ("train", "val", "test"):
+            if len(plan.splits[name]):
+                tokens = len(self.vocab.encode(joined_text(plan.splits[name])))
+                windows = int(plan.datasets[name].cardinality()) if name in plan.datasets else 0
+                parts.append(f"{tokens:,} {name} tokens" + (f" ({windows:,} batches of windows)" if windows > 0
+                                                             else ""))
+        size = self.cfg.tbptt or self.cfg.window
+        return ", ".join(parts) + f"; windows of {size} tokens, {self.vocab.size:,}-token vocabulary"
+
     def callbacks(self) -> list:
         return [ResetStates()] if self.cfg.tbptt > 0 else []
 

@@ -211,10 +211,10 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         plan = plan_training(task, cfg, data)
         model = build(plan)
         run = create_run(plan, run_dir)
-        splits = plan.splits
-        console.print(f"[bold]{task.name}[/]: {len(splits['train'])} train / {len(splits['val'])} val / "
-                      f"{len(splits['test'])} test examples, {model.count_params():,} parameters -> {run}",
-                      soft_wrap=True)
+        describe = getattr(plan.features.output, "describe_splits", None)
+        sizes = describe(plan) if describe else " / ".join(f"{len(plan.splits[n]):,} {n}" for n in
+                                                           ("train", "val", "test")) + " examples"
+        console.print(f"[bold]{task.name}[/]: {sizes}, {model.count_params():,} parameters -> {run}", soft_wrap=True)
 
     progress, callbacks = make_callbacks(plan, run, console)
     seconds = fit(model, plan, callbacks, progress)
