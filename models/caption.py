@@ -308,5 +308,5 @@ TASK = Task(
     inputs=inputs,
     output=output,
     build_model=build_model,
-    split="grouped",
+    split="group",  # the captions of one image stay in one part
 )

@@ -24,6 +24,7 @@ from rnn_apps.config import RecurrentConfig, TrainConfig, setting
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.inputs import text_input
 from rnn_apps.data.readers import read_source
+from rnn_apps.layers.embedding import token_embedding
 from rnn_apps.layers.recurrent import SequencePooling, recurrent_stack
 from rnn_apps.outputs.classification import ClassLabel
 from rnn_apps.task import Features, Task
@@ -41,6 +42,9 @@ class SentimentConfig(RecurrentConfig, TrainConfig):
     label_column: str = setting("auto", "column with the label: a header name, a 0-based index or auto")
     builtin_examples: int = setting(20000, "size of the built-in synthetic data set", min=10)
     tfds_data_dir: str = setting("", "TensorFlow Datasets data dir for tfds: sources (default ~/tensorflow_datasets)")
+    embeddings: str = setting("", "word vectors to start from: a word2vec/GloVe text file (nothing is downloaded)")
+    embeddings_trainable: bool = setting(True, "fine-tune the pretrained vectors (false: keep them frozen)")
+    embedding_dropout: float = setting(0.0, "drop whole words with this probability while training", min=0, max=0.95)
 
 
 PRESETS = {
@@ -60,8 +64,8 @@ def inputs(cfg: SentimentConfig) -> dict:
 def build_model(cfg: SentimentConfig, features: Features) -> keras.Model:
     """``text [batch, time] int32`` ids -> ``[batch, 1]`` p(positive) or ``[batch, C]`` softmax."""
     tokens = keras.Input(shape=(None,), dtype="int32", name="text")
-    x = keras.layers.Embedding(features.inputs["text"].vocab_size, cfg.embedding_dim, mask_zero=True,
-                               name="embedding")(tokens)
+    x = token_embedding(tokens, features.inputs["text"].id_tokens, cfg.embedding_dim, vectors=cfg.embeddings,
+                        trainable=cfg.embeddings_trainable, word_dropout=cfg.embedding_dropout, seed=cfg.seed)
     if cfg.encoder == "bow":
         x = keras.layers.GlobalAveragePooling1D(name="bag_of_words")(x)
         x = keras.layers.Dense(cfg.units, activation="relu", name="hidden")(x)
@@ -169,4 +173,5 @@ TASK = Task(
     inputs=inputs,
     output=lambda cfg: ClassLabel("label", "labels.json"),
     build_model=build_model,
+    split="contained",  # SST-2 holds the phrases of its sentences: they must not straddle the parts
 )

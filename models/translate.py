@@ -287,5 +287,5 @@ TASK = Task(
     inputs=inputs,
     output=output,
     build_model=build_model,
-    split="grouped",  # one source sentence with several translations stays in one part
+    split="group",  # one source sentence with several translations stays in one part
 )

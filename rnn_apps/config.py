@@ -36,6 +36,10 @@ class TrainConfig:
     epochs: int = setting(10, "passes over the training split", min=1)
     batch_size: int = setting(64, "examples per mini-batch", min=1)
     learning_rate: float = setting(2e-3, "optimizer step size", min=0)
+    lr_schedule: Literal["constant", "cosine"] = setting(
+        "constant", "constant, or cosine: decay to 0 over the epochs after a warm-up of warmup_steps")
+    warmup_steps: int = setting(0, "steps of linear warm-up from 0 to learning_rate (cosine schedule)", min=0)
+    weight_decay: float = setting(0.0, "decoupled weight decay (AdamW-style) of every weight (0 = off)", min=0)
     optimizer: Literal["adam", "rmsprop", "sgd"] = setting("adam", "optimizer")
     global_clipnorm: float = setting(
         1.0, "clip the gradient when its global L2 norm passes this (0 = off)", min=0)
@@ -44,6 +48,12 @@ class TrainConfig:
     seed: int = setting(42, "seed for data generation, splitting, shuffling and weights")
     val_fraction: float = setting(0.1, "fraction held out for validation", min=0, max=0.5)
     test_fraction: float = setting(0.1, "fraction held out for the final test", min=0, max=0.5)
+    split: Literal["auto", "random", "group", "contained", "ordered"] = setting(
+        "auto", "how val/test are held out: random; group (copies of one text, the captions of one image, the "
+        "translations of one sentence stay together); contained (group, and phrases of a longer text join it: "
+        "SST-2); ordered (the last part of the file); auto: the task's honest choice")
+    val_data: str = setting("", "your own validation file (then nothing is split off for validation)")
+    test_data: str = setting("", "your own test file (then nothing is split off for testing)")
     batching: Literal["bucket", "longest", "max"] = setting(
         "bucket", "bucket: group similar lengths; longest: pad to the batch's longest; "
         "max: pad every batch to max_length")
@@ -63,6 +73,8 @@ class RecurrentConfig:
     bidirectional: bool = setting(True, "read the sequence in both directions")
     residual: bool = setting(False, "add skip connections between stacked layers")
     dropout: float = setting(0.0, "dropout between layers and before the output", min=0, max=0.95)
+    recurrent_dropout: float = setting(0.0, "dropout on the recurrent state inside each step (cells simple, "
+                                       "lstm, gru)", min=0, max=0.95)
     embedding_dim: int = setting(64, "size of the token embedding", min=1)
 
 

@@ -36,3 +36,10 @@ def status(message: str):
 
     with Console(file=sys.stderr).status(message):
         yield
+
+
+def note(message: str) -> None:
+    """One line on stderr about a step the user chose (vectors read, a split made)."""
+    from rich.console import Console
+
+    Console(file=sys.stderr, soft_wrap=True).print(message, highlight=False)

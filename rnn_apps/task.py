@@ -21,7 +21,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from rnn_apps.data.examples import Examples, SplitOrder, split_examples
+from rnn_apps.data.examples import Examples, containment_groups, split_examples, text_key
+from rnn_apps.errors import UserError
 
 
 class Input(Protocol):
@@ -79,8 +80,6 @@ class Features:
 
     def load(self, directory: Path) -> "Features":
         """Read what ``save`` wrote; a missing or damaged file is a ``UserError`` naming it."""
-        from rnn_apps.errors import UserError
-
         for name, part in [*self.inputs.items(), ("output", self.output)]:
             try:
                 part.load(directory) if part is not self.output else part.load(self, directory)
@@ -119,8 +118,6 @@ class Features:
     def as_examples(self, inputs: list, origin: str = "input") -> Examples:
         """User inputs (dicts by input name, or bare values for the primary input) as
         ``Examples``; a missing input is a ``UserError`` naming it."""
-        from rnn_apps.errors import UserError
-
         rows = [value if isinstance(value, dict) else {self.primary: value} for value in inputs]
         for i, row in enumerate(rows):
             missing = [name for name in self.inputs if name not in row]
@@ -156,9 +153,13 @@ class Task:
         output: ``cfg -> output kind`` (unfitted).
         build_model: ``(cfg, Features) -> keras.Model`` (not compiled), inputs named as
             the task's inputs.
-        split: ``random`` (a seeded shuffle), ``ordered`` (text for a language model) or
-            ``grouped`` (whole groups of examples with the same first input: an image's
-            captions), so that nothing of a held-out example was seen in training.
+        split: what the config's ``split: auto`` means for this task: ``random`` (a
+            seeded shuffle), ``ordered`` (text for a language model), ``group`` (examples
+            whose first input is the same text or image stay in one part: an image's
+            captions, a sentence's translations, copies of a review) or ``contained``
+            (``group``, and when at least a tenth of the texts are phrases of longer texts,
+            as in SST-2, phrases join their sentence's group and held-out parts keep
+            whole texts only). See :meth:`split_examples`.
     """
 
     name: str
@@ -170,16 +171,61 @@ class Task:
     inputs: Callable[[Any], dict[str, Input]]
     output: Callable[[Any], Output]
     build_model: Callable[[Any, Features], Any]
-    split: SplitOrder = "random"
+    split: str = "group"
 
     def features(self, cfg: Any) -> Features:
         """Unfitted inputs and output for ``cfg``; ``.fit(train)`` or ``.load(run_dir)`` them."""
         return Features(cfg, self.inputs(cfg), self.output(cfg))
 
-    def split_examples(self, examples: Examples, cfg: Any) -> dict[str, Examples]:
-        """train/val/test parts of ``examples`` as the task's config asks."""
-        groups = None
-        if self.split == "grouped":  # the first input's value: a path, or an array shared by its examples
-            column = examples[next(iter(self.inputs(cfg)))]
-            groups = [v if isinstance(v, str) else id(v) for v in column]
-        return split_examples(examples, cfg.val_fraction, cfg.test_fraction, cfg.seed, order=self.split, groups=groups)
+    def split_examples(self, examples: Examples, cfg: Any, val: Examples | None = None,
+                       test: Examples | None = None) -> "Splits":
+        """train/val/test parts of ``examples`` as ``cfg.split`` asks (``auto``: the task's
+        ``split``), so that nothing of a held-out example is seen in training.
+
+        ``val`` / ``test``: the user's own held-out examples (``--val-data``/``--test-data``),
+        used as they are; ``examples`` then only give the parts not supplied. The returned
+        ``Splits.note`` says how the split was made and how many held-out examples also
+        occur in training (possible only with files a user supplied).
+        """
+        mode = getattr(cfg, "split", "auto")
+        mode = self.split if mode == "auto" else mode
+        first = next(iter(self.inputs(cfg)))
+        keys = [text_key(v) for v in examples[first]]
+        groups, held_out_ok, note = keys, None, ""
+        if mode == "contained":
+            if not all(isinstance(v, (str, bytes)) for v in examples[first]):
+                raise UserError(f"split: contained groups texts by the phrases they contain; {self.name}'s first "
+                                f"input ({first}) is not text: use split group or random")
+            groups, whole = containment_groups(examples[first])
+            phrases = len(whole) - sum(whole)
+            if phrases >= 0.1 * len(whole) or getattr(cfg, "split", "auto") == "contained":
+                held_out_ok = whole
+                note = (f"split by sentence: {phrases:,} of {len(whole):,} texts are phrases of longer texts and "
+                        f"stay with them; val/test hold whole texts only")
+            else:
+                groups = keys
+            mode = "group"
+        if mode == "group" and not note:
+            copies = len(keys) - len(set(keys))
+            note = f"split by {first}: {copies:,} repeated {first}s stay in one part" if copies else ""
+        fractions = (0.0 if val is not None else cfg.val_fraction, 0.0 if test is not None else cfg.test_fraction)
+        parts = split_examples(examples, *fractions, cfg.seed, order=mode,
+                               groups=groups if mode == "group" else None, held_out_ok=held_out_ok)
+        for name, given in (("val", val), ("test", test)):
+            if given is None:
+                continue
+            parts[name] = given
+            seen = set(text_key(v) for v in parts["train"][first])
+            overlap = sum(text_key(v) in seen for v in given[first])
+            if overlap:
+                note += f"{'; ' if note else ''}warning: {overlap:,} of {len(given):,} {name} examples also occur " \
+                        f"in the training data"
+        return Splits(parts, note)
+
+
+class Splits(dict):
+    """``{"train", "val", "test"}`` examples, with ``note``: how they were made (or "")."""
+
+    def __init__(self, parts: dict, note: str = ""):
+        super().__init__(parts)
+        self.note = note

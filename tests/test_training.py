@@ -183,6 +183,37 @@ def test_optimizer_clips_by_global_norm_by_default():
         optimizer_for(TrainConfig(clipnorm=1.0))
 
 
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    cfg = TrainConfig(learning_rate=0.01, lr_schedule="cosine", warmup_steps=10)
+    schedule = optimizer_for(cfg, total_steps=110)._learning_rate
+    rate = [float(schedule(step)) for step in (0, 5, 10, 60, 110)]
+    expected = [0.0, 0.005, 0.01, 0.01 * 0.5 * (1 + np.cos(np.pi * 50 / 100)), 0.0]
+    np.testing.assert_allclose(rate, expected, atol=1e-7)
+    assert float(optimizer_for(TrainConfig(learning_rate=0.01)).learning_rate) == pytest.approx(0.01)
+    with pytest.raises(UserError, match="cosine needs to know the number of steps"):
+        optimizer_for(cfg)
+
+
+def test_weight_decay_shrinks_weights_but_not_biases():
+    opt = optimizer_for(TrainConfig(optimizer="sgd", learning_rate=0.1, weight_decay=0.5, global_clipnorm=0))
+    kernel = keras.Variable(np.ones(2, "float32"), name="kernel")
+    bias = keras.Variable(np.ones(2, "float32"), name="bias")
+    opt.apply_gradients([(np.zeros(2, "float32"), kernel), (np.zeros(2, "float32"), bias)])
+    np.testing.assert_allclose(kernel.numpy(), [0.95, 0.95], atol=1e-6)  # w - lr * wd * w
+    np.testing.assert_allclose(bias.numpy(), [1.0, 1.0])
+
+
+def test_recurrent_dropout_reaches_the_cells_and_vanilla_refuses_it():
+    from rnn_apps.config import RecurrentConfig
+    from rnn_apps.layers.recurrent import recurrent_stack
+
+    x = keras.Input((None, 4))
+    model = keras.Model(x, recurrent_stack(x, RecurrentConfig(cell="gru", recurrent_dropout=0.25)))
+    assert model.get_layer("rnn_bi_1").forward_layer.cell.recurrent_dropout == 0.25
+    with pytest.raises(UserError, match="recurrent_dropout needs cell simple, lstm or gru"):
+        recurrent_stack(x, RecurrentConfig(cell="vanilla", recurrent_dropout=0.25))
+
+
 def test_multiclass_labels_read_from_the_data(tmp_path):
     data = tmp_path / "topics.csv"
     words = {"sport": "goal match team", "food": "soup bread salt", "tech": "chip code disk"}

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import unicodedata
 from typing import Any, Literal, Sequence
 
 import numpy as np
 
 from rnn_apps.errors import UserError
 
-SplitOrder = Literal["random", "ordered", "grouped"]
+SplitOrder = Literal["random", "ordered", "group"]
 
 
 @dataclasses.dataclass
@@ -54,21 +56,25 @@ def as_text(value: Any) -> str:
 
 
 def split_examples(examples: Examples, val_fraction: float, test_fraction: float, seed: int,
-                   order: SplitOrder = "random", groups: Sequence | None = None) -> dict[str, Examples]:
+                   order: SplitOrder = "random", groups: Sequence | None = None,
+                   held_out_ok: Sequence[bool] | None = None) -> dict[str, Examples]:
     """Deterministic train/val/test parts of ``examples``.
 
     ``random``: a seeded shuffle (same seed, same split). ``ordered``: train is the first
     part, val the next ``val_fraction``, test the last ``test_fraction``; text for a
     language model is split this way, since shuffled lines would put the neighbours of
-    every validation line into training. ``grouped``: a seeded shuffle of whole groups
-    (``groups[i]`` is example i's group: the captions of one image), so no group straddles
-    two parts and nothing of a held-out example was seen in training.
+    every validation line into training. ``group``: a seeded shuffle of whole groups
+    (``groups[i]`` is example i's group: the captions of one image, the translations of
+    one sentence, copies of one text), so no group straddles two parts and nothing of a
+    held-out example was seen in training. ``held_out_ok[i]`` False keeps example i out of
+    val and test (a phrase of a held-out sentence: dropped, not moved into training).
     """
-    if order == "grouped":
+    if order == "group":
         keys = list(dict.fromkeys(groups))  # first-seen order: deterministic
         parts = split_examples(Examples({"key": keys}, [str(k) for k in keys]), val_fraction, test_fraction, seed)
         where = {key: name for name, part in parts.items() for key in part["key"]}
-        return {name: examples.take([i for i, g in enumerate(groups) if where[g] == name])
+        ok = held_out_ok if held_out_ok is not None else [True] * len(examples)
+        return {name: examples.take([i for i, g in enumerate(groups) if where[g] == name and (name == "train" or ok[i])])
                 for name in ("train", "val", "test")}
     n = len(examples)
     n_test, n_val = int(round(n * test_fraction)), int(round(n * val_fraction))
@@ -81,3 +87,82 @@ def split_examples(examples: Examples, val_fraction: float, test_fraction: float
     shuffled = np.random.default_rng(seed).permutation(n)
     return {"test": examples.take(shuffled[:n_test]), "val": examples.take(shuffled[n_test:n_test + n_val]),
             "train": examples.take(shuffled[n_test + n_val:])}
+
+
+# --- honest groups -----------------------------------------------------------------------
+WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def text_key(value: Any) -> Any:
+    """What makes two examples copies of each other: text compared by its words
+    (case, spacing and Unicode form ignored); anything else (an image path) as it is."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return " ".join(WORD.findall(unicodedata.normalize("NFKC", value).lower()))
+    return value if isinstance(value, (int, float, tuple)) else id(value)  # an array: shared by its examples
+
+
+def containment_groups(texts: Sequence, max_phrase: int = 64) -> tuple[list[int], list[bool]]:
+    """Group every text with a longer text that contains it word for word.
+
+    Phrase treebanks (SST-2) hold each sentence and its phrases as separate examples; a
+    random split would train on the phrases of a test sentence. Here a text contained in
+    another (as a run of whole words, up to ``max_phrase`` words) joins the group of the
+    first *whole* text (one contained in no other) that contains it; copies (same
+    ``text_key``) share a group. A common phrase ("the film") contained in many sentences
+    joins one of them, as it should: it says nothing about the others.
+
+    Returns:
+        ``groups[i]``: the index of the whole text example i belongs to, and
+        ``whole[i]``: True when text i is contained in no other text.
+
+    Runs in numpy: each run of n words inside a longer text gets a 64-bit polynomial hash,
+    looked up among the hashes of the n-word texts, for each n present (a second or two
+    for SST-2's 67k texts).
+    """
+    keys = [text_key(t) for t in texts]
+    first_of: dict = {}
+    first = np.array([first_of.setdefault(k, i) for i, k in enumerate(keys)])
+    unique = np.flatnonzero(first == np.arange(len(keys)))  # one example per distinct text
+    vocab: dict[str, int] = {}
+    words = [np.array([vocab.setdefault(w, len(vocab) + 1) for w in keys[u].split()], np.uint64) for u in unique]
+    lengths = np.array([len(w) for w in words], np.int64)
+    tokens = np.concatenate(words + [np.zeros(0, np.uint64)])
+    owner = np.repeat(np.arange(len(words)), lengths)  # which text each token belongs to
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    ends = starts + lengths
+    base = 1_000_003  # odd, so invertible modulo 2**64: a span's hash does not depend on where it is
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**64 is the point
+        one = np.ones(1, np.uint64)
+        powers = np.concatenate([one, np.cumprod(np.full(len(tokens), base, np.uint64))])
+        inverse = np.concatenate([one, np.cumprod(np.full(len(tokens), pow(base, -1, 2**64), np.uint64))])
+        prefix = np.concatenate([np.zeros(1, np.uint64), np.cumsum(tokens * powers[:len(tokens)], dtype=np.uint64)])
+
+        def span_hash(begin: np.ndarray, n: int) -> np.ndarray:
+            return (prefix[begin + n] - prefix[begin]) * inverse[begin]
+
+        containers: list[np.ndarray] = []
+        for n in np.unique(lengths[(lengths > 0) & (lengths <= max_phrase)]):
+            n = int(n)
+            short = np.flatnonzero(lengths == n)
+            begin = np.flatnonzero(lengths[owner] > n)  # tokens of longer texts
+            begin = begin[begin + n <= ends[owner[begin]]]  # runs of n words inside one text
+            hashes = span_hash(begin, n)
+            table = span_hash(starts[short], n)
+            order = np.argsort(table)
+            at = np.minimum(np.searchsorted(table[order], hashes), len(order) - 1)
+            hit = table[order][at] == hashes
+            containers.append(np.stack([short[order][at[hit]], owner[begin[hit]]], axis=1))
+    pairs = np.concatenate(containers) if containers else np.zeros((0, 2), np.int64)
+    whole = np.ones(len(words), bool)
+    whole[pairs[:, 0]] = False
+    pairs = pairs[whole[pairs[:, 1]]]  # containers that are whole texts; keep the first per text
+    group = np.arange(len(words))
+    if len(pairs):
+        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+        firsts = np.concatenate([[True], pairs[1:, 0] != pairs[:-1, 0]])
+        group[pairs[firsts, 0]] = pairs[firsts, 1]
+    position = {int(u): k for k, u in enumerate(unique)}
+    return ([int(unique[group[position[int(f)]]]) for f in first],
+            [bool(whole[position[int(f)]]) for f in first])

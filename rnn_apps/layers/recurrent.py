@@ -15,16 +15,21 @@ import keras
 from keras import ops
 
 from rnn_apps.config import RecurrentConfig
+from rnn_apps.errors import UserError
 from rnn_apps.layers.cells import CELLS
 
 
 def rnn_layer(cell: str, units: int, *, return_sequences: bool = True, return_state: bool = False,
-              stateful: bool = False, name: str | None = None) -> keras.layers.Layer:
-    """One recurrent layer of the chosen cell type."""
+              stateful: bool = False, recurrent_dropout: float = 0.0, name: str | None = None) -> keras.layers.Layer:
+    """One recurrent layer of the chosen cell type. ``recurrent_dropout`` drops parts of the
+    state ``h_{t-1}`` inside each step (one mask per sequence, as in Gal & Ghahramani)."""
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(CELLS)}")
+    if recurrent_dropout and cell == "vanilla":
+        raise UserError("recurrent_dropout needs cell simple, lstm or gru (the vanilla cell is the bare equations)")
+    extra = {"recurrent_dropout": recurrent_dropout} if recurrent_dropout else {}
     return CELLS[cell].layer(units, return_sequences=return_sequences, return_state=return_state,
-                             stateful=stateful, name=name)
+                             stateful=stateful, name=name, **extra)
 
 
 def state_names(cfg: RecurrentConfig) -> list[str]:
@@ -40,7 +45,7 @@ def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn
 
     Args:
         x: ``[batch, time, features]``, masked if it comes from ``Embedding(mask_zero=True)``.
-        cfg: cell, units, layers, bidirectional, residual, dropout.
+        cfg: cell, units, layers, bidirectional, residual, dropout, recurrent_dropout.
         name: prefix of the layer names (``{name}_{cell}_{k}``): a training model and its
             decoding twins are built with the same names, so weights move between them.
         initial_states: tensors ``[batch, units]`` in ``state_names(cfg)`` order to start
@@ -66,7 +71,7 @@ def recurrent_stack(x: keras.KerasTensor, cfg: RecurrentConfig, name: str = "rnn
     final: list = []
     for k in range(cfg.layers):
         layer = rnn_layer(cfg.cell, cfg.units, return_state=return_states, stateful=stateful,
-                          name=f"{name}_{cfg.cell}_{k + 1}")
+                          recurrent_dropout=getattr(cfg, "recurrent_dropout", 0.0), name=f"{name}_{cfg.cell}_{k + 1}")
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"{name}_bi_{k + 1}")
         start = None if initial_states is None else list(initial_states[k * per_layer:(k + 1) * per_layer])

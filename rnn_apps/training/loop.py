@@ -67,6 +67,9 @@ class Plan:
         return steps if steps > 0 else math.ceil(len(self.splits["train"]) / self.cfg.batch_size)
 
 
+PATH_KEYS = ("val_data", "test_data", "embeddings", "cnn_weights")  # config keys naming files
+
+
 def data_source(data: str | None) -> str | None:
     """How a data source is stored: files as absolute paths, so ``evaluate`` and ``--resume``
     work from any directory; ``tfds:`` names and None (built-in) as they are."""
@@ -75,16 +78,31 @@ def data_source(data: str | None) -> str | None:
     return str(Path(data).expanduser().resolve())
 
 
+def load_splits(task: Task, cfg: Any, data: str | None):
+    """The train/val/test ``Splits`` of ``data`` (and of ``cfg.val_data`` / ``cfg.test_data``,
+    the user's own held-out files), with files an input reads (images, clips) checked first
+    so that a missing one names its line."""
+    features = task.features(cfg)
+
+    def read(source: str | None) -> Examples:
+        examples = task.load_examples(cfg, source)
+        for name, kind in features.inputs.items():
+            if hasattr(kind, "check"):
+                kind.check(examples[name], examples.origins)
+        return examples
+
+    examples = read(data)
+    held_out = {name: read(getattr(cfg, f"{name}_data", "")) for name in ("val", "test")
+                if getattr(cfg, f"{name}_data", "")}
+    return task.split_examples(examples, cfg, **held_out)
+
+
 def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = None,
                   state: dict | None = None) -> Plan:
     """Read and split the data, fit (or load, when resuming ``run``) the features, make the datasets."""
     keras.utils.set_random_seed(cfg.seed)
-    examples = task.load_examples(cfg, data)
+    splits = load_splits(task, cfg, data)
     features = task.features(cfg)
-    for name, kind in features.inputs.items():  # files (images, clips) first: a missing one names its line
-        if hasattr(kind, "check"):
-            kind.check(examples[name], examples.origins)
-    splits = task.split_examples(examples, cfg)
     if run is not None:
         features.load(run)
     else:
@@ -98,7 +116,8 @@ def build(plan: Plan) -> keras.Model:
     if plan.run is not None and plan.state:
         return load_model(plan.run / "checkpoints" / plan.state.get("last", "last.keras"))
     model = plan.task.build_model(plan.cfg, plan.features)
-    model.compile(optimizer=optimizer_for(plan.cfg), **plan.features.output.compile_args(plan.features))
+    model.compile(optimizer=optimizer_for(plan.cfg, plan.cfg.epochs * plan.steps_per_epoch),
+                  **plan.features.output.compile_args(plan.features))
     return model
 
 
@@ -208,6 +227,8 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
     else:
         cfg = resolve_config(task.config_class, presets=task.presets, preset=preset, file=config,
                              overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed)
+        cfg = dataclasses.replace(cfg, **{key: data_source(getattr(cfg, key)) for key in PATH_KEYS
+                                          if getattr(cfg, key, "")})  # stored absolute, like --data
         plan = plan_training(task, cfg, data)
         model = build(plan)
         run = create_run(plan, run_dir)
@@ -215,6 +236,8 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         sizes = describe(plan) if describe else " / ".join(f"{len(plan.splits[n]):,} {n}" for n in
                                                            ("train", "val", "test")) + " examples"
         console.print(f"[bold]{task.name}[/]: {sizes}, {model.count_params():,} parameters -> {run}", soft_wrap=True)
+        if plan.splits.note:
+            console.print(plan.splits.note, soft_wrap=True, highlight=False)
 
     progress, callbacks = make_callbacks(plan, run, console)
     seconds = fit(model, plan, callbacks, progress)

@@ -1,0 +1,82 @@
+"""Pretrained word vectors (rnn_apps/layers/embedding.py): both text formats, clear errors,
+frozen vectors that stay exactly as read, fine-tuned ones that move, word dropout."""
+import gzip
+
+import keras
+import numpy as np
+import pytest
+from conftest import QUIET
+
+import rnn_apps
+from rnn_apps.errors import UserError
+from rnn_apps.layers.embedding import pretrained_matrix, read_word_vectors, token_embedding
+
+VECTORS = {"good": [0.5, 1.0, -1.0], "dull": [-0.5, -1.0, 1.0], "plot": [0.1, 0.2, 0.3]}
+
+
+def write_vectors(path, header: bool = True):
+    lines = [f"{w} {' '.join(map(str, v))}" for w, v in VECTORS.items()]
+    text = "\n".join(([f"{len(VECTORS)} 3"] if header else []) + lines) + "\n"
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name, header", [("w2v.txt", True), ("glove.txt", False), ("vectors.txt.gz", True)])
+def test_reads_word2vec_and_glove_text_formats(tmp_path, name, header):
+    dim, found = read_word_vectors(write_vectors(tmp_path / name, header), {"good", "plot", "absent"})
+    assert dim == 3 and set(found) == {"good", "plot"}
+    np.testing.assert_array_equal(found["good"], np.float32(VECTORS["good"]))
+
+
+@pytest.mark.parametrize("content, message", [
+    ("good 1 2 3\ndull 1 2\n", "v.txt:2: expected 3 numbers after the word, found 2"),
+    ("good 1 x 3\n", "v.txt:1: a vector value is not a number"),
+    ("", "v.txt: no word vectors in the file"),
+])
+def test_bad_vector_files_name_the_file_and_line(tmp_path, content, message):
+    (tmp_path / "v.txt").write_text(content)
+    with pytest.raises(UserError, match=message):
+        read_word_vectors(tmp_path / "v.txt", {"good"})
+
+
+def test_matrix_rows_are_the_vectors_and_unknown_words_random(tmp_path):
+    matrix, found = pretrained_matrix(write_vectors(tmp_path / "v.txt"), ["", "[UNK]", "good", "Plot", "zzz"])
+    assert found == 2 and matrix.shape == (5, 3)
+    np.testing.assert_array_equal(matrix[2], VECTORS["good"])
+    np.testing.assert_array_equal(matrix[3], np.float32(VECTORS["plot"]))  # found lower-cased
+    assert not matrix[0].any() and matrix[4].any()
+
+
+def test_word_dropout_drops_whole_words_only_in_training():
+    tokens = keras.Input((None,), dtype="int32")
+    model = keras.Model(tokens, token_embedding(tokens, [""] + [f"w{i}" for i in range(9)], 16, word_dropout=0.5))
+    ids = np.arange(1, 10)[None].repeat(64, 0)
+    train = model(ids, training=True).numpy()
+    zero_words = (np.abs(train).sum(-1) == 0)
+    assert 0.3 < zero_words.mean() < 0.7  # about half of the words, each one whole
+    assert np.all((train == 0).all(-1) | (train != 0).all(-1))
+    np.testing.assert_array_equal(model(ids, training=False).numpy(), model(ids).numpy())
+
+
+@pytest.mark.parametrize("trainable", [False, True])
+def test_frozen_vectors_stay_and_fine_tuned_ones_move(tmp_path, trainable):
+    vectors = write_vectors(tmp_path / "v.txt")
+    run = rnn_apps.train("sentiment", preset="tiny", epochs=1, run_dir=tmp_path / "run", console=QUIET,
+                         overrides=[f"embeddings={vectors}", f"embeddings_trainable={str(trainable).lower()}"])
+    loaded = rnn_apps.load(run)
+    vocab = loaded.features.inputs["text"].id_tokens
+    weights = loaded.model.get_layer("embedding").get_weights()[0]
+    assert weights.shape[1] == 3  # the file's dimension, not embedding_dim
+    moved = not np.allclose(weights[vocab.index("good")], VECTORS["good"])
+    assert moved == trainable
+
+
+def test_missing_vectors_file_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="embeddings: no such file: .*nope.txt"):
+        rnn_apps.train("sentiment", preset="tiny", run_dir=tmp_path / "run", console=QUIET,
+                       overrides=[f"embeddings={tmp_path / 'nope.txt'}"])
+    assert not (tmp_path / "run").exists()
