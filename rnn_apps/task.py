@@ -177,6 +177,18 @@ class Task:
         """Unfitted inputs and output for ``cfg``; ``.fit(train)`` or ``.load(run_dir)`` them."""
         return Features(cfg, self.inputs(cfg), self.output(cfg))
 
+    def load_config(self, path: Path) -> Any:
+        """A run's saved config. Runs saved before ``split`` existed (0.1) were split at
+        random (a language model's text in order): they keep that split, so ``evaluate``
+        scores the same test examples the run held out."""
+        from rnn_apps.config import config_from_dict, read_config_file
+
+        values = read_config_file(path)
+        if isinstance(values, dict) and "split" not in values and self.split != "ordered" and \
+                "split" in getattr(self.config_class, "__dataclass_fields__", {}):
+            values = {**values, "split": "random"}
+        return config_from_dict(self.config_class, values, origin=str(path))
+
     def split_examples(self, examples: Examples, cfg: Any, val: Examples | None = None,
                        test: Examples | None = None) -> "Splits":
         """train/val/test parts of ``examples`` as ``cfg.split`` asks (``auto``: the task's

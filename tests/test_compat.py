@@ -22,6 +22,8 @@ def test_old_sentiment_run_predicts_the_same_probabilities():
         for label, p in want["probabilities"].items():
             assert got["probabilities"][label] == pytest.approx(p, abs=1e-5)
     assert rnn_apps.evaluate(OLD / "sentiment")["examples"] == 60  # its own test split, found again
+    assert rnn_apps.load(OLD / "sentiment").cfg.split == "random"  # saved before honest splits: split as then
+    assert rnn_apps.load(OLD / "textgen").cfg.split == "auto"  # a language model's text was split in order
 
 
 def test_old_textgen_run_generates_the_same_greedy_text():

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 import keras
 from rich.console import Console
 
-from rnn_apps.config import load_config, resolve_config, save_config
+from rnn_apps.config import resolve_config, save_config
 from rnn_apps.data.examples import Examples
 from rnn_apps.errors import Interrupted, UserError
 from rnn_apps.runs import (RUN_FILE, create_run_dir, default_run_dir, load_model, new_run_meta, read_json_file,
@@ -209,7 +209,7 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         run, meta = read_run(resume)
         if config is not None or list(overrides) or preset is not None or batch_size or seed is not None:
             raise UserError("--resume continues a run with its saved config; only --epochs may change")
-        cfg = load_config(task.config_class, run / "config.yaml")
+        cfg = task.load_config(run / "config.yaml")
         cfg = dataclasses.replace(cfg, epochs=epochs) if epochs is not None else cfg
         state_file = run / "checkpoints" / "state.json"
         state = read_json_file(state_file) if state_file.is_file() else None  # none: killed in epoch 1
