@@ -6,6 +6,8 @@ A user mistake (``UserError``) prints one line and exits with status 2.
 from __future__ import annotations
 
 import atexit
+import errno
+import math
 import os
 import re
 import sys
@@ -67,15 +69,45 @@ class UsageProblem(click.ClickException):
 
 
 class Group(click.Group):
-    """A command group whose commands' ``UserError``s become one-line usage problems."""
+    """A command group whose commands' ``UserError``s become one-line usage problems.
+
+    Click's own usage errors stay as they are, but on one line (a missing choice lists the
+    choices on several); a file name the system refuses as too long is a usage problem too,
+    wherever it was noticed."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except UserError as exc:
-            problem = UsageProblem(str(exc))
+            problem = UsageProblem(one_line(str(exc)))
             problem.exit_code = getattr(exc, "exit_code", 2)  # 130 after Ctrl-C
             raise problem from None
+        except click.UsageError as exc:
+            text = exc.format_message()
+            if "\n" not in text:
+                raise
+            raise click.UsageError(one_line(text), exc.ctx) from None
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            name = str(exc.filename or "")
+            shown = name if len(name) <= 240 else f"{name[:120]}... ({len(name):,} characters)"
+            raise UsageProblem(f"{shown}: file name too long") from None
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks (and the indentation after them) made single spaces."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A ``FloatRange`` that refuses ``nan`` and ``inf`` (which compare as in range)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number", param, ctx)
+        return number
 
 
 def catalogue_options(command: str):
@@ -91,7 +123,7 @@ def catalogue_options(command: str):
             elif option.type is int:
                 kind = click.IntRange(min=option.min, max=option.max)
             else:
-                kind = click.FloatRange(min=option.min, max=option.max, min_open=option.min_open)
+                kind = FiniteFloatRange(min=option.min, max=option.max, min_open=option.min_open)
             function = click.option(option.flag, option.name, type=kind, help=option.help)(function)
         return function
 

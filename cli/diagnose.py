@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from rnn_apps.cli.common import CellList, Group, err
+from rnn_apps.cli.common import CellList, FiniteFloatRange, Group, err
 from rnn_apps.cli.common import out as console
 
 
@@ -23,7 +23,7 @@ def diagnose():
 @click.option("--steps", type=click.IntRange(min=2), default=100, show_default=True, help="sequence length T")
 @click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True, help="random initialisations")
 @click.option("--units", type=click.IntRange(min=1), default=32, show_default=True, help="hidden units")
-@click.option("--recurrent-scale", type=click.FloatRange(min=0), default=1.0, show_default=True,
+@click.option("--recurrent-scale", type=FiniteFloatRange(min=0), default=1.0, show_default=True,
               help="multiply the recurrent matrix W_hh (orthogonal at start: this is its spectral radius)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("gradient_flow.png"),
               show_default=True, help="PNG to write")
@@ -46,6 +46,9 @@ def gradients(cells, steps, seeds, units, recurrent_scale, out, as_json):
     import numpy as np
 
     from rnn_apps.diagnostics import gradient_flow, plot_gradient_flow
+    from rnn_apps.runs import check_new_path
+
+    check_new_path(out, "file")  # before the work, not after it
 
     names = cells
     flows = [gradient_flow(c, steps, units=units, seeds=range(seeds), recurrent_scale=recurrent_scale)
@@ -72,8 +75,8 @@ def gradients(cells, steps, seeds, units, recurrent_scale, out, as_json):
               help="training steps per cell and clipping setting")
 @click.option("--units", type=click.IntRange(min=1), default=32, show_default=True, help="hidden units")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd", "rmsprop"]), default="adam", show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-2, show_default=True)
-@click.option("--clipnorm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+@click.option("--learning-rate", type=FiniteFloatRange(min=0, min_open=True), default=1e-2, show_default=True)
+@click.option("--clipnorm", type=FiniteFloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="global gradient norm the clipped runs are clipped to")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("long_range.png"),
@@ -102,6 +105,9 @@ def long_range(cells, steps, train_steps, units, optimizer, learning_rate, clipn
       rnn-apps diagnose long-range --optimizer sgd --learning-rate 0.5 --out exploding.png
     """
     from rnn_apps.diagnostics import BASELINE_MSE, plot_long_range, train_long_range
+    from rnn_apps.runs import check_new_path
+
+    check_new_path(out, "file")  # before minutes of training, not after them
 
     names = cells
     runs = []

@@ -6,23 +6,25 @@ import json
 import click
 from rich.markup import escape
 
-from rnn_apps.cli.common import RUN_DIR, err, out
+from rnn_apps.api import MAX_NEW_TOKENS, MAX_SAMPLES, MAX_SEED
+from rnn_apps.cli.common import RUN_DIR, FiniteFloatRange, err, out
 
 
 @click.command()
 @click.argument("run_dir", type=RUN_DIR)
 @click.option("--prompt", default="", help="text to continue (default: start of a new line)")
-@click.option("--length", type=click.IntRange(min=1), default=300, show_default=True,
+@click.option("--length", type=click.IntRange(min=1, max=MAX_NEW_TOKENS), default=300, show_default=True,
               help="tokens to generate (characters at char level)")
-@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True,
+@click.option("--temperature", type=FiniteFloatRange(min=0), default=0.8, show_default=True,
               help="< 1 safer and more repetitive, > 1 more surprising; 0 = greedy")
 @click.option("--top-k", type=click.IntRange(min=0), default=0, show_default=True,
               help="sample only among the k most likely tokens (0 = all)")
-@click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0, show_default=True,
+@click.option("--top-p", type=FiniteFloatRange(min=0, max=1, min_open=True), default=1.0, show_default=True,
               help="nucleus sampling: the smallest set of likely tokens with this much probability")
 @click.option("--greedy", is_flag=True, help="always take the most likely token (deterministic)")
-@click.option("--seed", type=int, help="fix the samples (default: a random seed, printed)")
-@click.option("--num-samples", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED),
+              help="fix the samples (default: a random seed, printed)")
+@click.option("--num-samples", type=click.IntRange(min=1, max=MAX_SAMPLES), default=1, show_default=True,
               help="independent samples, generated as one batch")
 @click.option("--json", "as_json", is_flag=True, help="print machine-readable JSON when done")
 def generate(run_dir, prompt, length, temperature, top_k, top_p, greedy, seed, num_samples, as_json):

@@ -12,10 +12,9 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from rnn_apps.config import load_config
 from rnn_apps.errors import UserError
 from rnn_apps.options import checked
-from rnn_apps.runs import load_model, read_run
+from rnn_apps.runs import load_model, read_json_file, read_run
 
 
 @dataclasses.dataclass
@@ -39,13 +38,19 @@ class Run:
         return list(self.features.inputs)
 
     def checked_options(self, options: dict, command: str) -> dict:
-        """The options that were given (not None); an error names those the task does not take."""
-        return checked(options, getattr(self.output, f"{command}_options"), command, f"a {self.task.name} run")
+        """The options that were given (not None); an error names those the task does not take,
+        or a value out of range (a seed, a number that is not finite, a file that cannot be written)."""
+        return checked_values(checked(options, getattr(self.output, f"{command}_options"), command,
+                                      f"a {self.task.name} run"))
 
     def predict(self, inputs: list, **options) -> list[dict]:
         if not inputs:
             raise UserError("nothing to predict: give inputs as arguments or --input FILE")
-        return self.output.predict(self.model, self.features, list(inputs), **self.checked_options(options, "predict"))
+        options = self.checked_options(options, "predict")
+        if self.output.kind == "next_token":
+            for i, value in enumerate(inputs):
+                check_prompt(value.get(self.features.primary, "") if isinstance(value, dict) else value, f"input {i + 1}")
+        return self.output.predict(self.model, self.features, list(inputs), **options)
 
     def generate(self, prompt: str, length: int, sampling: Any, num_samples: int = 1) -> list[str]:
         """Language models: ``num_samples`` continuations of ``prompt``."""
@@ -59,8 +64,13 @@ class Run:
         options = self.checked_options(options, "evaluate")
         if data is not None:
             examples, where = self.task.load_examples(self.cfg, data), data
+            for name, kind in self.features.inputs.items():  # images, clips: present and readable, by line
+                if hasattr(kind, "check") and name in examples.columns:
+                    kind.check(examples[name], examples.origins)
         else:
-            splits = self.task.split_examples(self.task.load_examples(self.cfg, self.meta["data"]), self.cfg)
+            from rnn_apps.training.loop import load_splits
+
+            splits = load_splits(self.task, self.cfg, self.meta["data"])
             part = "test" if len(splits["test"]) else "val"
             examples, where = splits[part], f"{self.meta['data'] or 'builtin'} ({part} split)"
             if not len(examples):
@@ -79,11 +89,16 @@ def load(path: str | Path) -> Any:
     to ``predict``; both give the same results for the same inputs."""
     from rnn_apps.lite.runtime import is_export
 
-    if is_export(path):
+    try:
+        export, folder = is_export(path), Path(path).is_dir()
+    except OSError as exc:  # a name too long for the system
+        shown = str(path) if len(str(path)) <= 240 else f"{str(path)[:120]}... ({len(str(path)):,} characters)"
+        raise UserError(f"{shown}: {exc.strerror or exc}") from None
+    if export:
         from rnn_apps.lite.runtime import load as load_export
 
         return load_export(path)
-    if Path(path).is_dir() and not (Path(path) / "run.json").is_file():
+    if folder and not (Path(path) / "run.json").is_file():
         raise UserError(f"{path} is neither an rnn-apps run directory (no run.json) nor a TFLite export "
                         f"(no manifest.json)")
     return load_run(path)
@@ -92,12 +107,71 @@ def load(path: str | Path) -> Any:
 def load_run(run_dir: str | Path) -> Run:
     """Read a run directory back: config, features and ``model.keras`` (the best epoch)."""
     path, meta = read_run(run_dir)
-    task = _task(meta["task"])
-    cfg = load_config(task.config_class, path / "config.yaml")
+    try:
+        task = _task(meta["task"])
+    except UserError as exc:  # a run of a task this installation does not have
+        raise UserError(f"{path / 'run.json'}: {exc}") from None
+    cfg = task.load_config(path / "config.yaml")
     if not (path / "model.keras").is_file():
         raise UserError(f"{path} has no model.keras yet (training did not finish; continue it with --resume)")
     features = task.features(cfg).load(path)
-    return Run(path, task, cfg, features, load_model(path / "model.keras"), meta)
+    model = load_model(path / "model.keras")
+    _check_labels(path, features, model)
+    return Run(path, task, cfg, features, model, meta)
+
+
+def _check_labels(path: Path, features: Any, model: Any) -> None:
+    """A run's label file must fit its model: as many labels as the model has classes (one
+    sigmoid unit for two labels). A label file of another run, or a damaged one, is an error
+    naming it, instead of labels that silently mean something else."""
+    output = features.output
+    labels = getattr(getattr(output, "labels", None), "labels", None)
+    if not isinstance(labels, list) or len(model.outputs) != 1:
+        return
+    file = path / getattr(output, "file", "labels.json")
+    if not all(isinstance(label, str) for label in labels):
+        raise UserError(f"{file} is damaged (expected a JSON list of label names)")
+    classes = model.outputs[0].shape[-1]
+    expected = 1 if output.kind == "label" and len(labels) == 2 else len(labels)
+    if classes != expected:
+        raise UserError(f"{file} names {len(labels)} labels but {path / 'model.keras'} has {classes} output "
+                        f"{'unit' if classes == 1 else 'classes'}: a label file of another run, or a damaged one")
+
+
+# Longest prompt a language model reads and most tokens one call generates: beyond these a
+# request is a mistake (a file passed as a prompt, a length with extra zeros), not a wish.
+MAX_PROMPT_CHARS = 100_000
+MAX_NEW_TOKENS = 100_000
+MAX_SAMPLES = 1_000
+MAX_SEED = 2**32 - 1
+
+
+def check_prompt(prompt: Any, where: str = "the prompt") -> None:
+    """A prompt a language model can read in reasonable time; a longer one is a ``UserError``."""
+    if isinstance(prompt, str) and len(prompt) > MAX_PROMPT_CHARS:
+        raise UserError(f"{where} is {len(prompt):,} characters; a language model reads at most "
+                        f"{MAX_PROMPT_CHARS:,} (its state carries only so much: give the end of the text)")
+
+
+def checked_values(options: dict) -> dict:
+    """``options`` (predict/evaluate/generate settings) with their values checked where the
+    command line cannot: finite numbers, a seed in 0..2**32-1, a token budget, a file to draw into."""
+    import math
+
+    from rnn_apps.options import OPTIONS
+    from rnn_apps.runs import check_new_path
+
+    for name, value in options.items():
+        flag = OPTIONS[name].flag if name in OPTIONS else "--" + name.replace("_", "-")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{flag} must be a finite number, got {value}")
+        if name == "seed" and value is not None and not 0 <= value <= MAX_SEED:
+            raise UserError(f"{flag} must be between 0 and {MAX_SEED}, got {value}")
+        if name in ("max_length", "length") and value is not None and value > MAX_NEW_TOKENS:
+            raise UserError(f"{flag} must be at most {MAX_NEW_TOKENS:,}, got {value:,}")
+        if name in OPTIONS and OPTIONS[name].type == "path" and value is not None:
+            check_new_path(value, "file")
+    return options
 
 
 def train(task: Any = None, *, data: str | None = None, config: str | Path | None = None,
@@ -109,12 +183,20 @@ def train(task: Any = None, *, data: str | None = None, config: str | Path | Non
     ``rnn_apps.training.loop.train`` for every argument)."""
     from rnn_apps.training.loop import train as train_loop
 
+    from rnn_apps.runs import check_run_dir, default_run_dir
+
     if resume is not None:
-        record = _task(read_run(resume)[1]["task"])
+        path, meta = read_run(resume)
+        try:
+            record = _task(meta["task"])
+        except UserError as exc:
+            raise UserError(f"{path / 'run.json'}: {exc}") from None
     elif task is None:
         raise UserError("name a task to train (or --resume RUN_DIR)")
     else:
         record = _task(task)
+        # before the data are read: a place where no run can be written should fail fast
+        check_run_dir(Path(run_dir) if run_dir is not None else default_run_dir(record.name))
     return train_loop(record, data=data, config=config, overrides=overrides, preset=preset, epochs=epochs,
                       batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume, console=console)
 
@@ -155,6 +237,10 @@ def generate(run_dir: str | Path, prompt: str = "", length: int = 200, *, temper
     if model.output.kind != "next_token":
         what = f"{model.task.name} run" if isinstance(model, Run) else f"{model.task} export"
         raise UserError(f"{run_dir} is a {what}; generate needs a language model (textgen)")
+    check_prompt(prompt)
+    checked_values({"temperature": float(temperature), "top_p": float(top_p), "seed": seed, "length": length})
+    if not 1 <= num_samples <= MAX_SAMPLES:
+        raise UserError(f"--num-samples must be between 1 and {MAX_SAMPLES:,}, got {num_samples:,}")
     sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     if stream:
         return model.stream(prompt, length, sampling, num_samples)
@@ -170,7 +256,17 @@ def info(run_dir: str | Path) -> dict:
     return {"run": str(run.path), "task": run.task.name, "shape": run.task.shape, "data": run.meta["data"] or "builtin",
             "created": run.meta.get("created"), "parameters": int(run.model.count_params()),
             "config": dataclasses.asdict(run.cfg),
-            "metrics": json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}}
+            "metrics": _metrics(metrics_file)}
+
+
+def _metrics(path: Path) -> dict:
+    """A run's ``metrics.json`` ({} before training finished); a damaged one names the file."""
+    if not path.is_file():
+        return {}
+    metrics = read_json_file(path)
+    if not isinstance(metrics, dict):
+        raise UserError(f"{path} is damaged (expected a JSON object of reports)")
+    return metrics
 
 
 def export(run_dir: str | Path, format: str = "savedmodel", out: str | Path | None = None, **options) -> Path:
@@ -181,6 +277,12 @@ def export(run_dir: str | Path, format: str = "savedmodel", out: str | Path | No
 
     if format not in EXPORTERS:  # before loading the run: a typo should fail fast
         raise UserError(f"unknown export format {format!r}; formats: {', '.join(EXPORTERS)}")
+    if out is not None:  # before loading the run: fail fast, write nothing
+        from rnn_apps.runs import check_new_path
+
+        check_new_path(out)
+        if Path(out).exists():
+            raise UserError(f"{out} already exists; remove it or choose another --out")
     run = load_run(run_dir)
     out = Path(out) if out is not None else run.path / "export" / format
     return write_export(run, format, out, **options)

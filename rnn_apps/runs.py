@@ -40,15 +40,70 @@ def default_run_dir(task: str, root: str | Path = "runs") -> Path:
     return path
 
 
+def _shown(path: Path) -> str:
+    """A path for a one-line message (an absurdly long one shortened)."""
+    text = str(path)
+    return text if len(text) <= 240 else f"{text[:120]}...{text[-60:]} ({len(text):,} characters)"
+
+
+def _obstacle(path: Path) -> str | None:
+    """Why ``path`` cannot be created, if something already tells: its nearest existing
+    ancestor is a file, or a folder this process cannot write to."""
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        return f"cannot create {_shown(path)}: {_shown(ancestor)} is a file, not a folder"
+    if ancestor.is_dir() and not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"cannot create {_shown(path)}: {_shown(ancestor)} is not writable"
+    return None
+
+
+def _cannot_create(path: Path, exc: OSError) -> str:
+    """The message for a failed attempt to create ``path``."""
+    try:
+        obstacle = _obstacle(path)
+    except OSError:  # a name too long for the system
+        obstacle = None
+    return obstacle or f"cannot create {_shown(path)} ({exc.strerror or exc})"
+
+
+def check_new_path(path: str | Path, what: str = "") -> Path:
+    """Check, before any work is done, that the file or folder ``path`` can be created: not
+    a folder where a file is meant (``what="file"``), and its nearest existing ancestor a
+    folder this process can write to. Returns ``path`` as a Path."""
+    path = Path(path)
+    try:
+        if what == "file" and path.is_dir():
+            raise UserError(f"{_shown(path)} is a folder; give the name of a file to write")
+        obstacle = _obstacle(path)
+    except OSError as exc:  # a name too long for the system
+        raise UserError(_cannot_create(path, exc)) from None
+    if obstacle:
+        raise UserError(obstacle)
+    return path
+
+
 def create_run_dir(path: Path, write: Callable[[Path], None]) -> Path:
     """Create ``path`` holding what ``write(tmp)`` wrote, atomically."""
-    if path.exists() and any(path.iterdir()):
-        raise UserError(f"run directory {path} already exists and is not empty; "
-                        f"choose another --run-dir or continue it with --resume {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_run_dir(path)
     with atomic_dir(path) as tmp:
         write(tmp)
     return path
+
+
+def check_run_dir(path: Path) -> None:
+    """``path`` can become a new run directory: absent, or an empty folder, in a writable place."""
+    try:
+        taken = path.exists() and (not path.is_dir() or any(path.iterdir()))
+    except OSError as exc:
+        raise UserError(_cannot_create(path, exc)) from None
+    if taken and not path.is_dir():
+        raise UserError(f"run directory {_shown(path)} is a file; choose another --run-dir")
+    if taken:
+        raise UserError(f"run directory {_shown(path)} already exists and is not empty; "
+                        f"choose another --run-dir or continue it with --resume {_shown(path)}")
+    check_new_path(path)
 
 
 @contextlib.contextmanager
@@ -56,22 +111,41 @@ def atomic_dir(path: Path):
     """Yield a temporary sibling of ``path``; rename it to ``path`` if the block succeeds.
 
     Siblings left by an earlier attempt that was killed (``kill -9`` cannot be cleaned up
-    after) are removed first."""
+    after) are removed first. A place where nothing can be created is a ``UserError``;
+    folders made on the way to ``path`` are removed again when the block fails."""
+    made, done = [], False
     try:
+        ancestor = path.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            made.append(ancestor)
+            ancestor = ancestor.parent
         path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     except OSError as exc:
-        raise UserError(f"cannot create {path.parent} ({exc.strerror or exc})") from None
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        _remove_empty(made)
+        raise UserError(_cannot_create(path, exc)) from None
     tmp.chmod(0o755)  # mkdtemp makes it private; a run directory is an ordinary one
     try:
         yield tmp
         if path.exists():
             path.rmdir()  # only an empty directory gets here (checked by the caller)
         os.replace(tmp, path)
+        done = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not done:
+            _remove_empty(made)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) that are still empty: nothing half-made stays behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -139,8 +213,15 @@ def read_run(run_dir: str | Path) -> tuple[Path, dict]:
     """Check that ``run_dir`` is an rnn-apps run; return its path and ``run.json``."""
     path = Path(run_dir)
     meta_file = path / RUN_FILE
-    if not meta_file.is_file():
-        raise UserError(f"{path} is not an rnn-apps run directory (no {RUN_FILE})")
+    try:
+        found, export = meta_file.is_file(), (path / "manifest.json").is_file()
+    except OSError as exc:  # a name too long for the system
+        raise UserError(f"{_shown(path)}: {exc.strerror or exc}") from None
+    if not found and export:
+        raise UserError(f"{_shown(path)} is a TFLite export, not a run directory (no {RUN_FILE}); "
+                        f"predict and generate run exports, this command needs the run it was made from")
+    if not found:
+        raise UserError(f"{_shown(path)} is not an rnn-apps run directory (no {RUN_FILE})")
     meta = read_json_file(meta_file)
     if not isinstance(meta, dict) or "task" not in meta:
         raise UserError(f"{meta_file} is damaged (no task)")

@@ -37,8 +37,14 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.Decompressio
 
 
 def _where(path: str | os.PathLike, origin: str | None) -> str:
-    """``"origin: path"`` for messages, or just the path."""
-    return f"{origin}: {path}" if origin else str(path)
+    """``"origin: path"`` for messages, or just the path (an absurdly long one shortened, so
+    that the message stays one readable line)."""
+    shown = str(path)
+    if len(shown) > 240:
+        shown = f"{shown[:120]}...{shown[-60:]} ({len(shown):,} characters)"
+    if not shown.isprintable():  # a line break or control character in a name from a data file
+        shown = repr(shown)[1:-1]
+    return f"{origin}: {shown}" if origin else shown
 
 
 def _reason(exc: BaseException) -> str:
@@ -52,17 +58,38 @@ def _check_channels(channels: int) -> None:  # a programming mistake, not the us
         raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels}")
 
 
-def check_image(path: str | os.PathLike, origin: str | None = None) -> Path:
+def _truncated(head: bytes, tail: bytes, size: int) -> bool:
+    """Whether an image file ends before its format's end marker: PNG's ``IEND`` chunk,
+    JPEG's end-of-image marker, GIF's trailer, or the size a BMP header declares. A file cut
+    short by a failed download or copy is the common damage; TensorFlow refuses to decode it."""
+    if head.startswith(b"\x89PNG"):
+        return b"IEND" not in tail
+    if head.startswith(b"\xff\xd8\xff"):
+        return b"\xff\xd9" not in tail
+    if head.startswith(b"GIF8"):
+        return b";" not in tail[-16:]
+    if head.startswith(b"BM") and len(head) >= 6:
+        return int.from_bytes(head[2:6], "little") > size
+    return False
+
+
+def check_image(path: str | os.PathLike, origin: str | None = None, thorough: bool = False) -> Path:
     """Check that ``path`` is a non-empty PNG, JPEG, BMP or GIF file and return it as a Path.
 
     Reads only the first 8 bytes, so checking every image of a dataset before training
     (tens of thousands of files) costs about one ``open`` each; decoding is left to
-    :func:`read_image`.
+    :func:`read_image`. ``thorough`` (before training, where a file that fails to decode
+    could only crash the tf.data pipeline) also reads the last 4096 bytes, for the end marker
+    of the format that a file cut short lacks.
     """
     path = Path(path)
     try:
         with open(path, "rb") as f:
             head = f.read(8)
+            size = os.fstat(f.fileno()).st_size
+            if thorough:
+                f.seek(max(size - 4096, 0))
+            tail = f.read() if thorough else b""
     except FileNotFoundError:
         raise UserError(f"{_where(path, origin)}: no such image") from None
     except IsADirectoryError:
@@ -73,7 +100,18 @@ def check_image(path: str | os.PathLike, origin: str | None = None) -> Path:
         raise UserError(f"{_where(path, origin)}: empty file, not an image")
     if not head.startswith(_MAGIC):
         raise UserError(f"{_where(path, origin)}: not a PNG, JPEG, BMP or GIF image")
+    if thorough and _truncated(head, tail, size):
+        raise UserError(f"{_where(path, origin)}: the image is cut short (a damaged or partial copy)")
     return path
+
+
+def image_size(path: Path, origin: str | None = None) -> tuple[int, int]:
+    """``(width, height)`` of a checked image from its header, without decoding its pixels."""
+    try:
+        with Image.open(check_image(path, origin, thorough=True)) as image:
+            return image.size
+    except _DECODE_ERRORS as exc:
+        raise UserError(f"{_where(path, origin)}: cannot decode image ({_reason(exc)})") from None
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -154,17 +192,33 @@ def _npy_header(path: Path, where: str) -> np.ndarray:
     return clip
 
 
-def check_clip(path: str | os.PathLike, origin: str | None = None) -> Path:
+def check_clip(path: str | os.PathLike, origin: str | None = None, thorough: bool = False) -> Path:
     """Check, without decoding pictures, that ``path`` can be a clip (see :func:`read_clip`):
-    a ``.npy`` of a clip's shape and dtype, a folder with frame images, or a non-empty video."""
+    a ``.npy`` of a clip's shape and dtype, a folder with frame images, or a non-empty video.
+
+    ``thorough`` (before training, once per clip) also reads what decoding inside the
+    training pipeline would otherwise stop on, where a mistake could only crash it: every
+    frame of a folder checked (present, whole) and of one size, a float ``.npy`` finite."""
     path = Path(path)
     where = _where(path, origin)
-    if not path.exists():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as exc:  # a name too long for the system
+        raise UserError(f"{where}: cannot read ({exc.strerror or _reason(exc)})") from None
+    if not exists:
         raise UserError(f"{where}: no such clip")
-    if path.is_dir():
-        _frame_names(path, where)
+    if is_dir:
+        names = _frame_names(path, where)
+        if thorough:
+            sizes = [image_size(path / name, where) for name in names]
+            for name, size in zip(names, sizes):
+                if size != sizes[0]:
+                    raise UserError(f"{where}: frame {name} is {size[0]}x{size[1]}, the first frame {names[0]} "
+                                    f"is {sizes[0][0]}x{sizes[0][1]}")
     elif path.suffix.lower() == ".npy":
-        _npy_header(path, where)
+        clip = _npy_header(path, where)
+        if thorough and clip.dtype != np.uint8 and not np.isfinite(clip).all():
+            raise UserError(f"{where}: the clip holds NaN or infinite values")
     elif path.suffix.lower() not in VIDEO_SUFFIXES:
         raise UserError(f"{where}: not a clip; give a .npy file, a folder of frames or a "
                         f"{'/'.join(VIDEO_SUFFIXES)} video")

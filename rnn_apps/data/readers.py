@@ -18,10 +18,12 @@ and ``label``/``sentiment``/...); otherwise the wanted columns are taken by posi
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import os
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -42,9 +44,10 @@ def read_source(source: str, wanted: dict[str, str], aliases: dict[str, Sequence
     if source.startswith("tfds:"):
         return read_tfds(source, wanted, aliases, tfds_data_dir)
     path = Path(source)
-    if not path.exists():
+    kind = path_kind(path)
+    if kind is None:
         raise UserError(f"no such file: {source}")
-    if path.is_dir():
+    if kind == "dir":
         raise UserError(f"{source} is a directory; give a {'/'.join(TABLE_SUFFIXES)} file or tfds:NAME")
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
@@ -55,23 +58,62 @@ def read_source(source: str, wanted: dict[str, str], aliases: dict[str, Sequence
                     f"supported: {', '.join(TABLE_SUFFIXES)} files and tfds:NAME[:SPLIT]")
 
 
+def path_kind(path: Path) -> str | None:
+    """``"dir"``, ``"file"`` or None (nothing there); a path the system refuses (a name too
+    long) is a ``UserError`` naming it."""
+    try:
+        return "dir" if path.is_dir() else "file" if path.exists() else None
+    except OSError as exc:
+        shown = str(path) if len(str(path)) <= 240 else f"{str(path)[:120]}... ({len(str(path)):,} characters)"
+        raise UserError(f"{shown}: {exc.strerror or exc}") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes; a missing, unreadable or folder path is a ``UserError`` naming it."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a directory, not a file") from None
+    except OSError as exc:
+        shown = str(path) if len(str(path)) <= 240 else f"{str(path)[:120]}... ({len(str(path)):,} characters)"
+        raise UserError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+
+
 def read_text_file(path: Path, errors: str = "strict") -> str:
-    """Whole file as UTF-8 text; invalid bytes are reported with their line and byte offset
-    (``errors="replace"`` turns them into U+FFFD instead)."""
-    data = path.read_bytes()
+    """Whole file as UTF-8 text (a UTF-8 byte-order mark is dropped); invalid bytes are
+    reported with their line and byte offset (``errors="replace"`` turns them into U+FFFD
+    instead). A missing or unreadable file is a ``UserError`` naming it."""
+    data = read_bytes(path)
+    if data.startswith(codecs.BOM_UTF8):  # Windows editors write one; it is not part of the text
+        data = data[len(codecs.BOM_UTF8):]
     if errors == "replace":
         return data.decode("utf-8", errors="replace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise UserError(f"{path}:{line}: invalid UTF-8 at byte offset {exc.start}") from None
+        hint = " (UTF-16 or UTF-32 text: it starts with their byte-order mark; save it as UTF-8)" \
+            if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else ""
+        raise UserError(f"{path}:{line}: invalid UTF-8 at byte offset {exc.start}{hint}") from None
+
+
+def _table_text(path: Path) -> str:
+    """A table's text; a NUL byte (a binary file, or UTF-16 text without a byte-order mark)
+    is an error naming its line, where a reader would otherwise take it for text."""
+    text = read_text_file(path)
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise UserError(f"{path}:{line}: NUL byte in a text table (a binary file, or UTF-16 text? save it as UTF-8)")
+    return text
 
 
 def read_table(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
                delimiter: str = "\t") -> Examples:
     """Read a delimited file; blank lines are skipped, short rows are ``file:line`` errors."""
-    text = read_text_file(path)
+    text = _table_text(path)
     quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
     rows: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
@@ -88,7 +130,7 @@ def read_table(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[s
         rows = rows[1:]
         if not rows:
             raise UserError(f"{path}: only a header line, no examples")
-    needed = max(positions.values()) + 1
+    needed = max(pos + 1 if pos >= 0 else -pos for pos in positions.values())  # -1: the last column
     sep = "tab" if delimiter == "\t" else "comma"
     columns: dict[str, list] = {name: [] for name in wanted}
     origins = []
@@ -107,15 +149,10 @@ def read_jsonl(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[s
     columns: dict[str, list] = {name: [] for name in wanted}
     origins = []
     keys: dict[str, str] | None = None
-    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+    for number, line in enumerate(read_text_file(path).split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise UserError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+        record = _json_object(path, number, line)
         if keys is None:
             keys = {name: _pick_name(path, list(record), name, spec, aliases.get(name, ()))
                     for name, spec in wanted.items()}
@@ -127,6 +164,19 @@ def read_jsonl(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[s
     if not origins:
         raise UserError(f"{path}: no examples found (the file is empty)")
     return _checked_non_empty(Examples(columns, origins))
+
+
+def _json_object(path: Path, number: int, line: str) -> dict:
+    """One line of a JSON-lines file as a dict; anything else names the file and line."""
+    try:
+        record = json.loads(line)
+    except ValueError as exc:  # JSONDecodeError, and numbers too long to convert
+        raise UserError(f"{path}:{number}: invalid JSON ({getattr(exc, 'msg', None) or exc})") from None
+    except RecursionError:
+        raise UserError(f"{path}:{number}: invalid JSON (nested too deeply)") from None
+    if not isinstance(record, dict):
+        raise UserError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+    return record
 
 
 def tfds_builder(source: str, data_dir: str | None = None):
@@ -212,7 +262,7 @@ def _column_positions(path: Path, first_row: list[str], wanted: dict[str, str],
         if all(pos is not None for pos in found.values()):
             return found, True
         return {name: i for i, (name, _) in enumerate(specs)}, False
-    if all(spec == "auto" or spec.lstrip("-").isdigit() for _, spec in specs):
+    if all(spec == "auto" or re.fullmatch(r"-?[0-9]+", spec) for _, spec in specs):
         return {name: (int(spec) if spec != "auto" else i) for i, (name, spec) in enumerate(specs)}, False
     return {name: lowered.index(_pick_name(path, first_row, name, spec, aliases.get(name, ())).lower())
             for name, spec in specs}, True
@@ -224,12 +274,19 @@ def _pick_name(path: Path, names: list[str], ours: str, spec: str, aliases: Sequ
     if spec != "auto":
         if spec.lower() in lowered:
             return lowered[spec.lower()]
-        raise UserError(f"{path}: no column named {spec!r} for the {ours}; columns: {', '.join(names)}")
+        raise UserError(f"{path}: no column named {spec!r} for the {ours}; columns: {_listed(names)}")
     for alias in aliases:
         if alias in lowered:
             return lowered[alias]
-    raise UserError(f"{path}: cannot tell which column holds the {ours}; columns: {', '.join(names)} "
+    raise UserError(f"{path}: cannot tell which column holds the {ours}; columns: {_listed(names)} "
                     f"(choose with --set {ours}_column=NAME)")
+
+
+def _listed(names: Sequence[str], most: int = 20) -> str:
+    """Column names for a one-line message: odd ones (line breaks, control characters, very
+    long) quoted and cut, and at most ``most`` of them."""
+    shown = [n if n.isprintable() and len(n) <= 40 else repr(n[:40]) for n in names[:most]]
+    return ", ".join(shown) + (f", ... ({len(names)} in all)" if len(names) > most else "") or "(none)"
 
 
 def _checked_non_empty(examples: Examples) -> Examples:
@@ -244,31 +301,34 @@ def read_records(path: Path) -> list[tuple[str, dict]]:
     """Rows of a table with a header (``.csv``, ``.tsv``) or objects of a ``.jsonl`` file, each
     with its ``file:line``: ``[(origin, {column: value})]``. For label files of the media tasks,
     whose columns differ by layout (a label per frame, segments, several answers)."""
-    if not path.is_file():
+    kind = path_kind(path)
+    if kind == "dir":
+        raise UserError(f"{path} is a directory; give a .csv, .tsv or .jsonl file")
+    if kind is None:
         raise UserError(f"no such file: {path}")
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         records = []
-        for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+        for number, line in enumerate(read_text_file(path).split("\n"), start=1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise UserError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-            records.append((f"{path}:{number}", record))
+            records.append((f"{path}:{number}", _json_object(path, number, line)))
     elif suffix in (".csv", ".tsv", ".txt"):
-        reader = csv.reader(io.StringIO(read_text_file(path), newline=""), delimiter="," if suffix == ".csv" else "\t")
-        rows = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if any(c.strip() for c in row)]
+        reader = csv.reader(io.StringIO(_table_text(path), newline=""), delimiter="," if suffix == ".csv" else "\t")
+        rows = []
+        try:
+            for row in reader:
+                if any(c.strip() for c in row):
+                    rows.append((reader.line_num, [cell.strip() for cell in row]))
+        except csv.Error as exc:
+            raise UserError(f"{path}:{reader.line_num}: {exc}") from None
         if not rows:
             raise UserError(f"{path}: no records found (the file is empty)")
         header = [name.lower() for name in rows[0][1]]
         records = []
         for line, row in rows[1:]:
             if len(row) != len(header):
-                raise UserError(f"{path}:{line}: expected {len(header)} columns ({', '.join(header)}), found {len(row)}")
+                raise UserError(f"{path}:{line}: expected {len(header)} columns ({_listed(header)}), found {len(row)}")
             records.append((f"{path}:{line}", dict(zip(header, row))))
     else:
         raise UserError(f"{path}: unsupported file type {suffix or '(none)'}; supported: .csv, .tsv, .jsonl")

@@ -63,7 +63,7 @@ class ImageInput:
                 self._check_file(Path(str(value)), origin)
 
     def _check_file(self, path: Path, origin: str) -> Path:
-        return media.check_image(path, origin)
+        return media.check_image(path, origin, thorough=True)  # decoding errors in tf.data could only crash
 
     def sized(self, picture: np.ndarray) -> np.ndarray:
         """One uint8 array ``[h, w(, c)]`` (or ``[T, h, w, c]``) with ``channels``, resized, uint8."""
@@ -144,7 +144,7 @@ class FramesInput(ImageInput):
         return [str(Path(str(v))) for v in values]  # checked by ``check`` before training
 
     def _check_file(self, path: Path, origin: str) -> Path:
-        return media.check_clip(path, origin)
+        return media.check_clip(path, origin, thorough=True)  # decoding errors in tf.data could only crash
 
     def lengths(self, prepared) -> np.ndarray:
         """Frames per clip (cut at ``max_frames``), without decoding the pictures."""

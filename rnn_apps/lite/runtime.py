@@ -55,9 +55,14 @@ def read_manifest(directory: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != "tflite" or "files" not in manifest:
+    if not isinstance(manifest, dict) or manifest.get("format") != "tflite" or not isinstance(manifest.get("files"), dict):
         raise UserError(f"{path}: not the manifest of an rnn-apps TFLite export")
+    for key, kind in (("task", str), ("model", str), ("signatures", dict), ("inputs", dict), ("output", dict)):
+        if not isinstance(manifest.get(key), kind):
+            raise UserError(f"{path} is damaged: {key!r} is missing or not a JSON {'string' if kind is str else 'object'}")
     for name, digest in manifest["files"].items():
+        if Path(name).name != name:  # the files of an export are beside its manifest, nowhere else
+            raise UserError(f"{path} is damaged: it lists {name!r}, not a file of the export folder")
         if not (directory / name).is_file():
             raise UserError(f"{directory / name} is missing (the export lists it in {MANIFEST})")
         if sha256(directory / name) != digest:
@@ -178,7 +183,11 @@ class LiteModel:
     predict_options: tuple[str, ...] = ()
 
     def checked(self, options: dict) -> dict:
-        return checked(options, self.predict_options, "predict", f"a {self.task} TFLite export")
+        """The options given (not None); one this export does not take, or a value out of
+        range, is a ``UserError``."""
+        from rnn_apps.api import checked_values
+
+        return checked_values(checked(options, self.predict_options, "predict", f"a {self.task} TFLite export"))
 
 
 class _OutputInfo:
@@ -259,7 +268,11 @@ class LanguageModel(LiteModel):
         return texts
 
     def predict(self, inputs: list, **options) -> list[dict]:
+        from rnn_apps.api import check_prompt
+
         options = {**self.output.settings["defaults"], **self.checked(options)}
+        for i, row in enumerate(self.rows(inputs)):
+            check_prompt(row[self.input_names[0]], f"input {i + 1}")
         sampling = Sampling(temperature=options["temperature"], top_k=options["top_k"], top_p=options["top_p"],
                             seed=options["seed"])
         return [{"prompt": row[self.input_names[0]], "seed": sampling.seed,
@@ -318,9 +331,10 @@ class FrameLabeler(LiteModel):
 
     predict_options = ("plot",)
 
-    def predict(self, inputs: list, plot: str | Path | None = None) -> list[dict]:
+    def predict(self, inputs: list, **options) -> list[dict]:
         from rnn_apps.metrics import segments
 
+        plot = self.checked(options).get("plot")
         labels, results = self.output.settings["labels"], []
         name = self.output.settings["input"]
         for i, row in enumerate(self.rows(inputs)):
@@ -351,7 +365,11 @@ def is_export(path: str | Path) -> bool:
 def load(directory: str | Path) -> LiteModel:
     """The runner of a TFLite export folder, by its output kind."""
     manifest = read_manifest(Path(directory))
-    kind = manifest.get("output", {}).get("kind")
+    kind = manifest["output"].get("kind")
     if kind not in RUNNERS:
         raise UserError(f"{directory}: this runtime cannot run output kind {kind!r}; kinds: {', '.join(RUNNERS)}")
-    return RUNNERS[kind](directory, manifest)
+    try:
+        return RUNNERS[kind](directory, manifest)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a manifest edited by hand
+        raise UserError(f"{Path(directory) / MANIFEST} does not describe its model ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
