@@ -49,7 +49,8 @@ class Run:
         options = self.checked_options(options, "predict")
         if self.output.kind == "next_token":
             for i, value in enumerate(inputs):
-                check_prompt(value.get(self.features.primary, "") if isinstance(value, dict) else value, f"input {i + 1}")
+                prompt = value.get(self.features.primary, "") if isinstance(value, dict) else value
+                check_prompt(prompt, f"input {i + 1}")
         return self.output.predict(self.model, self.features, list(inputs), **options)
 
     def generate(self, prompt: str, length: int, sampling: Any, num_samples: int = 1) -> list[str]:

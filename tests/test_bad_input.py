@@ -32,7 +32,7 @@ import re
 import shlex
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -103,6 +103,7 @@ class Case:
     setup: Callable[["Ctx"], None] | None = None
     ok: bool = False
     marks: tuple = ()
+    verify: Callable[[str], bool] | None = None  # ok cases: is the answer right (given stdout)?
 
     @property
     def args(self) -> list[str]:
@@ -113,8 +114,19 @@ class Case:
         return self.args[0]
 
 
-def case(id, argv, *expect, task=None, files=None, setup=None, ok=False, marks=()):
-    return Case(id, argv, tuple(expect), task, files or {}, setup, ok, tuple(marks))
+def case(id, argv, *expect, task=None, files=None, setup=None, ok=False, marks=(), verify=None):
+    return Case(id, argv, tuple(expect), task, files or {}, setup, ok, tuple(marks), verify)
+
+
+def one_answer(key: str, valid=None) -> Callable[[str], bool]:
+    """For ``--json`` output of one input: its ``key`` is there (and in ``valid``), and the
+    whole megabyte input is echoed back, not cut."""
+    def verify(stdout: str) -> bool:
+        (result,) = json.loads(stdout)
+        value = result[key]
+        return isinstance(value, (str, list)) and (valid is None or value in valid) and \
+            len(result.get("text", result.get("source", ""))) == len(BIG_TEXT)
+    return verify
 
 
 def xfail(reason: str):
@@ -261,9 +273,11 @@ CASES = [
     case("config-unknown-key", "train video --config unk.yaml", "unk.yaml: " + CONFIG_KEYS, task="video",
          files={"unk.yaml": "epochs: 1\ncolour: red\n"}),
     case("config-wrong-type", "train vqa --config type.yaml",
-         "type.yaml: config key 'epochs' expects an integer, got 'many'", task="vqa", files={"type.yaml": "epochs: many\n"}),
+         "type.yaml: config key 'epochs' expects an integer, got 'many'", task="vqa",
+         files={"type.yaml": "epochs: many\n"}),
     case("config-out-of-range", "train translate --config drop.yaml",
-         "drop.yaml: config key 'dropout' must be <= 0.95, got 2", task="translate", files={"drop.yaml": "dropout: 2\n"}),
+         "drop.yaml: config key 'dropout' must be <= 0.95, got 2", task="translate",
+         files={"drop.yaml": "dropout: 2\n"}),
     case("config-not-a-mapping", "train sentiment --config list.yaml",
          "list.yaml: a config file must hold a mapping of key: value", task="sentiment",
          files={"list.yaml": "- epochs\n- 2\n"}),
@@ -352,7 +366,8 @@ CASES = [
     case("textgen-data-blank", "train textgen --preset tiny --data blank.txt", "blank.txt: the file is empty",
          task="textgen", files={"blank.txt": "\n \n\t\n"}),
     case("textgen-data-latin1", "train textgen --preset tiny --data l1.txt",
-         "l1.txt:2: invalid UTF-8 at byte offset", task="textgen", files={"l1.txt": "first line\ncafé\n".encode("latin-1")}),
+         "l1.txt:2: invalid UTF-8 at byte offset", task="textgen",
+         files={"l1.txt": "first line\ncafé\n".encode("latin-1")}),
     case("textgen-data-too-short", "train textgen --preset tiny --data short.txt", "short.txt", task="textgen",
          files={"short.txt": "abc\n"},
          marks=[xfail("'the training text has 4 tokens, too few for 8 streams' names no file: "
@@ -447,7 +462,8 @@ CASES = [
                       "fit with a TF traceback and leaves runs/: training/loop.py fit should turn input-pipeline "
                       "errors into a UserError naming the file and remove a run that finished no epoch")]),
     case("vqa-data-not-questions-json", "train vqa --preset tiny --data q/x.json",
-         "q/x.json: not a CLEVR or VQA v2 questions file", task="vqa", files={**VQA_DIR, "q/x.json": '{"questions": []}'}),
+         "q/x.json: not a CLEVR or VQA v2 questions file", task="vqa",
+         files={**VQA_DIR, "q/x.json": '{"questions": []}'}),
     case("vqa-data-vqa2-without-annotations", "train vqa --preset tiny --data q/questions.json",
          "q/questions.json: VQA v2 questions need their annotations JSON beside them", task="vqa",
          files={**VQA_DIR, "q/questions.json": json.dumps({"questions": [
@@ -535,7 +551,8 @@ CASES = [
          task="sentiment"),
     case("predict-input-empty", "predict {sentiment} --input e.txt", "e.txt: no inputs found (the file is empty)",
          task="sentiment", files={"e.txt": "\n\n"}),
-    case("predict-input-utf16", "predict {translate} --input in.txt", "in.txt:1: invalid UTF-8 at byte offset 0 (UTF-16",
+    case("predict-input-utf16", "predict {translate} --input in.txt",
+         "in.txt:1: invalid UTF-8 at byte offset 0 (UTF-16",
          task="translate", files={"in.txt": "the dog .\n".encode("utf-16")}),
     case("predict-input-jsonl-broken", "predict {vqa} --input in.jsonl", "in.jsonl:2: invalid JSON", task="vqa",
          files={**VQA_DIR, "in.jsonl": '{"image": "q/a.png", "question": "q?"}\n{"image": \n'}),
@@ -550,7 +567,8 @@ CASES = [
          "input 1: missing question; this task reads image, question", task="vqa", files=VQA_DIR),
     case("predict-vqa-image-cut-short", "predict {vqa} --image cut.png --question q",
          "input 1: cut.png: the image is cut short", task="vqa", files={"cut.png": CUT_PNG}),
-    case("predict-vqa-image-is-a-folder", "predict {vqa} --image q --question q", "input 1: q: is a folder, not an image",
+    case("predict-vqa-image-is-a-folder", "predict {vqa} --image q --question q",
+         "input 1: q: is a folder, not an image",
          task="vqa", files=VQA_DIR),
     case("predict-caption-npy-as-image", "predict {caption} clip.npy",
          "input 1: clip.npy: not a PNG, JPEG, BMP or GIF image", task="caption", files={"clip.npy": CLIP}),
@@ -560,7 +578,8 @@ CASES = [
          task="video", files={"a.png": PNG}),
     case("predict-video-npy-of-objects", "predict {video} o.npy", "input 1: o.npy: cannot read .npy", task="video",
          files={"o.npy": array(np.array([{"a": 1}] * 3, dtype=object), allow_pickle=True)}),
-    case("predict-video-npy-int64", "predict {video} i.npy", "input 1: i.npy: expected uint8 or float (0..1) values, got int64",
+    case("predict-video-npy-int64", "predict {video} i.npy",
+         "input 1: i.npy: expected uint8 or float (0..1) values, got int64",
          task="video", files={"i.npy": array(np.zeros((4, 16, 16, 1), np.int64))}),
     case("predict-video-folder-without-frames", "predict {video} f", "input 1: f: no frame images", task="video",
          files={"f/": None, "f/notes.txt": "x"}),
@@ -588,9 +607,9 @@ CASES = [
 
     # --- predict and generate: absurd sizes ---------------------------------------------------------
     case("predict-sentiment-megabyte-text", ("predict", "{sentiment}", "{big_text}", "--json"), '"label": "',
-         task="sentiment", ok=True),
+         task="sentiment", ok=True, verify=one_answer("label", ("negative", "positive"))),
     case("predict-translate-megabyte-text", ("predict", "{translate}", "{big_text}", "--json"), '"translation": "',
-         task="translate", ok=True),
+         task="translate", ok=True, verify=one_answer("translation")),
     case("predict-textgen-megabyte-prompt", ("predict", "{textgen}", "{big_prompt}"),
          "input 1 is 1,000,000 characters; a language model reads at most 100,000", task="textgen"),
     case("predict-textgen-export-megabyte-prompt", ("predict", "{textgen_tflite}", "{big_prompt}"),
@@ -630,7 +649,8 @@ CASES = [
          setup=damaged_run("textgen", tokens__json='{"x": 1}')),
     case("predict-translate-subword-model-garbage", "predict run hi", "run/target_tokens.json: missing or damaged",
          task="translate", setup=damaged_run("translate", target_tokens__model="junk")),
-    case("predict-vqa-answers-missing", "predict run --image q/a.png --question q", "run/answers.json: missing or damaged",
+    case("predict-vqa-answers-missing", "predict run --image q/a.png --question q",
+         "run/answers.json: missing or damaged",
          task="vqa", files=VQA_DIR, setup=damaged_run("vqa", answers__json=None)),
     case("predict-caption-tokens-empty", "predict run c/a.png", "run/caption_tokens.json: missing or damaged",
          task="caption", files=CAPTION_DIR, setup=damaged_run("caption", caption_tokens__json="")),
@@ -674,16 +694,18 @@ CASES = [
     case("export-option-not-taken", "predict {sentiment_tflite} hi --beam 2",
          "--beam: not an option of predict for a sentiment TFLite export; its options: none", task="sentiment"),
     case("export-video-predicts", "predict {video_tflite} c.npy --json", '"segments": [', task="video",
-         files={"c.npy": CLIP}, ok=True),
+         files={"c.npy": CLIP}, ok=True, verify=lambda out: len(json.loads(out)[0]["labels"]) == 5),
     case("export-video-plot-under-a-file", "predict {video_tflite} c.npy --plot afile/p.png",
          "cannot create afile/p.png: afile is a file, not a folder", task="video", files={"c.npy": CLIP, "afile": "x"}),
 
     # --- generate -------------------------------------------------------------------------------------
-    case("generate-a-classifier", "generate {sentiment}", "is a sentiment run; generate needs a language model (textgen)",
+    case("generate-a-classifier", "generate {sentiment}",
+         "is a sentiment run; generate needs a language model (textgen)",
          task="sentiment"),
     case("generate-a-classifier-export", "generate {sentiment_tflite}", "is a sentiment export; generate needs a "
          "language model", task="sentiment"),
-    case("generate-temperature-inf", "generate {textgen} --temperature inf", "'--temperature': inf is not a finite number",
+    case("generate-temperature-inf", "generate {textgen} --temperature inf",
+         "'--temperature': inf is not a finite number",
          task="textgen"),
     case("generate-top-p-1.5", "generate {textgen} --top-p 1.5", "1.5 is not in the range 0<x<=1", task="textgen"),
     case("generate-seed-absurd", "generate {textgen} --seed 99999999999999999999999",
@@ -698,7 +720,8 @@ CASES = [
          "--quantize: not an option of the savedmodel format; its options: none", task="sentiment"),
     case("export-out-exists", "export {sentiment} --out adir", "adir already exists; remove it or choose another --out",
          task="sentiment", files={"adir/": None}),
-    case("export-out-under-a-file", "export {vqa} --out afile/sm", "cannot create afile/sm: afile is a file, not a folder",
+    case("export-out-under-a-file", "export {vqa} --out afile/sm",
+         "cannot create afile/sm: afile is a file, not a folder",
          task="vqa", files={"afile": "x"}),
     case("export-out-read-only", "export {caption} --out ro/sm", "ro is not writable", task="caption",
          files={"ro/": None}, setup=chmod("ro", 0o555), marks=[needs_permissions]),
@@ -706,7 +729,8 @@ CASES = [
          "--quantize int8 (full-integer) does not convert a recurrent loop", "Use --quantize dynamic",
          task="sentiment"),
     case("export-default-out-exists", "export run", "run/export/savedmodel already exists", task="translate",
-         setup=lambda ctx: (damaged_run("translate")(ctx), (ctx.tmp / "run" / "export" / "savedmodel").mkdir(parents=True))),
+         setup=lambda ctx: (damaged_run("translate")(ctx),
+                            (ctx.tmp / "run" / "export" / "savedmodel").mkdir(parents=True))),
     case("export-an-export", "export {sentiment_tflite} --out sm", "is a TFLite export, not a run directory",
          task="sentiment"),
     case("export-truncated-model", "export run --out sm", "run/model.keras is damaged or not a Keras model",
@@ -820,7 +844,8 @@ def test_bad_input(case: Case, tmp_path, monkeypatch, request):
         case.setup(ctx)
     args = [ctx.fill(a) for a in case.args]
     expect = [ctx.fill(e) for e in case.expect]
-    before, shared = tree(tmp_path), {name: tree(path) for name, path in ctx.used.items()}
+    before = tree(tmp_path)  # and the folders of the shared runs: no temporary sibling either
+    shared = {name: tree(path.parent) for name, path in ctx.used.items()}
     try:
         result = CliRunner().invoke(cli, args)
     finally:
@@ -835,6 +860,7 @@ def test_bad_input(case: Case, tmp_path, monkeypatch, request):
         assert not [line for line in output.splitlines() if line.startswith("Error")]
         for text in expect:
             assert text in result.stdout, f"{text!r} not in the output"
+        assert case.verify is None or case.verify(result.stdout), result.stdout[:3000]
     else:
         assert result.exit_code == 2, output[-3000:]
         line = error_line(result)
@@ -844,7 +870,7 @@ def test_bad_input(case: Case, tmp_path, monkeypatch, request):
     after = tree(tmp_path)
     assert after == before, f"written or changed: {sorted(set(after.items()) ^ set(before.items()))[:10]}"
     for name, files in shared.items():
-        assert tree(ctx.path(name)) == files, f"the shared {name} was changed"
+        assert tree(ctx.path(name).parent) == files, f"the shared {name} (or its folder) was changed"
 
 
 def test_the_table_covers_every_command_and_task():

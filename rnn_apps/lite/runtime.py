@@ -55,11 +55,13 @@ def read_manifest(directory: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != "tflite" or not isinstance(manifest.get("files"), dict):
+    if not isinstance(manifest, dict) or manifest.get("format") != "tflite" or \
+            not isinstance(manifest.get("files"), dict):
         raise UserError(f"{path}: not the manifest of an rnn-apps TFLite export")
     for key, kind in (("task", str), ("model", str), ("signatures", dict), ("inputs", dict), ("output", dict)):
         if not isinstance(manifest.get(key), kind):
-            raise UserError(f"{path} is damaged: {key!r} is missing or not a JSON {'string' if kind is str else 'object'}")
+            what = "string" if kind is str else "object"
+            raise UserError(f"{path} is damaged: {key!r} is missing or not a JSON {what}")
     for name, digest in manifest["files"].items():
         if Path(name).name != name:  # the files of an export are beside its manifest, nowhere else
             raise UserError(f"{path} is damaged: it lists {name!r}, not a file of the export folder")
