@@ -1,9 +1,11 @@
-"""Keras callbacks for training: rich progress, atomic checkpoints, a NaN guard."""
+"""Keras callbacks for training: rich progress, atomic checkpoints, a NaN guard, Ctrl-C."""
 from __future__ import annotations
 
 import math
 import os
 import shutil
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -153,3 +155,39 @@ class TimeBudget(keras.callbacks.Callback):
         if time.perf_counter() - self.started >= self.seconds and not self.model.stop_training:
             self.stopped_at = time.perf_counter() - self.started
             self.model.stop_training = True
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Ctrl-C (SIGINT) stops training at the end of the current batch.
+
+    A ``KeyboardInterrupt`` raised by Python's default handler can be lost while TensorFlow
+    runs a step in C++; this handler only records the signal, and the next batch end raises
+    ``KeyboardInterrupt`` from Python, where ``fit`` always sees it. A second Ctrl-C
+    interrupts at once. Use as a context manager around ``fit`` (it installs the handler).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    on_test_batch_end = on_train_batch_end

@@ -31,7 +31,8 @@ from rnn_apps.errors import Interrupted, UserError
 from rnn_apps.runs import (RUN_FILE, create_run_dir, default_run_dir, load_model, new_run_meta, read_json_file,
                            read_run, write_json)
 from rnn_apps.task import Features, Task, model_inputs
-from rnn_apps.training.callbacks import Checkpoints, NaNGuard, NonFiniteError, RichProgress, TimeBudget
+from rnn_apps.training.callbacks import (Checkpoints, NaNGuard, NonFiniteError, RichProgress, StopOnInterrupt,
+                                         TimeBudget)
 from rnn_apps.training.optimizers import optimizer_for
 
 
@@ -159,10 +160,11 @@ def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress)
     run = next(c.directory for c in callbacks if isinstance(c, Checkpoints)).parent
     started = time.perf_counter()
     try:
-        model.fit(named(plan.datasets["train"]).repeat(), steps_per_epoch=plan.steps_per_epoch,
-                  validation_data=named(plan.datasets["val"]) if "val" in plan.datasets else None,
-                  epochs=plan.cfg.epochs, initial_epoch=plan.state["epochs_done"] if plan.state else 0,
-                  callbacks=callbacks, verbose=0, shuffle=False)  # tf.data already shuffles
+        with StopOnInterrupt() as interrupt:
+            model.fit(named(plan.datasets["train"]).repeat(), steps_per_epoch=plan.steps_per_epoch,
+                      validation_data=named(plan.datasets["val"]) if "val" in plan.datasets else None,
+                      epochs=plan.cfg.epochs, initial_epoch=plan.state["epochs_done"] if plan.state else 0,
+                      callbacks=[interrupt, *callbacks], verbose=0, shuffle=False)  # tf.data already shuffles
     except NonFiniteError as exc:
         progress.on_train_end()
         raise UserError(f"{exc}; lower learning_rate or keep global_clipnorm on. Checkpoints up to the "
