@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from rnn_apps.api import MAX_SEED
 from rnn_apps.cli.common import RUN_DIR, UsageProblem, err, extra_pairs, out
 from rnn_apps.models import TASKS
 
@@ -44,7 +45,7 @@ def config_overrides(args: list[str], task: str | None, resume) -> list[str]:
 @click.option("--preset", help="named preset of the task (see `rnn-apps config TASK`)")
 @click.option("--epochs", type=click.IntRange(min=1), help="number of epochs (with --resume: the new total)")
 @click.option("--batch-size", type=click.IntRange(min=1), help="examples per batch")
-@click.option("--seed", type=int, help="random seed (data split, shuffling, weights)")
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), help="random seed (data split, shuffling, weights)")
 @click.option("--run-dir", type=RUN_DIR, help="where to write the run (default runs/TASK/TIMESTAMP)")
 @click.option("--resume", type=RUN_DIR, help="continue RUN_DIR from its last checkpoint")
 @click.pass_context

@@ -38,7 +38,7 @@ import keras
 from rnn_apps.config import RecurrentConfig, TrainConfig, VisionConfig, setting
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.inputs import text_input
-from rnn_apps.data.readers import read_records, read_text_file
+from rnn_apps.data.readers import json_type, read_records, read_text_file
 from rnn_apps.data.shapes import place, render
 from rnn_apps.data.vision import ImageInput
 from rnn_apps.errors import UserError
@@ -262,15 +262,25 @@ def read_coco(path: Path) -> Examples:
         annotations = data["annotations"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"{path}: not a COCO captions file with images and annotations ({exc})") from None
+    if not isinstance(annotations, list):
+        raise UserError(f"{path}: not a COCO captions file (annotations is {json_type(annotations)}, not a list)")
+    if not annotations:
+        raise UserError(f"{path}: no captions found (the annotations list is empty)")
     folders = [path.parent] + sorted(p for p in path.parent.iterdir() if p.is_dir())
     images, captions = [], []
     for i, annotation in enumerate(annotations):
+        if not isinstance(annotation, dict) or not isinstance(annotation.get("caption"), str) or isinstance(
+                annotation.get("image_id"), (list, dict)):
+            raise UserError(f"{path}: annotation {i} needs image_id and caption (a string)")
         if annotation.get("image_id") not in files:
             raise UserError(f"{path}: annotation {i} names image_id {annotation.get('image_id')}, not in images")
         name = files[annotation["image_id"]]
+        if not isinstance(name, str):
+            raise UserError(f"{path}: image {annotation['image_id']} has a file_name that is {json_type(name)}, "
+                            f"not a string")
         folder = next((f for f in folders if (f / name).exists()), path.parent)
         images.append(str(folder / name))
-        captions.append(str(annotation["caption"]).strip())
+        captions.append(annotation["caption"].strip())
     return Examples({"image": images, "caption": captions}, [f"{path}#annotation {i}" for i in range(len(images))])
 
 
@@ -292,6 +302,9 @@ def load_examples(cfg: CaptionConfig, source: str | None) -> Examples:
     if path.suffix.lower() in (".tsv", ".txt", ".csv") and path.is_file():
         if path.suffix.lower() == ".csv":
             rows = read_records(path)
+            for origin, row in rows:
+                if "image" not in row or "caption" not in row:
+                    raise UserError(f"{origin}: needs columns image and caption; found {', '.join(row)}")
             return Examples({"image": [str(path.parent / r["image"]) for _, r in rows],
                              "caption": [r["caption"] for _, r in rows]}, [o for o, _ in rows])
         return read_flickr(path)

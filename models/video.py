@@ -36,7 +36,7 @@ import numpy as np
 from rnn_apps.config import RecurrentConfig, TrainConfig, VisionConfig, setting
 from rnn_apps.data import media
 from rnn_apps.data.examples import Examples
-from rnn_apps.data.readers import read_records, read_source
+from rnn_apps.data.readers import json_type, read_records, read_source
 from rnn_apps.data.shapes import Shape, render
 from rnn_apps.data.vision import FramesInput
 from rnn_apps.errors import UserError
@@ -141,6 +141,8 @@ def read_clip_labels(source: str, cfg: VideoConfig) -> Examples:
     for origin, row in rows:
         if "clip" not in row or not ({"label", "labels"} & set(row)):
             raise UserError(f"{origin}: needs columns clip and label (or labels); found {', '.join(row)}")
+        if not isinstance(row["clip"], str):
+            raise UserError(f"{origin}: clip must be a file name (a string), got {json_type(row['clip'])}")
         clip = clips.setdefault(row["clip"], {"origin": origin, "rows": []})
         clip["rows"].append((origin, row))
     examples, labels, origins = [], [], []
@@ -156,16 +158,18 @@ def read_clip_labels(source: str, cfg: VideoConfig) -> Examples:
 def _frame_labels(rows: list, frames: int, name: str, cfg: VideoConfig) -> list[str]:
     origin, first = rows[0]
     if "labels" in first:  # JSON lines: the whole list
+        if not isinstance(first["labels"], list):
+            raise UserError(f"{origin}: labels must be a list of one label per frame, got {json_type(first['labels'])}")
         labels = [str(v) for v in first["labels"]]
     elif "start_frame" in first:  # segments, end included
         labels = [cfg.background_label] * frames
         for where, row in rows:
-            start, end = _int(row["start_frame"], where), _int(row["end_frame"], where)
+            start, end = _int(_value(row, "start_frame", where), where), _int(_value(row, "end_frame", where), where)
             if not 0 <= start <= end < frames:
                 raise UserError(f"{where}: segment {start}-{end} is outside {name}'s {frames} frames (0-{frames - 1})")
-            labels[start:end + 1] = [str(row["label"])] * (end - start + 1)
+            labels[start:end + 1] = [str(_value(row, "label", where))] * (end - start + 1)
     elif "frame" in first:
-        by_frame = {_int(row["frame"], where): str(row["label"]) for where, row in rows}
+        by_frame = {_int(_value(row, "frame", where), where): str(_value(row, "label", where)) for where, row in rows}
         labels = [by_frame.get(t) for t in range(max(len(by_frame), frames))]
     else:  # one label for the clip
         labels = [str(first["label"])] * frames
@@ -173,6 +177,13 @@ def _frame_labels(rows: list, frames: int, name: str, cfg: VideoConfig) -> list[
         raise UserError(f"{origin}: {name} has {frames} frames but the labels cover "
                         f"{sum(label is not None for label in labels)}")
     return labels
+
+
+def _value(row: dict, key: str, origin: str):
+    """``row[key]``; a JSON line of the clip that lacks it names its line (table rows all have it)."""
+    if key not in row:
+        raise UserError(f"{origin}: missing key {key!r}")
+    return row[key]
 
 
 def _int(value, origin: str) -> int:

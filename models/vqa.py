@@ -34,7 +34,7 @@ import keras
 from rnn_apps.config import RecurrentConfig, TrainConfig, VisionConfig, setting
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.inputs import TextInput
-from rnn_apps.data.readers import read_records, read_text_file
+from rnn_apps.data.readers import json_type, read_records, read_text_file
 from rnn_apps.data.shapes import place, render
 from rnn_apps.data.vision import ImageInput
 from rnn_apps.errors import UserError
@@ -161,6 +161,8 @@ def read_jsonl(path: Path) -> Examples:
         answer = row.get("answers", row.get("answer"))
         if "image" not in row or "question" not in row or answer is None:
             raise UserError(f"{origin}: needs image, question and answers (or answer); found {', '.join(row)}")
+        if not isinstance(row["image"], str):
+            raise UserError(f"{origin}: image must be a file name (a string), got {json_type(row['image'])}")
         columns["image"].append(str(path.parent / row["image"]))
         columns["question"].append(str(row["question"]))
         columns["answer"].append(answer)
@@ -177,7 +179,11 @@ def _json(path: Path) -> dict:
 def read_clevr(path: Path, data: dict) -> Examples:
     """CLEVR: ``{"questions": [{"image_filename", "question", "answer", "split"}]}``."""
     questions = data["questions"]
-    split = questions[0].get("split", "") if questions else ""
+    for i, q in enumerate(questions):
+        if not isinstance(q, dict) or not isinstance(q.get("image_filename"), str) or not isinstance(
+                q.get("question"), str):
+            raise UserError(f"{path}: question {i} needs image_filename and question (strings)")
+    split = str(questions[0].get("split", "")) if questions else ""
     folders = [path.parent.parent / "images" / split, path.parent / "images" / split, path.parent]
     folder = next((f for f in folders if f.is_dir() and any(f.iterdir())), folders[-1])
     return Examples({"image": [str(folder / q["image_filename"]) for q in questions],
@@ -228,9 +234,10 @@ def load_examples(cfg: VQAConfig, source: str | None) -> Examples:
     if path.suffix.lower() == ".json" and path.is_file():
         data = _json(path)
         questions = data.get("questions") if isinstance(data, dict) else None
-        if questions and "image_filename" in questions[0]:
+        first = questions[0] if isinstance(questions, list) and questions and isinstance(questions[0], dict) else {}
+        if "image_filename" in first:
             return read_clevr(path, data)
-        if questions and "image_id" in questions[0]:
+        if "image_id" in first:
             return read_vqa2(path, data)
         raise UserError(f"{path}: not a CLEVR or VQA v2 questions file (no questions with image_filename or image_id)")
     raise UserError(f"{source}: give a .jsonl file, a CLEVR or VQA v2 questions .json, or tfds:NAME")

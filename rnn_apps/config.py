@@ -15,12 +15,14 @@ what ``rnn-apps config TASK`` prints.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
 import yaml
 
+from rnn_apps.data.readers import read_text_file
 from rnn_apps.errors import UserError
 
 
@@ -45,7 +47,7 @@ class TrainConfig:
         1.0, "clip the gradient when its global L2 norm passes this (0 = off)", min=0)
     clipnorm: float = setting(0.0, "clip each weight's gradient norm separately (0 = off)", min=0)
     early_stopping: int = setting(3, "stop after this many epochs without val_loss progress (0 = off)", min=0)
-    seed: int = setting(42, "seed for data generation, splitting, shuffling and weights")
+    seed: int = setting(42, "seed for data generation, splitting, shuffling and weights", min=0, max=2**32 - 1)
     val_fraction: float = setting(0.1, "fraction held out for validation", min=0, max=0.5)
     test_fraction: float = setting(0.1, "fraction held out for the final test", min=0, max=0.5)
     split: Literal["auto", "random", "group", "contained", "ordered"] = setting(
@@ -140,12 +142,21 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
+    text = read_text_file(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+        data = yaml.safe_load(text)  # YAML is a superset of JSON
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise UserError(f"{where}: not valid YAML/JSON ({getattr(exc, 'problem', exc)})") from None
+        line = mark.line + 1 if mark else None
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses (a control character)
+            line = text.count("\n", 0, exc.position) + 1
+        where = f"{path}:{line}" if line else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{where}: not valid YAML/JSON ({problem})") from None
+    except ValueError as exc:  # a value yaml cannot build: a date 2001-02-30, !!float x
+        raise UserError(f"{path}: not valid YAML/JSON ({exc})") from None
+    except RecursionError:
+        raise UserError(f"{path}: not valid YAML/JSON (nested too deeply)") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -212,7 +223,8 @@ def _renamed(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in data.items():
         if key not in hints and key in RENAMED and RENAMED[key][0] in hints:
-            key, value = RENAMED[key][0], RENAMED[key][1].get(value, value)
+            # an unhashable value (a list) cannot be an old name: _checked refuses it under the new key
+            key, value = RENAMED[key][0], RENAMED[key][1].get(value, value) if isinstance(value, str) else value
         out[key] = value
     return out
 
@@ -230,6 +242,8 @@ def _checked(cls: type, data: dict[str, Any], origin: str) -> dict[str, Any]:
         out[key] = value = _coerce(key, hint, value, origin)
         meta = fields[key].metadata
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # nan and inf compare as inside any bounds
+                raise UserError(f"{origin}: config key {key!r} must be a finite number, got {value}")
             if meta.get("min") is not None and value < meta["min"]:
                 raise UserError(f"{origin}: config key {key!r} must be >= {meta['min']}, got {value}")
             if meta.get("max") is not None and value > meta["max"]:

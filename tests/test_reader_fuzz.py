@@ -187,8 +187,6 @@ def test_config_files_of_any_keys_and_values(folder, values, as_json):
     assert type(cfg) is task.config_class
 
 
-@pytest.mark.xfail(strict=True, reason="config.py _renamed: RENAMED[key][1].get(value) raises TypeError for an "
-                                       "unhashable value of a renamed key (level: [words]); check the value first")
 @FUZZ
 @given(value=CONFIG_VALUE)
 @example(value=["words"])
@@ -206,9 +204,6 @@ def test_config_files_with_a_renamed_key(folder, value):
         one_line_naming(exc, path)
 
 
-@pytest.mark.xfail(strict=True, reason="config.py read_config_file: path.read_text raises UnicodeDecodeError on "
-                                       "bytes that are not UTF-8 and yaml's ValueError (an impossible date) "
-                                       "escapes; read with readers.read_text_file and catch ValueError")
 @FUZZ
 @given(data=st.binary(max_size=200))
 @example(data=b"\x89PNG\r\n")
@@ -281,15 +276,9 @@ def task_reader(name: str):
 @pytest.mark.parametrize("task_name, suffix", [
     ("textgen", ".txt"),
     ("translate", ".tsv"),
-    pytest.param("video", ".jsonl", marks=pytest.mark.xfail(strict=True, reason=(
-        "models/video.py read_clip_labels/_frame_labels: a clip name or labels of the wrong JSON type raise "
-        "TypeError (folder / 5, iterating an int); check the types and raise UserError at the line"))),
-    pytest.param("vqa", ".jsonl", marks=pytest.mark.xfail(strict=True, reason=(
-        "models/vqa.py read_jsonl: an image that is not a string raises TypeError (folder / [..]); "
-        "check the type and raise UserError at the line"))),
-    pytest.param("caption", ".json", marks=pytest.mark.xfail(strict=True, reason=(
-        "models/caption.py read_coco: annotations that are not objects or lack 'caption' raise "
-        "AttributeError/KeyError outside the try; raise UserError naming the file and annotation"))),
+    ("video", ".jsonl"),
+    ("vqa", ".jsonl"),
+    ("caption", ".json"),
     ("caption", ".tsv"),
 ])
 def test_task_data_readers(folder, task_name, suffix):

@@ -38,6 +38,16 @@ class Examples:
     def __getitem__(self, name: str) -> list:
         return self.columns[name]
 
+    @property
+    def source(self) -> str:
+        """Where the examples came from, without lines: ``"reviews.tsv"`` for ``"reviews.tsv:12"``,
+        ``"coco.json"`` for ``"coco.json#annotation 3"`` (several sources joined by commas)."""
+        def file(origin: str) -> str:
+            stripped = re.sub(r":[0-9]+$", "", origin)
+            return stripped if stripped != origin else re.sub(r"#[^#]*$", "", origin)
+
+        return ", ".join(dict.fromkeys(file(origin) for origin in self.origins))
+
     def take(self, indices: Sequence[int]) -> "Examples":
         return Examples({k: [v[i] for i in indices] for k, v in self.columns.items()},
                         [self.origins[i] for i in indices])

@@ -179,6 +179,12 @@ def _json_object(path: Path, number: int, line: str) -> dict:
     return record
 
 
+def json_type(value) -> str:
+    """What a JSON value is (``a list``, ``null``), for a message that must not echo the value."""
+    kinds = ((bool, "a boolean"), ((int, float), "a number"), (str, "a string"), (list, "a list"), (dict, "an object"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
+
+
 def tfds_builder(source: str, data_dir: str | None = None):
     """The builder and split of ``tfds:NAME[:SPLIT]``, from an already prepared TFDS data dir
     (nothing is downloaded); a clear error names the data dir when it is not prepared there."""

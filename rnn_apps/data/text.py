@@ -94,9 +94,10 @@ class LabelVocabulary:
         self.index = {label: i for i, label in enumerate(self.labels)}
 
     @classmethod
-    def fit(cls, values: Sequence[str], max_labels: int = 0) -> "LabelVocabulary":
+    def fit(cls, values: Sequence[str], max_labels: int = 0, source: str = "") -> "LabelVocabulary":
         """Labels seen in ``values`` (texts, see ``examples.as_text``), at least two; with
-        ``max_labels`` only that many of the most frequent (VQA's top-K answers)."""
+        ``max_labels`` only that many of the most frequent (VQA's top-K answers). ``source``
+        (the data file) is named when there are fewer than two."""
         import collections
 
         unique = sorted(set(values))
@@ -106,7 +107,8 @@ class LabelVocabulary:
         if all(v.lstrip("-").isdigit() for v in unique):
             unique = sorted(unique, key=int)
         if len(unique) < 2:
-            raise UserError(f"need at least two different labels to train a classifier, found {unique}")
+            where = f"{source}: " if source else ""
+            raise UserError(f"{where}need at least two different labels to train a classifier, found {unique}")
         return cls(unique)
 
     def encode(self, values: Sequence[str], origins: Sequence[str], unknown: int | None = None) -> list[int]:

@@ -61,7 +61,8 @@ class ClassLabel:
         return as_text(value)
 
     def fit(self, features: Features, train: Examples) -> None:
-        self.labels = LabelVocabulary.fit([self.answer(v) for v in train[self.name]], self.max_classes)
+        self.labels = LabelVocabulary.fit([self.answer(v) for v in train[self.name]], self.max_classes,
+                                          source=train.source)
 
     def save(self, directory: Path) -> None:
         self.labels.save(directory / self.file)

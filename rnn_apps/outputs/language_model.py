@@ -106,16 +106,16 @@ class NextToken:
     def dataset(self, features: Features, examples: Examples, cfg: Any, training: bool) -> tf.data.Dataset:
         """Batches of ``(tokens [batch, time], next tokens [batch, time])``."""
         ids = self.vocab.encode(joined_text(examples))
+        text = f"{examples.source + ': ' if examples.source else ''}the {'training' if training else 'held-out'} text"
         if cfg.tbptt > 0:
             # A shorter held-out text still fills every stream: only the window shrinks.
             window = min(cfg.tbptt, (len(ids) - 1) // cfg.batch_size)
             if window < 1:
-                raise UserError(f"the {'training' if training else 'held-out'} text has {len(ids)} tokens, too few "
-                                f"for {cfg.batch_size} streams; lower batch_size or raise val_fraction")
+                raise UserError(f"{text} has {len(ids)} tokens, too few for {cfg.batch_size} streams; "
+                                f"lower batch_size or raise val_fraction")
             return stream_dataset(ids, cfg.batch_size, window)
         if len(ids) <= cfg.window:
-            raise UserError(f"the {'training' if training else 'held-out'} text has {len(ids)} tokens, fewer than "
-                            f"one window of {cfg.window + 1}; lower window")
+            raise UserError(f"{text} has {len(ids)} tokens, fewer than one window of {cfg.window + 1}; lower window")
         return window_dataset(ids, cfg.window, cfg.batch_size, training, cfg.seed)
 
     def describe_splits(self, plan: Any) -> str:

@@ -38,7 +38,7 @@ class LabelPerStep:
         self.labels: LabelVocabulary | None = None
 
     def fit(self, features: Features, train: Examples) -> None:
-        self.labels = LabelVocabulary.fit([as_text(v) for row in train[self.name] for v in row])
+        self.labels = LabelVocabulary.fit([as_text(v) for row in train[self.name] for v in row], source=train.source)
 
     def save(self, directory: Path) -> None:
         self.labels.save(directory / self.file)
