@@ -48,8 +48,11 @@ def config_overrides(args: list[str], task: str | None, resume) -> list[str]:
 @click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), help="random seed (data split, shuffling, weights)")
 @click.option("--run-dir", type=RUN_DIR, help="where to write the run (default runs/TASK/TIMESTAMP)")
 @click.option("--resume", type=RUN_DIR, help="continue RUN_DIR from its last checkpoint")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="train data-parallel on N local worker processes (global batch = batch size x N); "
+                   "in a cluster, set TF_CONFIG on each host instead (README: Scaling out)")
 @click.pass_context
-def train(ctx, task, data, config_file, overrides, preset, epochs, batch_size, seed, run_dir, resume):
+def train(ctx, task, data, config_file, overrides, preset, epochs, batch_size, seed, run_dir, resume, workers):
     """Train TASK and write a run directory (config, vocabularies, checkpoints, logs, model).
 
     Without --data the task's built-in synthetic data are used. Every config key of the
@@ -66,13 +69,42 @@ def train(ctx, task, data, config_file, overrides, preset, epochs, batch_size, s
       rnn-apps train --resume runs/sentiment/20260101-120000 --epochs 20
       rnn-apps train translate
       rnn-apps train translate --data ../shared/data/spa-eng/spa.txt --preset spa-eng --reverse
+      rnn-apps train sentiment --workers 2 --batch-size 32
     """
     import rnn_apps
 
     if task is None and resume is None:
         raise UsageProblem("name a TASK to train, or --resume RUN_DIR; tasks: " + ", ".join(TASKS))
     overrides = (*overrides, *config_overrides(ctx.args, task, resume))
+    if workers > 1:
+        return train_on_local_workers(workers, task, data, config_file, overrides, preset, epochs, batch_size,
+                                      seed, run_dir, resume)
     run = rnn_apps.train(task, data=data, config=config_file, overrides=overrides, preset=preset,
                          epochs=epochs, batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume,
                          console=err)
     out.print(str(run))
+
+
+def train_on_local_workers(workers, task, data, config_file, overrides, preset, epochs, batch_size, seed, run_dir,
+                           resume) -> None:
+    """``--workers N``: the same command as N local workers (``rnn_apps.training.workers``);
+    worker 0 prints the run directory."""
+    import os
+
+    from rnn_apps.runs import check_run_dir, default_run_dir
+    from rnn_apps.training.workers import run_local_workers
+
+    if os.environ.get("TF_CONFIG"):
+        raise UsageProblem("--workers starts local workers, but TF_CONFIG already places this process in a "
+                           "cluster: leave out --workers there")
+    options = {"--data": data, "--config": config_file, "--preset": preset, "--epochs": epochs,
+               "--batch-size": batch_size, "--seed": seed}
+    args = [] if resume else [task]
+    args += [part for key, value in options.items() if value is not None for part in (key, str(value))]
+    args += [part for pair in overrides for part in ("--set", pair)]
+    if resume:
+        run = Path(resume).resolve()
+    else:
+        run = (Path(run_dir) if run_dir else default_run_dir(task)).resolve()
+        check_run_dir(run)
+    run_local_workers(args, workers, run, console=err, resume=bool(resume))

@@ -133,7 +133,7 @@ def _decoder(cfg: CaptionConfig, vocab_size: int, tokens, grid, states, target_m
         out = [hidden, context, words]  # Show-Attend-Tell's deep output: L_o(E y + L_h h + L_z z)
     deep = keras.layers.Dense(cfg.embedding_dim, activation="tanh", name="deep_output")(
         keras.layers.Concatenate(name="deep_inputs")(out))
-    return keras.layers.Dense(vocab_size, name="logits")(deep), weights, final
+    return keras.layers.Dense(vocab_size, name="logits", dtype="float32")(deep), weights, final
 
 
 def build_model(cfg: CaptionConfig, features: Features) -> keras.Model:

@@ -89,7 +89,7 @@ def _network(cfg: TextgenConfig, vocab_size: int, tokens, states, stateful: bool
     x = keras.layers.Embedding(vocab_size, cfg.embedding_dim, name="embedding")(tokens)
     x, final_states = recurrent_stack(x, cfg, initial_states=states, return_states=True, stateful=stateful,
                                       bidirectional=False)
-    return keras.layers.Dense(vocab_size, name="next_token_logits")(x), final_states
+    return keras.layers.Dense(vocab_size, name="next_token_logits", dtype="float32")(x), final_states
 
 
 def build_model(cfg: TextgenConfig, features: Features) -> keras.Model:

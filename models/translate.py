@@ -121,7 +121,7 @@ def _decoder(cfg: TranslateConfig, vocab_size: int, tokens, encoded, source_mask
         # saturated at the start of training and the decoder stopped learning (spa-eng).
         hidden = keras.layers.Dense(cfg.decoder_width, name="attentional")(
             keras.layers.Concatenate(name="query_and_context")([queries, context]))
-    return keras.layers.Dense(vocab_size, name="logits")(hidden), weights, final
+    return keras.layers.Dense(vocab_size, name="logits", dtype="float32")(hidden), weights, final
 
 
 def build_model(cfg: TranslateConfig, features: Features) -> keras.Model:

@@ -178,14 +178,17 @@ def checked_values(options: dict) -> dict:
 def train(task: Any = None, *, data: str | None = None, config: str | Path | None = None,
           overrides: Iterable[str] = (), preset: str | None = None, epochs: int | None = None,
           batch_size: int | None = None, seed: int | None = None, run_dir: str | Path | None = None,
-          resume: str | Path | None = None, console: Any = None) -> Path:
+          resume: str | Path | None = None, console: Any = None, cluster: Any = None) -> Path:
     """Train ``task`` (a registered name, or a ``Task`` record of your own) and return its
-    run directory; with ``resume=RUN_DIR`` continue that run instead (see
-    ``rnn_apps.training.loop.train`` for every argument)."""
+    run directory; with ``resume=RUN_DIR`` continue that run instead; with ``cluster`` (or a
+    ``TF_CONFIG`` naming several workers) data-parallel (see ``rnn_apps.training.loop.train``
+    for every argument)."""
+    from rnn_apps.training.distributed import cluster_from_env
     from rnn_apps.training.loop import train as train_loop
 
     from rnn_apps.runs import check_run_dir, default_run_dir
 
+    cluster = cluster if cluster is not None else cluster_from_env()  # before any other TensorFlow work
     if resume is not None:
         path, meta = read_run(resume)
         try:
@@ -196,10 +199,11 @@ def train(task: Any = None, *, data: str | None = None, config: str | Path | Non
         raise UserError("name a task to train (or --resume RUN_DIR)")
     else:
         record = _task(task)
-        # before the data are read: a place where no run can be written should fail fast
-        check_run_dir(Path(run_dir) if run_dir is not None else default_run_dir(record.name))
+        if cluster is None or cluster.chief:  # before the data are read: fail fast where no run can be written
+            check_run_dir(Path(run_dir) if run_dir is not None else default_run_dir(record.name))
     return train_loop(record, data=data, config=config, overrides=overrides, preset=preset, epochs=epochs,
-                      batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume, console=console)
+                      batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume, console=console,
+                      cluster=cluster)
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, **options) -> dict:

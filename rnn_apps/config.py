@@ -62,6 +62,11 @@ class TrainConfig:
     cache: bool = setting(True, "cache the vectorized examples in memory (tf.data cache)")
     time_budget: float = setting(0.0, "stop after this many minutes of training, at the end of the "
                                  "current step, then validate and checkpoint (0 = no limit)", min=0)
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = setting(
+        "float32", "mixed_*: compute in 16 bits, keep weights, loss and output softmax in float32 "
+        "(bfloat16 pays on CPUs with AVX512_BF16/AMX and on TPUs/GPUs; float16 on GPUs)")
+    jit_compile: Literal["auto", "true", "false"] = setting(
+        "auto", "compile the train step with XLA (auto: Keras decides, on where the model supports it)")
 
 
 @dataclasses.dataclass

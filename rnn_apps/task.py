@@ -91,9 +91,11 @@ class Features:
                                 f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
         return self
 
-    def dataset(self, examples: Examples, training: bool):
-        """tf.data batches of ``({input name: tensor}, target)`` (see ``rnn_apps.data.pipeline``)."""
-        return self.output.dataset(self, examples, self.cfg, training)
+    def dataset(self, examples: Examples, training: bool, batch_size: int | None = None):
+        """tf.data batches of ``({input name: tensor}, target)`` (see ``rnn_apps.data.pipeline``),
+        of ``batch_size`` examples (default the config's; several workers share global batches)."""
+        cfg = dataclasses.replace(self.cfg, batch_size=batch_size) if batch_size else self.cfg
+        return self.output.dataset(self, examples, cfg, training)
 
     @property
     def primary(self) -> str:

@@ -129,10 +129,6 @@ def one_answer(key: str, valid=None) -> Callable[[str], bool]:
     return verify
 
 
-def xfail(reason: str):
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 def damaged_run(task: str, **edits):
     """Copy the shared ``task`` run to ``{run}`` and replace files (None deletes one;
     a callable gets the old bytes)."""
@@ -439,10 +435,7 @@ CASES = [
     case("vqa-data-image-pixels-garbage", "train vqa --preset tiny --epochs 1 --data q/d.jsonl", "q/bad.png",
          task="vqa", files={**VQA_DIR, "q/bad.png": corrupt_idat(PNG),
                             "q/d.jsonl": '{"image": "bad.png", "question": "q?", "answer": "yes"}\n'
-                                         '{"image": "a.png", "question": "q?", "answer": "no"}\n'},
-         marks=[xfail("a picture that fails to decode inside tf.data (chunks intact, pixels garbage) crashes "
-                      "fit with a TF traceback and leaves runs/: training/loop.py fit should turn input-pipeline "
-                      "errors into a UserError naming the file and remove a run that finished no epoch")]),
+                                         '{"image": "a.png", "question": "q?", "answer": "no"}\n'}),
     case("vqa-data-not-questions-json", "train vqa --preset tiny --data q/x.json",
          "q/x.json: not a CLEVR or VQA v2 questions file", task="vqa",
          files={**VQA_DIR, "q/x.json": '{"questions": []}'}),

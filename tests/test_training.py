@@ -248,3 +248,27 @@ def test_a_relative_data_path_is_stored_absolute_so_other_directories_work(tmp_p
     monkeypatch.chdir(tmp_path)  # elsewhere: evaluate and resume still find the data
     assert rnn_apps.evaluate(run)["examples"] == 30
     rnn_apps.train(resume=run, epochs=2, console=QUIET)
+
+
+@pytest.mark.parametrize("task", ["sentiment", "translate"])
+def test_mixed_bfloat16_computes_in_16_bits_with_float32_weights_and_outputs(tmp_path, task):
+    run = train_tiny(task, tmp_path / "run", overrides=["precision=mixed_bfloat16", "epochs=2"])
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    recurrent = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.RNN)]
+    assert recurrent and all(layer.compute_dtype == "bfloat16" for layer in recurrent)
+    assert all(w.dtype == "float32" for w in model.weights)  # the master weights stay float32
+    assert model.layers[-1].compute_dtype == "float32"  # loss and softmax in float32
+    history = json.loads((run / "history.json").read_text())
+    assert history["loss"][-1] < history["loss"][0]
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left as it was
+
+
+def test_jit_compile_is_a_setting(tmp_path):
+    from rnn_apps.config import resolve_config
+    from rnn_apps.models import get_task
+    from rnn_apps.training.loop import build, plan_training
+
+    task = get_task("sentiment")
+    for value, expected in (("false", False), ("true", True)):
+        cfg = resolve_config(task.config_class, presets=task.presets, preset="tiny", jit_compile=value)
+        assert build(plan_training(task, cfg, None)).jit_compile is expected

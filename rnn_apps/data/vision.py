@@ -65,6 +65,18 @@ class ImageInput:
     def _check_file(self, path: Path, origin: str) -> Path:
         return media.check_image(path, origin, thorough=True)  # decoding errors in tf.data could only crash
 
+    def decode_all(self, values: Sequence, origins: Sequence[str]) -> None:
+        """Decode every file named in ``values`` in full: the slow search, after the tf.data
+        pipeline failed, for the file that made it fail (a ``UserError`` naming it)."""
+        seen = set()
+        for value, origin in zip(values, origins):
+            if not isinstance(value, np.ndarray) and str(value) not in seen:
+                seen.add(str(value))
+                self._decode_file(Path(str(value)), origin)
+
+    def _decode_file(self, path: Path, origin: str) -> None:
+        media.read_image(path, self.channels, origin)
+
     def sized(self, picture: np.ndarray) -> np.ndarray:
         """One uint8 array ``[h, w(, c)]`` (or ``[T, h, w, c]``) with ``channels``, resized, uint8."""
         return media.fit_pictures(picture, self.size, self.channels, as_uint8=True)
@@ -145,6 +157,9 @@ class FramesInput(ImageInput):
 
     def _check_file(self, path: Path, origin: str) -> Path:
         return media.check_clip(path, origin, thorough=True)  # decoding errors in tf.data could only crash
+
+    def _decode_file(self, path: Path, origin: str) -> None:
+        media.read_clip(path, 3, origin)
 
     def lengths(self, prepared) -> np.ndarray:
         """Frames per clip (cut at ``max_frames``), without decoding the pictures."""

@@ -34,7 +34,9 @@ def image_encoder(cfg, name: str = "cnn") -> keras.Model:
         x = images
         for k in range(cfg.cnn_layers):
             x = keras.layers.Conv2D(cfg.cnn_filters, 3, strides=2, padding="same", name=f"{name}_conv_{k + 1}")(x)
-            x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_norm_{k + 1}")(x)  # short runs
+            # momentum 0.9: short runs; synchronized: under a distribution strategy the
+            # statistics are those of the global batch, as on one device
+            x = keras.layers.BatchNormalization(momentum=0.9, synchronized=True, name=f"{name}_norm_{k + 1}")(x)
             x = keras.layers.ReLU(name=f"{name}_relu_{k + 1}")(x)
         return keras.Model(images, x, name=name)
     return keras.Model(images, _backbone(cfg, images), name=name)

@@ -78,8 +78,8 @@ class ClassLabel:
     def head(self, x: keras.KerasTensor) -> keras.KerasTensor:
         """``[batch, features]`` -> ``[batch, 1]`` sigmoid (2 classes) or ``[batch, C]`` softmax."""
         if self.num_classes == 2:
-            return keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
-        return keras.layers.Dense(self.num_classes, activation="softmax", name="probabilities")(x)
+            return keras.layers.Dense(1, activation="sigmoid", name="probability", dtype="float32")(x)
+        return keras.layers.Dense(self.num_classes, activation="softmax", name="probabilities", dtype="float32")(x)
 
     def compile_args(self, features: Features) -> dict:
         if self.num_classes == 2:

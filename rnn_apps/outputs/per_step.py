@@ -48,7 +48,7 @@ class LabelPerStep:
 
     def head(self, x: keras.KerasTensor) -> keras.KerasTensor:
         """``[b, T, features]`` -> ``[b, T, classes]`` softmax at every step."""
-        return keras.layers.Dense(len(self.labels), activation="softmax", name="probabilities")(x)
+        return keras.layers.Dense(len(self.labels), activation="softmax", name="probabilities", dtype="float32")(x)
 
     def compile_args(self, features: Features) -> dict:
         return {"loss": keras.losses.SparseCategoricalCrossentropy(),
@@ -56,6 +56,12 @@ class LabelPerStep:
 
     def callbacks(self) -> list:
         return []
+
+    @staticmethod
+    def loss_weight(targets, weights):
+        """What the loss averages over: the real (unpadded) steps, weight > 0 (for summing
+        the shares of several workers, ``rnn_apps.training.distributed``)."""
+        return keras.ops.sum(keras.ops.cast(keras.ops.greater(weights, 0), "int32"))
 
     # --- data -----------------------------------------------------------------------------
     def targets(self, examples: Examples, features: Features) -> list[list[int]]:

@@ -112,6 +112,12 @@ class TokenSequence:
     def callbacks(self) -> list:
         return []
 
+    @staticmethod
+    def loss_weight(targets, weights=None):
+        """What ``masked_loss`` averages over: the real target tokens (for summing the
+        shares of several workers, ``rnn_apps.training.distributed``)."""
+        return keras.ops.sum(keras.ops.cast(keras.ops.not_equal(targets, PAD), "int32"))
+
     # --- teacher forcing ------------------------------------------------------------------
     def teacher_forcing(self, texts: tf.Tensor) -> tuple[dict, tf.RaggedTensor]:
         """``[b]`` target strings -> ({``target_in``: ``[START] y``}, ``y [END]``), ragged."""

@@ -15,6 +15,7 @@ slot in without rewriting the others.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import keras
+import tensorflow as tf
 from rich.console import Console
 
 from rnn_apps.config import resolve_config, save_config
@@ -33,6 +35,7 @@ from rnn_apps.runs import (RUN_FILE, create_run_dir, default_run_dir, load_model
 from rnn_apps.task import Features, Task, model_inputs
 from rnn_apps.training.callbacks import (Checkpoints, NaNGuard, NonFiniteError, RichProgress, StopOnInterrupt,
                                          TimeBudget)
+from rnn_apps.training.distributed import Cluster, cluster_from_env, fit_distributed, wait_for_run
 from rnn_apps.training.optimizers import optimizer_for
 
 
@@ -49,6 +52,7 @@ class Plan:
         datasets: tf.data batches for the non-empty splits.
         run: the run directory when resuming (else None until ``create_run``).
         state: the resumed run's ``checkpoints/state.json`` (else None).
+        batch_size: examples per (global) batch: the config's ``batch_size`` x replicas.
     """
 
     task: Task
@@ -59,13 +63,14 @@ class Plan:
     datasets: dict[str, Any]
     run: Path | None = None
     state: dict | None = None
+    batch_size: int = 0
 
     @property
     def steps_per_epoch(self) -> int:
         """Batches per epoch. Bucketing makes the count vary a little between epochs, so the
         training set repeats and an epoch is a fixed number of steps (one pass on average)."""
         steps = int(self.datasets["train"].cardinality())
-        return steps if steps > 0 else math.ceil(len(self.splits["train"]) / self.cfg.batch_size)
+        return steps if steps > 0 else math.ceil(len(self.splits["train"]) / (self.batch_size or self.cfg.batch_size))
 
 
 PATH_KEYS = ("val_data", "test_data", "embeddings", "cnn_weights")  # config keys naming files
@@ -99,8 +104,9 @@ def load_splits(task: Task, cfg: Any, data: str | None):
 
 
 def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = None,
-                  state: dict | None = None) -> Plan:
-    """Read and split the data, fit (or load, when resuming ``run``) the features, make the datasets."""
+                  state: dict | None = None, workers: int = 1) -> Plan:
+    """Read and split the data, fit (or load, when resuming ``run`` or joining the chief's run)
+    the features, make the datasets (of global batches: ``batch_size`` x ``workers``)."""
     keras.utils.set_random_seed(cfg.seed)
     splits = load_splits(task, cfg, data)
     features = task.features(cfg)
@@ -108,18 +114,37 @@ def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = Non
         features.load(run)
     else:
         features.fit(splits["train"])
-    datasets = {name: features.dataset(part, training=(name == "train")) for name, part in splits.items() if len(part)}
-    return Plan(task, cfg, data_source(data), splits, features, datasets, run, state)
+    batch = cfg.batch_size * workers
+    datasets = {name: features.dataset(part, training=(name == "train"), batch_size=batch)
+                for name, part in splits.items() if len(part)}
+    return Plan(task, cfg, data_source(data), splits, features, datasets, run, state, batch)
 
 
-def build(plan: Plan) -> keras.Model:
-    """The compiled model: new, or the last committed checkpoint of the run being resumed."""
-    if plan.run is not None and plan.state:
-        return load_model(plan.run / "checkpoints" / plan.state.get("last", "last.keras"))
-    model = plan.task.build_model(plan.cfg, plan.features)
-    model.compile(optimizer=optimizer_for(plan.cfg, plan.cfg.epochs * plan.steps_per_epoch),
-                  **plan.features.output.compile_args(plan.features))
-    return model
+def build(plan: Plan, cluster: Cluster | None = None) -> keras.Model:
+    """The compiled model: new, or the last committed checkpoint of the run being resumed
+    (inside the cluster's strategy scope, so its weights are mirrored on every worker)."""
+    with cluster.strategy.scope() if cluster else contextlib.nullcontext():
+        if plan.run is not None and plan.state:
+            return load_model(plan.run / "checkpoints" / plan.state.get("last", "last.keras"))
+        with precision_policy(getattr(plan.cfg, "precision", "float32")):
+            model = plan.task.build_model(plan.cfg, plan.features)
+        jit = {"true": True, "false": False}.get(getattr(plan.cfg, "jit_compile", "auto"), "auto")
+        model.compile(optimizer=optimizer_for(plan.cfg, plan.cfg.epochs * plan.steps_per_epoch),
+                      jit_compile=jit, **plan.features.output.compile_args(plan.features))
+        return model
+
+
+@contextlib.contextmanager
+def precision_policy(name: str):
+    """Layers built inside compute in ``name``'s dtype (``mixed_bfloat16``: bfloat16 math on
+    float32 weights); every model's output layer is float32 so the loss and the softmax stay
+    exact. The policy is each layer's own and is saved with it; the global one is restored."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def create_run(plan: Plan, run_dir: Path | None) -> Path:
@@ -132,18 +157,15 @@ def create_run(plan: Plan, run_dir: Path | None) -> Path:
     return create_run_dir(Path(run_dir) if run_dir else default_run_dir(plan.task.name), write)
 
 
-def make_callbacks(plan: Plan, run: Path, console: Console) -> tuple[RichProgress, list]:
+def make_callbacks(plan: Plan, run: Path, console: Console, chief: bool = True) -> tuple[RichProgress, list]:
     """Progress, the NaN guard (before anything saves), checkpoints with the history,
-    TensorBoard logs, the output kind's own (resetting carried states), time budget, early stopping."""
+    TensorBoard logs (these two on the chief only), the output kind's own (resetting carried
+    states), time budget, early stopping."""
     has_val = "val" in plan.datasets
     progress = RichProgress(console, plan.cfg.epochs, plan.steps_per_epoch)
-    callbacks = [
-        progress,
-        NaNGuard(),
-        Checkpoints(run / "checkpoints", monitor="val_loss" if has_val else "loss", state=plan.state),
-        keras.callbacks.TensorBoard(log_dir=str(run / "logs"), write_graph=False),
-        *plan.features.output.callbacks(),
-    ]
+    writers = [Checkpoints(run / "checkpoints", monitor="val_loss" if has_val else "loss", state=plan.state),
+               keras.callbacks.TensorBoard(log_dir=str(run / "logs"), write_graph=False)] if chief else []
+    callbacks = [progress, NaNGuard(), *writers, *plan.features.output.callbacks()]
     if plan.cfg.time_budget > 0:
         callbacks.append(TimeBudget(plan.cfg.time_budget))
     if plan.cfg.early_stopping > 0 and has_val:
@@ -151,20 +173,25 @@ def make_callbacks(plan: Plan, run: Path, console: Console) -> tuple[RichProgres
     return progress, callbacks
 
 
-def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress) -> float:
-    """Keras ``fit`` over the repeated training set; returns the seconds it took. A NaN/inf,
-    Ctrl-C or a write that fails stops it with a ``UserError`` saying what the run keeps."""
+def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress, run: Path,
+        cluster: Cluster | None = None) -> float:
+    """Keras ``fit`` over the repeated training set (under a cluster: the same callbacks
+    driven by ``fit_distributed``); returns the seconds it took. A NaN/inf, Ctrl-C or a
+    write that fails stops it with a ``UserError`` saying what the run keeps."""
     def named(ds):  # models saved before inputs were named take their one tensor
         return ds.map(lambda x, *rest: (model_inputs(model, x), *rest)) if isinstance(ds.element_spec[0], dict) else ds
 
-    run = next(c.directory for c in callbacks if isinstance(c, Checkpoints)).parent
+    initial_epoch = plan.state["epochs_done"] if plan.state else 0
     started = time.perf_counter()
     try:
         with StopOnInterrupt() as interrupt:
-            model.fit(named(plan.datasets["train"]).repeat(), steps_per_epoch=plan.steps_per_epoch,
-                      validation_data=named(plan.datasets["val"]) if "val" in plan.datasets else None,
-                      epochs=plan.cfg.epochs, initial_epoch=plan.state["epochs_done"] if plan.state else 0,
-                      callbacks=[interrupt, *callbacks], verbose=0, shuffle=False)  # tf.data already shuffles
+            if cluster is not None:
+                fit_distributed(model, plan, [interrupt, *callbacks], cluster, initial_epoch)
+            else:
+                model.fit(named(plan.datasets["train"]).repeat(), steps_per_epoch=plan.steps_per_epoch,
+                          validation_data=named(plan.datasets["val"]) if "val" in plan.datasets else None,
+                          epochs=plan.cfg.epochs, initial_epoch=initial_epoch,
+                          callbacks=[interrupt, *callbacks], verbose=0, shuffle=False)  # tf.data already shuffles
     except NonFiniteError as exc:
         progress.on_train_end()
         raise UserError(f"{exc}; lower learning_rate or keep global_clipnorm on. Checkpoints up to the "
@@ -172,11 +199,34 @@ def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress)
     except KeyboardInterrupt:
         progress.on_train_end()
         raise Interrupted(f"interrupted; {run} keeps every finished epoch: continue with --resume {run}") from None
+    except tf.errors.OpError as exc:  # the input pipeline could not decode a file
+        progress.on_train_end()
+        raise input_error(plan, run, exc) from None
     except OSError as exc:  # a disk that is full, a file-size limit, a folder gone read-only
         progress.on_train_end()
         raise UserError(f"cannot write to {run} ({exc.strerror or exc}); it keeps its last complete epoch: "
                         f"make room and continue with --resume {run}") from None
     return time.perf_counter() - started
+
+
+def input_error(plan: Plan, run: Path, exc: Exception) -> Exception:
+    """The ``UserError`` for a failure inside the tf.data pipeline: the file that cannot be
+    decoded, found by decoding every file an input reads; a run that finished no epoch is
+    removed (nothing in it could be resumed). Anything else is returned as it was."""
+    try:
+        for examples in plan.splits.values():
+            for name, kind in plan.features.inputs.items():
+                if hasattr(kind, "decode_all"):
+                    kind.decode_all(examples[name], examples.origins)
+    except UserError as found:
+        if not (run / "checkpoints" / "state.json").is_file():
+            shutil.rmtree(run, ignore_errors=True)
+            for parent in (run.parent, run.parent.parent):  # runs/TASK made for it, if now empty
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
+            return UserError(f"{found}; no epoch was finished, so {run} was removed")
+        return UserError(f"{found}; {run} keeps its finished epochs")
+    return exc
 
 
 def finish(plan: Plan, run: Path, seconds: float) -> dict:
@@ -195,7 +245,8 @@ def finish(plan: Plan, run: Path, seconds: float) -> dict:
 def train(task: Task, *, data: str | None = None, config: str | Path | None = None,
           overrides: Iterable[str] = (), preset: str | None = None, epochs: int | None = None,
           batch_size: int | None = None, seed: int | None = None, run_dir: str | Path | None = None,
-          resume: str | Path | None = None, console: Console | None = None) -> Path:
+          resume: str | Path | None = None, console: Console | None = None,
+          cluster: Cluster | None = None) -> Path:
     """Train ``task`` and return its run directory (``rnn_apps.train`` resolves task names).
 
     Args:
@@ -205,8 +256,14 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         run_dir: where to write the run (default ``runs/<task>/<timestamp>``).
         resume: a run directory to continue from its last checkpoint; ``epochs`` is then
             the new total number of epochs.
+        cluster: train data-parallel under this ``Cluster`` (default: the one ``TF_CONFIG``
+            names, if any; see ``rnn_apps.training.distributed``). ``batch_size`` is then
+            per worker; the chief writes the run, the other workers join it.
     """
     console = console or Console(stderr=True)
+    cluster = cluster if cluster is not None else cluster_from_env()
+    chief = cluster is None or cluster.chief
+    workers = cluster.strategy.num_replicas_in_sync if cluster else 1  # global batch: batch_size x replicas
     if resume is not None:
         run, meta = read_run(resume)
         if config is not None or list(overrides) or preset is not None or batch_size or seed is not None:
@@ -219,33 +276,57 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         finished = (run / "metrics.json").is_file()
         if done >= cfg.epochs and finished:
             raise UserError(f"{run} already trained {done} epochs; pass --epochs N with N > {done} to train further")
-        plan = plan_training(task, cfg, data if data is not None else meta["data"], run, state)
+        plan = plan_training(task, cfg, data if data is not None else meta["data"], run, state, workers)
         if done >= cfg.epochs:  # killed after its last epoch, before the final reports
-            console.print(f"[bold]finishing[/] {run}: all {done} epochs were done")
-            finish(plan, run, 0.0)
+            if chief:
+                console.print(f"[bold]finishing[/] {run}: all {done} epochs were done")
+                finish(plan, run, 0.0)
             return run
-        model = build(plan)
+        model = build(plan, cluster)
         console.print(f"[bold]resuming[/] {run} at epoch {done + 1}/{cfg.epochs}")
     else:
         cfg = resolve_config(task.config_class, presets=task.presets, preset=preset, file=config,
                              overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed)
         cfg = dataclasses.replace(cfg, **{key: data_source(getattr(cfg, key)) for key in PATH_KEYS
                                           if getattr(cfg, key, "")})  # stored absolute, like --data
-        plan = plan_training(task, cfg, data)
-        model = build(plan)
-        run = create_run(plan, run_dir)
-        describe = getattr(plan.features.output, "describe_splits", None)
-        sizes = describe(plan) if describe else " / ".join(f"{len(plan.splits[n]):,} {n}" for n in
-                                                           ("train", "val", "test")) + " examples"
-        console.print(f"[bold]{task.name}[/]: {sizes}, {model.count_params():,} parameters -> {run}", soft_wrap=True)
-        if plan.splits.note:
-            console.print(plan.splits.note, soft_wrap=True, highlight=False)
+        if cluster is not None and run_dir is None:
+            raise UserError("training on several workers needs --run-dir, on storage every worker can read "
+                            "(the chief writes it; the others read its vocabularies and checkpoints)")
+        if not chief:  # join the chief's run: its vocabularies, so every worker encodes alike
+            run = Path(run_dir)
+            wait_for_run(run)
+            plan = plan_training(task, cfg, data, run, None, workers)
+            model = build(plan, cluster)
+        else:
+            plan = plan_training(task, cfg, data, workers=workers)
+            if cluster is None:
+                model = build(plan)
+                run = create_run(plan, run_dir)
+            else:  # the run first: the other workers wait for it before building with the chief
+                run = create_run(plan, run_dir)
+                try:
+                    model = build(plan, cluster)
+                except BaseException:
+                    shutil.rmtree(run, ignore_errors=True)
+                    raise
+            describe = getattr(plan.features.output, "describe_splits", None)
+            sizes = describe(plan) if describe else " / ".join(f"{len(plan.splits[n]):,} {n}" for n in
+                                                               ("train", "val", "test")) + " examples"
+            console.print(f"[bold]{task.name}[/]: {sizes}, {model.count_params():,} parameters -> {run}",
+                          soft_wrap=True)
+            if cluster is not None:
+                console.print(f"{cluster.workers} workers, {workers} replicas, global batch "
+                              f"{cfg.batch_size * workers} ({cfg.batch_size} per replica)", highlight=False)
+            if plan.splits.note:
+                console.print(plan.splits.note, soft_wrap=True, highlight=False)
 
-    progress, callbacks = make_callbacks(plan, run, console)
-    seconds = fit(model, plan, callbacks, progress)
+    progress, callbacks = make_callbacks(plan, run, console, chief)
+    seconds = fit(model, plan, callbacks, progress, run, cluster)
     budget = next((c for c in callbacks if isinstance(c, TimeBudget)), None)
     if budget and budget.stopped_at:
         console.print(f"time budget of {cfg.time_budget:g} min reached after {budget.stopped_at:.0f}s; stopped")
+    if not chief:
+        return run
     reports = finish(plan, run, seconds)
     final = "test" if "test" in reports else "val"
     shown = {k: round(v, 4) for k, v in reports.get(final, {}).items() if isinstance(v, float)}

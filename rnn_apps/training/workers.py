@@ -1,0 +1,135 @@
+"""``rnn-apps train TASK --workers N``: N local worker processes on loopback ports.
+
+Each worker is the same ``rnn-apps train`` command with its own ``TF_CONFIG`` (see
+``rnn_apps.training.distributed``); worker 0, the chief, shows its progress here and
+writes the run directory, the others log to a temporary folder that is removed at the end
+(its path is printed, and a failed worker's last lines are shown).
+
+Fault tolerance, the way a cluster manager (Kubernetes' TFJob, restartPolicy OnFailure)
+provides it: when a worker dies (killed, out of memory, a crash), the others are stopped
+— they would wait for it in the next all-reduce forever — and all N start again from the
+run's last committed checkpoint (``--resume``), with new ports, at most ``max_restarts``
+times. A mistake in the command (exit status 2) or Ctrl-C stops everything at once.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from rnn_apps.errors import Interrupted, UserError
+
+USER_MISTAKE, INTERRUPTED = 2, 130  # exit statuses of the CLI that a restart cannot fix
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports free on 127.0.0.1 right now."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def tf_config(ports: list[int], index: int) -> str:
+    """The ``TF_CONFIG`` of worker ``index`` among local workers on ``ports``."""
+    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
+                       "task": {"type": "worker", "index": index}})
+
+
+def describe_exit(code: int) -> str:
+    return f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+
+
+def stop(processes: list[subprocess.Popen], grace: float = 5.0) -> None:
+    """SIGTERM every process still running, then SIGKILL what is left after ``grace`` seconds."""
+    for p in processes:
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in processes:
+        try:
+            p.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def run_local_workers(train_args: list[str], workers: int, run_dir: Path, console: Console | None = None,
+                      max_restarts: int = 3, resume: bool = False) -> Path:
+    """Run ``rnn-apps train *train_args --run-dir run_dir`` (``resume``: ``--resume run_dir``)
+    as ``workers`` local workers.
+
+    Returns the run directory once every worker has finished; raises ``UserError`` (a
+    worker's mistake, or more than ``max_restarts`` failures) or ``Interrupted`` (Ctrl-C).
+    """
+    console = console or Console(stderr=True)
+    logs = Path(tempfile.mkdtemp(prefix="rnn-apps-workers-"))
+    args, restarts = [*train_args, "--resume" if resume else "--run-dir", str(run_dir)], 0
+    processes: list[subprocess.Popen] = []
+    try:
+        while True:
+            ports = free_ports(workers)
+            processes = []
+            for index in range(workers):
+                env = {**os.environ, "TF_CONFIG": tf_config(ports, index)}
+                output = None if index == 0 else open(logs / f"worker-{index}.log", "ab")
+                processes.append(subprocess.Popen([sys.executable, "-m", "rnn_apps.cli.main", "train", *args], env=env,
+                                                  stdout=output, stderr=subprocess.STDOUT if output else None,
+                                                  start_new_session=True))  # Ctrl-C reaches the launcher only
+            console.print(f"{workers} workers on 127.0.0.1 ports {', '.join(map(str, ports))} "
+                          f"(pids {', '.join(str(p.pid) for p in processes)}); worker 0 writes {run_dir}, "
+                          f"the others log to {logs}", soft_wrap=True, highlight=False)
+            failed = watch(processes)
+            if failed is None:
+                return run_dir
+            index, code = failed
+            if code in (USER_MISTAKE, INTERRUPTED) or restarts >= max_restarts:
+                shown = tail(logs / f"worker-{index}.log") if index else ""
+                raise UserError(f"worker {index} {describe_exit(code)}" + (f"; its last lines:\n{shown}" if shown else "")
+                                + (f" (after {restarts} restarts)" if restarts else ""))
+            restarts += 1
+            resumable = (run_dir / "run.json").is_file()
+            args = ["--resume", str(run_dir)] if resumable else args
+            console.print(f"[yellow]worker {index} {describe_exit(code)}[/]: stopped the others; restarting all "
+                          f"{workers} workers {'from the last checkpoint of ' + str(run_dir) if resumable else 'afresh'}"
+                          f" (restart {restarts} of at most {max_restarts})", soft_wrap=True)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; {run_dir} keeps every finished epoch: continue with "
+                          f"rnn-apps train --resume {run_dir} --workers {workers}") from None
+    finally:
+        stop(processes)
+        shutil.rmtree(logs, ignore_errors=True)
+
+
+def watch(processes: list[subprocess.Popen]) -> tuple[int, int] | None:
+    """Wait until every process has exited 0 (None) or one has failed: ``(index, status)``,
+    after stopping the others."""
+    while True:
+        codes = [p.poll() for p in processes]
+        failed = next(((i, c) for i, c in enumerate(codes) if c not in (None, 0)), None)
+        if failed is not None:
+            stop(processes)
+            return failed
+        if all(c == 0 for c in codes):
+            return None
+        time.sleep(0.2)
