@@ -11,7 +11,8 @@ training and decoding cost, in one run on this machine (compare ratios within a 
    ``early_stopping=0``, epochs unbounded): test BLEU-4 and BLEU-1 (sacreBLEU, all
    references of an image) from each run's ``metrics.json``, and CIDEr-D when
    ``pycocoevalcap`` is importable (else reported absent), for ``attention`` none / soft /
-   hard (``image_conditioning=init``) and soft attention with ``image_conditioning=every_step``;
+   hard (``image_conditioning=init``) and soft attention with ``image_conditioning``
+   ``every_step`` and ``both``;
 3. the nearest-caption baseline (``models/caption.py::nearest_captions``: the first caption
    of the training picture nearest in pixels), scored the same way;
 4. decoding speed: captions/s over the test pictures, greedy vs beam 3, with the
@@ -38,7 +39,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = Path(__file__).resolve().parent
 RUNS = {"attention=none": ["attention=none"], "attention=soft": ["attention=soft"],
-        "attention=hard": ["attention=hard"], "soft, every_step": ["attention=soft", "image_conditioning=every_step"]}
+        "attention=hard": ["attention=hard"], "soft, every_step": ["attention=soft", "image_conditioning=every_step"],
+        "soft, both": ["attention=soft", "image_conditioning=both"]}
 
 
 def train_throughput(task, cfg, steps: int) -> float:
@@ -94,13 +96,14 @@ def grouped_test(run):
 
 def nearest_baseline(splits, images: list, references: list) -> dict:
     from rnn_apps.models.caption import nearest_captions
+    from rnn_apps.outputs.sequence import cider
     from sacrebleu.metrics import BLEU
 
     guesses = nearest_captions(splits["train"], images)
     streams = [[r[k] if k < len(r) else None for r in references] for k in range(max(map(len, references)))]
     return {"bleu_4": BLEU().corpus_score(guesses, streams).score,
             "bleu_1": BLEU(max_ngram_order=1).corpus_score(guesses, streams).score,
-            "cider": None, "samples": guesses[:3]}
+            "cider": cider(guesses, references).get("cider"), "samples": guesses[:3]}
 
 
 def decoding_speed(run, splits, images: list, repeats: int) -> dict:
@@ -129,15 +132,16 @@ def print_tables(results: dict, args) -> None:
 
     console = Console(width=120)
     score = lambda v: "absent" if v is None else f"{v:.1f}"
+    cider = lambda v: "absent" if v is None else f"{v:.2f}"  # CIDEr-D is about 0..3, BLEU 0..100
     table = Table("model", "BLEU-4", "BLEU-1", "CIDEr-D", "epochs", "train s",
                   title=f"caption: test scores after a {args.budget_minutes:g}-minute CPU budget "
                         f"({results['test_images']} test pictures, greedy)")
     for name, run in results["runs"].items():
         t = run["test"]
-        table.add_row(name, score(t["bleu_4"]), score(t["bleu_1"]), score(t["cider"]), str(run["epochs_started"]),
+        table.add_row(name, score(t["bleu_4"]), score(t["bleu_1"]), cider(t["cider"]), str(run["epochs_started"]),
                       f"{run['train_seconds']:.0f}")
     n = results["nearest"]
-    table.add_row("nearest training caption (pixels)", score(n["bleu_4"]), score(n["bleu_1"]), score(n["cider"]),
+    table.add_row("nearest training caption (pixels)", score(n["bleu_4"]), score(n["bleu_1"]), cider(n["cider"]),
                   "-", "-")
     console.print(table)
     table = Table("decoding", "captions/s", "seconds", "BLEU-4", "BLEU-1",

@@ -49,7 +49,8 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
     Option("top_p", float, "nucleus sampling: the smallest set of likely tokens with this much probability",
            min=0, max=1, min_open=True),
     Option("seed", int, "fix the samples when sampling"),
-    Option("plot", "path", "draw each clip's frames with their labels into this PNG (NAME_1.png, ... for several)"),
+    Option("plot", "path", "draw the answer into this PNG: a clip's frames with their labels (video), the picture, "
+           "question and top answers (vqa); NAME_1.png, ... for several"),
 )}
 
 

@@ -1,4 +1,5 @@
-"""Pictures a user would rather look at than read: training curves, attention maps.
+"""Pictures a user would rather look at than read: training curves, attention maps, frame
+strips, answered image questions.
 
 Figures are drawn with matplotlib's Agg backend (no screen needed) and written
 atomically (temporary file, then rename).
@@ -133,6 +134,37 @@ def plot_image_attention(attention: dict, out: str | Path, title: str = "", colu
         ax.set_title(word, fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
+    path = save_figure(fig, Path(out))
+    plt.close(fig)
+    return path
+
+
+def plot_answers(image, question: str, top: list[dict], out: str | Path, title: str = "") -> Path:
+    """An image question answered: the image ``[H, W, C]`` (float 0..1) on the left, the
+    question above the most likely answers and their probabilities on the right.
+
+    Args:
+        top: ``[{"label", "probability"}]``, most likely first (``ClassLabel.predict``'s ``top``).
+    """
+    image = np.asarray(image)
+    labels = [t["label"] for t in top][::-1]  # barh draws bottom-up: the best answer on top
+    probabilities = [t["probability"] for t in top][::-1]
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(5.6, 2.4), gridspec_kw={"width_ratios": [1, 1.3]})
+    left.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None,
+                vmin=0, vmax=1, interpolation="nearest")
+    left.axis("off")
+    colours = ["#bbbbbb"] * (len(labels) - 1) + ["#1f77b4"]
+    right.barh(range(len(labels)), probabilities, color=colours)
+    right.set_yticks(range(len(labels)), labels)
+    right.set_xlim(0, 1)
+    right.set_xlabel("probability")
+    for y, p in enumerate(probabilities):  # the number beside its bar, or inside a long one
+        inside = p > 0.8
+        right.text(p - 0.02 if inside else p + 0.02, y, f"{p:.2f}", va="center", ha="right" if inside else "left",
+                   fontsize=8, color="white" if inside else "black")
+    right.spines[["top", "right"]].set_visible(False)
+    fig.suptitle(f"{title}\n{question}" if title else question, fontsize=10)
     path = save_figure(fig, Path(out))
     plt.close(fig)
     return path

@@ -106,6 +106,23 @@ def test_cli_predict_takes_an_image_and_a_question(vqa_run, tmp_path):
     assert "accuracy by type" in text
 
 
+def test_cli_predict_plot_draws_the_image_the_question_and_the_top_answers(vqa_run, tmp_path):
+    write_image(tmp_path / "scene.png", seed=4)
+    args = ["predict", str(vqa_run), "--image", str(tmp_path / "scene.png"), "--question", "is there a red object ?"]
+    result = CliRunner().invoke(cli, [*args, "--plot", str(tmp_path / "answer.png"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["plot"] == str(tmp_path / "answer.png")
+    with Image.open(tmp_path / "answer.png") as picture:
+        picture.verify()  # a whole, valid PNG
+    with Image.open(tmp_path / "answer.png") as picture:
+        assert picture.format == "PNG" and 350 < picture.width < 900 and 150 < picture.height < 450, picture.size
+    second = ["--image", str(tmp_path / "scene.png"), "--question", "how many red objects are there ?"]
+    result = CliRunner().invoke(cli, [*args, *second, "--plot", str(tmp_path / "many.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "many_1.png").is_file() and (tmp_path / "many_2.png").is_file()
+    assert not (tmp_path / "many.png").exists()
+
+
 def test_presets_are_valid():
     for name in PRESETS:
         resolve_config(VQAConfig, presets=PRESETS, preset=name)
