@@ -107,4 +107,5 @@ def train_on_local_workers(workers, task, data, config_file, overrides, preset, 
     else:
         run = (Path(run_dir) if run_dir else default_run_dir(task)).resolve()
         check_run_dir(run)
-    run_local_workers(args, workers, run, console=err, resume=bool(resume))
+    run_local_workers(args, workers, run, console=err, resume=bool(resume),
+                      resume_args=["--epochs", str(epochs)] if epochs else [])

@@ -77,8 +77,9 @@ SAME_CURVE = textwrap.dedent("""
         runs = {}
         for name, batch, cluster in [("fit", 32, None), ("mirrored", 16, Cluster(tf.distribute.MirroredStrategy(
                 ["/cpu:0", "/cpu:1"]), 1, 0))]:
+            # one process needs no --run-dir, even under a strategy: the mirrored run takes the default
             run = rnn_apps.train(task, preset="tiny", epochs=2, batch_size=batch, seed=5, console=quiet,
-                                 run_dir=f"{sys.argv[1]}/{task}-{name}", cluster=cluster)
+                                 run_dir=None if cluster else f"{sys.argv[1]}/{task}-{name}", cluster=cluster)
             runs[name] = {"history": json.load(open(f"{run}/history.json")),
                           "test": json.load(open(f"{run}/metrics.json"))}
         out[task] = runs
@@ -94,7 +95,7 @@ def same_curve(tmp_path, *tasks):
     result = {}
     for task in tasks:
         done = subprocess.run([sys.executable, "-c", SAME_CURVE, str(tmp_path), task], capture_output=True,
-                              text=True, env=env, timeout=600)
+                              text=True, env=env, timeout=600, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
         result.update(json.loads(done.stdout.strip().splitlines()[-1]))
     return result

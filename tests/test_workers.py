@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -83,6 +84,8 @@ def test_a_worker_killed_mid_epoch_restarts_from_the_last_checkpoint(tmp_path):
          "--builtin-examples", "6000", "--epochs", "3", "--batch-size", "16", "--run-dir", str(run)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:
+        ready, _, _ = select.select([launcher.stderr], [], [], 300)
+        assert ready, "the launcher printed nothing in 300 s"
         first_line = launcher.stderr.readline()
         pids = [int(p) for p in re.search(r"\(pids ([\d, ]+)\)", first_line).group(1).split(", ")]
         state = run / "checkpoints" / "state.json"

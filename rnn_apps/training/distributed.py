@@ -19,8 +19,9 @@ checkpoints, TensorBoard, early stopping, time budget):
 * each worker's loss is its slice's mean weighted by its share of the global batch; the
   gradients are summed over workers (an all-reduce), clipped by the config's
   ``global_clipnorm`` / ``clipnorm`` *after* the sum — as one worker would — and applied;
-* a stop asked by any worker (time budget, Ctrl-C) is agreed by all before the next step,
-  so no worker waits forever in a collective its peers have left.
+* a stop asked by any worker (time budget, early stopping, Ctrl-C) is agreed by all before
+  the next step, so no worker waits forever in a collective its peers have left (a worker
+  that dies is another matter: see ``rnn_apps.training.workers``).
 
 ``MirroredStrategy`` (several GPUs in one host) is the same path with one worker and
 several replicas; ``--workers N`` (``launch``) starts N local workers on loopback ports.
@@ -143,6 +144,9 @@ class DistributedSteps:
         self.strategy = cluster.strategy
         self.clipnorm, self.global_clipnorm = clipnorm, global_clipnorm
         self.replicas = self.strategy.num_replicas_in_sync
+        if isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer):
+            raise UserError("precision mixed_float16 is not supported on several workers or devices yet (its loss "
+                            "scaling lives in Keras' own train step); use mixed_bfloat16 or float32")
         with self.strategy.scope():
             model.optimizer.build(model.trainable_variables)
         self.keras_scale = self._keras_loss_scale(sample_batch)
@@ -217,9 +221,10 @@ class DistributedSteps:
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(step, args=(batch,)), axis=None)
 
     @tf.function
-    def agree(self, flag):
-        """True on every worker when ``flag`` is true on any (an all-reduce of one number)."""
-        value = self.strategy.run(lambda: tf.cast(flag, tf.float32))
+    def agree(self, flags):
+        """``[k]`` bools -> ``[k]`` bools, each true on every worker when it is true on any
+        (one all-reduce)."""
+        value = self.strategy.run(lambda: tf.cast(flags, tf.float32))
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) > 0
 
     def validate(self, dist_ds) -> float:
@@ -231,20 +236,23 @@ class DistributedSteps:
         return loss / max(examples, 1.0)
 
 
-def fit_distributed(model: keras.Model, plan: Any, callbacks: list, cluster: Cluster,
-                    initial_epoch: int = 0) -> None:
+def fit_distributed(model: keras.Model, plan: Any, callbacks: list, cluster: Cluster, initial_epoch: int = 0,
+                    interrupt: Any = None) -> None:
     """Train ``model`` on ``plan``'s datasets the way ``model.fit`` would, under ``cluster``.
 
     ``callbacks`` get the calls ``fit`` makes (train begin/end, epoch begin/end, train batch
     begin/end, test begin/end) with ``loss`` (the epoch's running mean over examples, as
     ``fit`` shows it) and ``val_loss`` in the logs.
-    Accuracy and the other metrics are left to the final reports.
+    Accuracy and the other metrics are left to the final reports. ``interrupt`` (a
+    ``StopOnInterrupt``, not in ``callbacks``): Ctrl-C on any worker raises
+    ``KeyboardInterrupt`` on every worker after the same step.
     """
     cfg = plan.cfg
     # A batch to measure Keras' loss scaling on: a validation one, as iterating the training
     # set once more would move its shuffling on (then fit and the distributed loop would differ).
-    sample = next(iter(shard_batches(plan.datasets.get("val", plan.datasets["train"]),
-                                     cluster.strategy.num_replicas_in_sync, 0)))
+    replicas = cluster.strategy.num_replicas_in_sync
+    sample = next(iter(shard_batches(plan.datasets.get("val", plan.datasets["train"]), replicas, 0)), None)
+    sample = sample or next(iter(shard_batches(plan.datasets["train"], replicas, 0)))
     steps = DistributedSteps(model, cluster, sample, clipnorm=cfg.clipnorm, global_clipnorm=cfg.global_clipnorm,
                              loss_weight=getattr(plan.features.output, "loss_weight", None))
     train = iter(steps.distribute(plan.datasets["train"].repeat()))
@@ -261,7 +269,10 @@ def fit_distributed(model: keras.Model, plan: Any, callbacks: list, cluster: Clu
             loss, examples = loss + batch_loss * batch_examples, examples + batch_examples
             logs = {"loss": loss / examples}
             hooks.on_train_batch_end(step, logs)
-            if bool(steps.agree(model.stop_training)):
+            stop, interrupted = steps.agree([model.stop_training, bool(interrupt and interrupt.requested)]).numpy()
+            if interrupted:
+                raise KeyboardInterrupt
+            if stop:
                 model.stop_training = True
                 break
         if val is not None:
@@ -269,6 +280,6 @@ def fit_distributed(model: keras.Model, plan: Any, callbacks: list, cluster: Clu
             logs["val_loss"] = steps.validate(val)
             hooks.on_test_end()
         hooks.on_epoch_end(epoch, logs)
-        if bool(steps.agree(model.stop_training)):
+        if steps.agree([model.stop_training, False]).numpy()[0]:
             break
     hooks.on_train_end()

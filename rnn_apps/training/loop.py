@@ -104,9 +104,9 @@ def load_splits(task: Task, cfg: Any, data: str | None):
 
 
 def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = None,
-                  state: dict | None = None, workers: int = 1) -> Plan:
+                  state: dict | None = None, replicas: int = 1) -> Plan:
     """Read and split the data, fit (or load, when resuming ``run`` or joining the chief's run)
-    the features, make the datasets (of global batches: ``batch_size`` x ``workers``)."""
+    the features, make the datasets (of global batches: ``batch_size`` x ``replicas``)."""
     keras.utils.set_random_seed(cfg.seed)
     splits = load_splits(task, cfg, data)
     features = task.features(cfg)
@@ -114,7 +114,7 @@ def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = Non
         features.load(run)
     else:
         features.fit(splits["train"])
-    batch = cfg.batch_size * workers
+    batch = cfg.batch_size * replicas
     datasets = {name: features.dataset(part, training=(name == "train"), batch_size=batch)
                 for name, part in splits.items() if len(part)}
     return Plan(task, cfg, data_source(data), splits, features, datasets, run, state, batch)
@@ -186,7 +186,7 @@ def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress,
     try:
         with StopOnInterrupt() as interrupt:
             if cluster is not None:
-                fit_distributed(model, plan, [interrupt, *callbacks], cluster, initial_epoch)
+                fit_distributed(model, plan, callbacks, cluster, initial_epoch, interrupt)
             else:
                 model.fit(named(plan.datasets["train"]).repeat(), steps_per_epoch=plan.steps_per_epoch,
                           validation_data=named(plan.datasets["val"]) if "val" in plan.datasets else None,
@@ -199,9 +199,9 @@ def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress,
     except KeyboardInterrupt:
         progress.on_train_end()
         raise Interrupted(f"interrupted; {run} keeps every finished epoch: continue with --resume {run}") from None
-    except tf.errors.OpError as exc:  # the input pipeline could not decode a file
+    except tf.errors.InvalidArgumentError as exc:  # the input pipeline could not decode a file?
         progress.on_train_end()
-        raise input_error(plan, run, exc) from None
+        raise input_error(plan, run, exc, remove=cluster is None or cluster.chief) from None
     except OSError as exc:  # a disk that is full, a file-size limit, a folder gone read-only
         progress.on_train_end()
         raise UserError(f"cannot write to {run} ({exc.strerror or exc}); it keeps its last complete epoch: "
@@ -209,21 +209,25 @@ def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress,
     return time.perf_counter() - started
 
 
-def input_error(plan: Plan, run: Path, exc: Exception) -> Exception:
+def input_error(plan: Plan, run: Path, exc: Exception, remove: bool = True) -> Exception:
     """The ``UserError`` for a failure inside the tf.data pipeline: the file that cannot be
     decoded, found by decoding every file an input reads; a run that finished no epoch is
-    removed (nothing in it could be resumed). Anything else is returned as it was."""
+    removed (nothing in it could be resumed) when ``remove`` (the chief). Anything else is
+    returned as it was."""
+    if not any(hasattr(kind, "decode_all") for kind in plan.features.inputs.values()):
+        return exc
     try:
         for examples in plan.splits.values():
             for name, kind in plan.features.inputs.items():
                 if hasattr(kind, "decode_all"):
                     kind.decode_all(examples[name], examples.origins)
     except UserError as found:
-        if not (run / "checkpoints" / "state.json").is_file():
+        if remove and not (run / "checkpoints" / "state.json").is_file():
             shutil.rmtree(run, ignore_errors=True)
-            for parent in (run.parent, run.parent.parent):  # runs/TASK made for it, if now empty
-                with contextlib.suppress(OSError):
-                    parent.rmdir()
+            if run.parent.parent.name == "runs":  # the default runs/TASK/TIME: runs/TASK and runs, if now empty
+                for parent in (run.parent, run.parent.parent):
+                    with contextlib.suppress(OSError):
+                        parent.rmdir()
             return UserError(f"{found}; no epoch was finished, so {run} was removed")
         return UserError(f"{found}; {run} keeps its finished epochs")
     return exc
@@ -263,7 +267,7 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
     console = console or Console(stderr=True)
     cluster = cluster if cluster is not None else cluster_from_env()
     chief = cluster is None or cluster.chief
-    workers = cluster.strategy.num_replicas_in_sync if cluster else 1  # global batch: batch_size x replicas
+    replicas = cluster.strategy.num_replicas_in_sync if cluster else 1  # global batch: batch_size x replicas
     if resume is not None:
         run, meta = read_run(resume)
         if config is not None or list(overrides) or preset is not None or batch_size or seed is not None:
@@ -276,7 +280,7 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         finished = (run / "metrics.json").is_file()
         if done >= cfg.epochs and finished:
             raise UserError(f"{run} already trained {done} epochs; pass --epochs N with N > {done} to train further")
-        plan = plan_training(task, cfg, data if data is not None else meta["data"], run, state, workers)
+        plan = plan_training(task, cfg, data if data is not None else meta["data"], run, state, replicas)
         if done >= cfg.epochs:  # killed after its last epoch, before the final reports
             if chief:
                 console.print(f"[bold]finishing[/] {run}: all {done} epochs were done")
@@ -289,16 +293,16 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
                              overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed)
         cfg = dataclasses.replace(cfg, **{key: data_source(getattr(cfg, key)) for key in PATH_KEYS
                                           if getattr(cfg, key, "")})  # stored absolute, like --data
-        if cluster is not None and run_dir is None:
+        if cluster is not None and cluster.workers > 1 and run_dir is None:
             raise UserError("training on several workers needs --run-dir, on storage every worker can read "
                             "(the chief writes it; the others read its vocabularies and checkpoints)")
         if not chief:  # join the chief's run: its vocabularies, so every worker encodes alike
             run = Path(run_dir)
             wait_for_run(run)
-            plan = plan_training(task, cfg, data, run, None, workers)
+            plan = plan_training(task, cfg, data, run, None, replicas)
             model = build(plan, cluster)
         else:
-            plan = plan_training(task, cfg, data, workers=workers)
+            plan = plan_training(task, cfg, data, replicas=replicas)
             if cluster is None:
                 model = build(plan)
                 run = create_run(plan, run_dir)
@@ -315,8 +319,8 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
             console.print(f"[bold]{task.name}[/]: {sizes}, {model.count_params():,} parameters -> {run}",
                           soft_wrap=True)
             if cluster is not None:
-                console.print(f"{cluster.workers} workers, {workers} replicas, global batch "
-                              f"{cfg.batch_size * workers} ({cfg.batch_size} per replica)", highlight=False)
+                console.print(f"{cluster.workers} workers, {replicas} replicas, global batch "
+                              f"{cfg.batch_size * replicas} ({cfg.batch_size} per replica)", highlight=False)
             if plan.splits.note:
                 console.print(plan.splits.note, soft_wrap=True, highlight=False)
 

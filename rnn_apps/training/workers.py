@@ -13,6 +13,7 @@ times. A mistake in the command (exit status 2) or Ctrl-C stops everything at on
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +52,7 @@ def tf_config(ports: list[int], index: int) -> str:
 
 
 def describe_exit(code: int) -> str:
+    """``was killed by SIGKILL`` / ``exited with status 2``."""
     return f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
 
 
@@ -68,6 +71,7 @@ def stop(processes: list[subprocess.Popen], grace: float = 5.0) -> None:
 
 
 def tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` lines of a worker's log ('' if it has none)."""
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -75,17 +79,22 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 def run_local_workers(train_args: list[str], workers: int, run_dir: Path, console: Console | None = None,
-                      max_restarts: int = 3, resume: bool = False) -> Path:
+                      max_restarts: int = 3, resume: bool = False, resume_args: list[str] = ()) -> Path:
     """Run ``rnn-apps train *train_args --run-dir run_dir`` (``resume``: ``--resume run_dir``)
-    as ``workers`` local workers.
+    as ``workers`` local workers; a restart runs ``--resume run_dir *resume_args`` (``--epochs N``).
 
-    Returns the run directory once every worker has finished; raises ``UserError`` (a
-    worker's mistake, or more than ``max_restarts`` failures) or ``Interrupted`` (Ctrl-C).
+    Returns the run directory once the chief has finished; raises ``UserError`` (a worker's
+    mistake, or more than ``max_restarts`` failures) or ``Interrupted`` (Ctrl-C, SIGTERM or
+    SIGHUP to the launcher: the workers are stopped too).
     """
     console = console or Console(stderr=True)
     logs = Path(tempfile.mkdtemp(prefix="rnn-apps-workers-"))
     args, restarts = [*train_args, "--resume" if resume else "--run-dir", str(run_dir)], 0
     processes: list[subprocess.Popen] = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous[signum] = signal.signal(signum, _interrupt)
     try:
         while True:
             ports = free_ports(workers)
@@ -95,7 +104,10 @@ def run_local_workers(train_args: list[str], workers: int, run_dir: Path, consol
                 output = None if index == 0 else open(logs / f"worker-{index}.log", "ab")
                 processes.append(subprocess.Popen([sys.executable, "-m", "rnn_apps.cli.main", "train", *args], env=env,
                                                   stdout=output, stderr=subprocess.STDOUT if output else None,
-                                                  start_new_session=True))  # Ctrl-C reaches the launcher only
+                                                  start_new_session=True,  # Ctrl-C reaches the launcher only
+                                                  preexec_fn=_die_with_parent))
+                if output:
+                    output.close()  # the worker has its own copy
             console.print(f"{workers} workers on 127.0.0.1 ports {', '.join(map(str, ports))} "
                           f"(pids {', '.join(str(p.pid) for p in processes)}); worker 0 writes {run_dir}, "
                           f"the others log to {logs}", soft_wrap=True, highlight=False)
@@ -109,7 +121,7 @@ def run_local_workers(train_args: list[str], workers: int, run_dir: Path, consol
                                 + (f" (after {restarts} restarts)" if restarts else ""))
             restarts += 1
             resumable = (run_dir / "run.json").is_file()
-            args = ["--resume", str(run_dir)] if resumable else args
+            args = ["--resume", str(run_dir), *resume_args] if resumable else args
             console.print(f"[yellow]worker {index} {describe_exit(code)}[/]: stopped the others; restarting all "
                           f"{workers} workers {'from the last checkpoint of ' + str(run_dir) if resumable else 'afresh'}"
                           f" (restart {restarts} of at most {max_restarts})", soft_wrap=True)
@@ -119,17 +131,38 @@ def run_local_workers(train_args: list[str], workers: int, run_dir: Path, consol
     finally:
         stop(processes)
         shutil.rmtree(logs, ignore_errors=True)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-def watch(processes: list[subprocess.Popen]) -> tuple[int, int] | None:
-    """Wait until every process has exited 0 (None) or one has failed: ``(index, status)``,
-    after stopping the others."""
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _die_with_parent() -> None:
+    """In a worker, before it runs: be sent SIGTERM when the launcher dies (Linux), so that
+    no worker outlives a launcher killed with SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def watch(processes: list[subprocess.Popen], grace: float = 60.0) -> tuple[int, int] | None:
+    """Wait until the chief (process 0) has exited 0 and the others have too, or ``grace``
+    seconds more (a worker stuck shutting down is stopped): None; or until one has failed:
+    ``(index, status)``, after stopping the others."""
+    chief_done = None
     while True:
         codes = [p.poll() for p in processes]
         failed = next(((i, c) for i, c in enumerate(codes) if c not in (None, 0)), None)
-        if failed is not None:
+        if failed is not None and chief_done is None:
             stop(processes)
             return failed
-        if all(c == 0 for c in codes):
-            return None
+        if codes[0] == 0:
+            chief_done = chief_done or time.monotonic()
+            if all(c is not None for c in codes) or time.monotonic() - chief_done > grace:
+                stop(processes)
+                return None
         time.sleep(0.2)
