@@ -101,13 +101,14 @@ def cluster_from_env() -> Cluster | None:
     return Cluster(strategy, workers, index)
 
 
-def wait_for_run(run: Path, seconds: float = RUN_WAIT_SECONDS) -> None:
-    """A non-chief worker waits until the chief has created ``run`` (it is created whole)."""
+def wait_for_run(run: Path, file: str = "run.json", seconds: float = RUN_WAIT_SECONDS) -> None:
+    """A non-chief worker waits until the chief has written ``run/file`` (files of a run are
+    written whole): ``run.json`` once the run exists, ``metrics.json`` once it is finished."""
     deadline = time.monotonic() + seconds
-    while not (run / "run.json").is_file():
+    while not (run / file).is_file():
         if time.monotonic() > deadline:
-            raise UserError(f"worker waited {seconds:.0f}s for the chief to create {run}; is --run-dir on storage "
-                            "every worker can read, and did the chief start?")
+            raise UserError(f"worker waited {seconds:.0f}s for the chief to write {run / file}; is --run-dir on "
+                            "storage every worker can read, and is the chief running?")
         time.sleep(0.2)
 
 

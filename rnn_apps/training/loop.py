@@ -329,7 +329,8 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
     budget = next((c for c in callbacks if isinstance(c, TimeBudget)), None)
     if budget and budget.stopped_at:
         console.print(f"time budget of {cfg.time_budget:g} min reached after {budget.stopped_at:.0f}s; stopped")
-    if not chief:
+    if not chief:  # stay until the chief's reports are written: a worker that leaves first
+        wait_for_run(run, "metrics.json")  # alarms the chief's TensorFlow ("the tasks have crashed")
         return run
     reports = finish(plan, run, seconds)
     final = "test" if "test" in reports else "val"
