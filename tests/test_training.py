@@ -250,7 +250,7 @@ def test_a_relative_data_path_is_stored_absolute_so_other_directories_work(tmp_p
     rnn_apps.train(resume=run, epochs=2, console=QUIET)
 
 
-@pytest.mark.parametrize("task", ["sentiment", "translate"])
+@pytest.mark.parametrize("task", ["sentiment", pytest.param("translate", marks=pytest.mark.slow)])
 def test_mixed_bfloat16_computes_in_16_bits_with_float32_weights_and_outputs(tmp_path, task):
     run = train_tiny(task, tmp_path / "run", overrides=["precision=mixed_bfloat16", "epochs=2"])
     model = keras.models.load_model(run / "model.keras", compile=False)
