@@ -54,13 +54,19 @@ class ImageInput:
     def load(self, directory: Path):
         return self
 
-    def check(self, values: Sequence, origins: Sequence[str]) -> None:
-        """Every file named in ``values`` is present and readable as its kind (each checked once)."""
+    @staticmethod
+    def _files(values: Sequence, origins: Sequence[str]):
+        """``(path, origin)`` of each distinct file named in ``values`` (arrays are skipped)."""
         seen = set()
         for value, origin in zip(values, origins):
             if not isinstance(value, np.ndarray) and str(value) not in seen:
                 seen.add(str(value))
-                self._check_file(Path(str(value)), origin)
+                yield Path(str(value)), origin
+
+    def check(self, values: Sequence, origins: Sequence[str]) -> None:
+        """Every file named in ``values`` is present and readable as its kind (each checked once)."""
+        for path, origin in self._files(values, origins):
+            self._check_file(path, origin)
 
     def _check_file(self, path: Path, origin: str) -> Path:
         return media.check_image(path, origin, thorough=True)  # decoding errors in tf.data could only crash
@@ -68,11 +74,8 @@ class ImageInput:
     def decode_all(self, values: Sequence, origins: Sequence[str]) -> None:
         """Decode every file named in ``values`` in full: the slow search, after the tf.data
         pipeline failed, for the file that made it fail (a ``UserError`` naming it)."""
-        seen = set()
-        for value, origin in zip(values, origins):
-            if not isinstance(value, np.ndarray) and str(value) not in seen:
-                seen.add(str(value))
-                self._decode_file(Path(str(value)), origin)
+        for path, origin in self._files(values, origins):
+            self._decode_file(path, origin)
 
     def _decode_file(self, path: Path, origin: str) -> None:
         media.read_image(path, self.channels, origin)
