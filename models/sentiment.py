@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Literal
+from typing import Iterator, Literal
 
 import keras
 
 from rnn_apps.config import RecurrentConfig, TrainConfig, setting
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.inputs import text_input
-from rnn_apps.data.readers import read_source
+from rnn_apps.data.readers import iter_source, read_source
 from rnn_apps.layers.embedding import token_embedding
 from rnn_apps.layers.recurrent import SequencePooling, recurrent_stack
 from rnn_apps.outputs.classification import ClassLabel
@@ -153,13 +153,21 @@ def generate_reviews(n: int, seed: int) -> Examples:
                     [f"builtin:{i}" for i in order])
 
 
+ALIASES = {"text": ("sentence", "text", "review", "content", "document"),
+           "label": ("label", "sentiment", "polarity", "class", "target")}
+
+
 def load_examples(cfg: SentimentConfig, source: str | None) -> Examples:
     """The built-in generator (``source`` None) or a file / ``tfds:`` source."""
     if source is None:
         return generate_reviews(cfg.builtin_examples, cfg.seed)
-    return read_source(source, {"text": cfg.text_column, "label": cfg.label_column},
-                       aliases={"text": ("sentence", "text", "review", "content", "document"),
-                                "label": ("label", "sentiment", "polarity", "class", "target")},
+    return read_source(source, {"text": cfg.text_column, "label": cfg.label_column}, ALIASES,
+                       tfds_data_dir=cfg.tfds_data_dir or None)
+
+
+def stream_examples(cfg: SentimentConfig, source: str) -> Iterator[Examples]:
+    """``load_examples`` of a file as a stream of chunks (``streaming: true``)."""
+    return iter_source(source, {"text": cfg.text_column, "label": cfg.label_column}, ALIASES,
                        tfds_data_dir=cfg.tfds_data_dir or None)
 
 
@@ -174,4 +182,5 @@ TASK = Task(
     output=lambda cfg: ClassLabel("label", "labels.json"),
     build_model=build_model,
     split="contained",  # SST-2 holds the phrases of its sentences: they must not straddle the parts
+    stream_examples=stream_examples,
 )

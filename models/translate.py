@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Literal
+from typing import Iterator, Literal
 
 import keras
 
 from rnn_apps.config import RecurrentConfig, TrainConfig, setting
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.inputs import TextInput, text_input
-from rnn_apps.data.readers import read_source
+from rnn_apps.data.readers import iter_source, read_source
 from rnn_apps.layers.attention import Attention
 from rnn_apps.layers.recurrent import recurrent_stack, state_names
 from rnn_apps.outputs.sequence import END, START, Networks, TokenSequence
@@ -263,18 +263,29 @@ def generate_pairs(n: int, seed: int) -> Examples:
                     [f"builtin:{i}" for i in range(len(sources))])
 
 
+COLUMN_ALIASES = {"source": ("source", "src", "input"), "target": ("target", "tgt", "output", "translation")}
+
+
 def load_examples(cfg: TranslateConfig, source: str | None) -> Examples:
     """The built-in pairs (``source`` None), or a ``source<TAB>target[<TAB>anything]`` file
     (Anki/ManyThings exports such as spa-eng), .csv, .jsonl or ``tfds:`` source."""
     if source is None:
-        examples = generate_pairs(cfg.builtin_examples, cfg.seed)
-    else:
-        examples = read_source(source, {"source": cfg.source_column, "target": cfg.target_column},
-                               aliases={"source": ("source", "src", "input"),
-                                        "target": ("target", "tgt", "output", "translation")})
+        return generate_pairs(cfg.builtin_examples, cfg.seed)
+    return as_configured(cfg, read_source(source, {"source": cfg.source_column, "target": cfg.target_column},
+                                          COLUMN_ALIASES))
+
+
+def stream_examples(cfg: TranslateConfig, source: str) -> Iterator[Examples]:
+    """``load_examples`` of a file as a stream of chunks (``streaming: true``)."""
+    for chunk in iter_source(source, {"source": cfg.source_column, "target": cfg.target_column}, COLUMN_ALIASES):
+        yield as_configured(cfg, chunk)
+
+
+def as_configured(cfg: TranslateConfig, pairs: Examples) -> Examples:
+    """The pairs in the configured direction (``reverse``: target -> source)."""
     if cfg.reverse:
-        examples = Examples({"source": examples["target"], "target": examples["source"]}, examples.origins)
-    return examples
+        return Examples({"source": pairs["target"], "target": pairs["source"]}, pairs.origins)
+    return pairs
 
 
 TASK = Task(
@@ -288,4 +299,5 @@ TASK = Task(
     output=output,
     build_model=build_model,
     split="group",  # one source sentence with several translations stays in one part
+    stream_examples=stream_examples,
 )

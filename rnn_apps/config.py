@@ -60,6 +60,15 @@ class TrainConfig:
         "bucket", "bucket: group similar lengths; longest: pad to the batch's longest; "
         "max: pad every batch to max_length")
     cache: bool = setting(True, "cache the vectorized examples in memory (tf.data cache)")
+    streaming: bool = setting(False, "read --data as a stream for data larger than memory: one checking pass, "
+                              "split by hashing, vocabularies fitted on a sample, the file re-read every epoch "
+                              "(sentiment, translate)")
+    stream_sample: int = setting(200_000, "streaming: training examples the vocabularies and labels are fitted on",
+                                 min=1)
+    stream_held_out: int = setting(10_000, "streaming: val and test examples kept (the first of each part; later "
+                                   "held-out rows are skipped)", min=1)
+    shuffle_buffer: int = setting(50_000, "streaming: examples the training shuffle draws from", min=1)
+    steps_per_epoch: int = setting(0, "batches per epoch (0 = one pass over the training split)", min=0)
     time_budget: float = setting(0.0, "stop after this many minutes of training, at the end of the "
                                  "current step, then validate and checkpoint (0 = no limit)", min=0)
     precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = setting(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from rnn_apps.data.examples import Examples, containment_groups, split_examples, text_key
 from rnn_apps.errors import UserError
@@ -162,6 +162,9 @@ class Task:
             (``group``, and when at least a tenth of the texts are phrases of longer texts,
             as in SST-2, phrases join their sentence's group and held-out parts keep
             whole texts only). See :meth:`split_examples`.
+        stream_examples: ``(cfg, source) -> chunks of Examples`` read as a stream (what
+            ``load_examples`` reads, a chunk at a time), for data larger than memory
+            (``streaming: true``, see :meth:`split_stream`); None: the task reads into memory.
     """
 
     name: str
@@ -174,6 +177,7 @@ class Task:
     output: Callable[[Any], Output]
     build_model: Callable[[Any, Features], Any]
     split: str = "group"
+    stream_examples: Callable[[Any, str], Iterable[Examples]] | None = None
 
     def features(self, cfg: Any) -> Features:
         """Unfitted inputs and output for ``cfg``; ``.fit(train)`` or ``.load(run_dir)`` them."""
@@ -235,6 +239,43 @@ class Task:
                 note += f"{'; ' if note else ''}warning: {overlap:,} of {len(given):,} {name} examples also occur " \
                         f"in the training data"
         return Splits(parts, note)
+
+    def split_stream(self, source: str, cfg: Any, val: Examples | None = None,
+                     test: Examples | None = None) -> "Splits":
+        """``split_examples`` for a source read as a stream (``streaming: true``): train is an
+        ``ExampleStream``, val and test at most ``stream_held_out`` examples each (or the
+        user's own files). Parts come from a hash of the first input (``group``: copies of a
+        text stay together) or of the row (``random``); phrases cannot be matched to their
+        sentences without the whole file, so ``contained`` groups copies only."""
+        from rnn_apps.data.streaming import scan
+
+        if self.stream_examples is None:
+            streaming = ", ".join(sorted(t.name for t in _stream_tasks()))
+            raise UserError(f"streaming: {self.name} reads its data into memory; the tasks that read files as a "
+                            f"stream are {streaming}")
+        mode = getattr(cfg, "split", "auto")
+        mode = self.split if mode == "auto" else mode
+        if mode == "ordered":
+            raise UserError("streaming: split ordered needs the file's length first; use split group or random")
+        first, output = next(iter(self.inputs(cfg))), self.output(cfg)
+        keys = (lambda part: part.origins) if mode == "random" else (lambda part: [text_key(v) for v in part[first]])
+        fractions = (0.0 if val is not None else cfg.val_fraction, 0.0 if test is not None else cfg.test_fraction)
+        stream, val_part, test_part = scan(lambda: self.stream_examples(cfg, source), keys,
+                                           val_fraction=fractions[0], test_fraction=fractions[1], seed=cfg.seed,
+                                           sample_size=cfg.stream_sample, held_out_max=cfg.stream_held_out,
+                                           label=output.name if output.kind == "label" else None,
+                                           description=source)
+        note = (f"streamed: {len(stream):,} training examples read from the file each epoch (vocabularies fitted on "
+                f"a sample of {len(stream.sample):,}); held-out parts by a hash of the "
+                f"{'row' if mode == 'random' else first}, at most {cfg.stream_held_out:,} each")
+        return Splits({"train": stream, "val": val if val is not None else val_part,
+                       "test": test if test is not None else test_part}, note)
+
+
+def _stream_tasks() -> list:
+    from rnn_apps.models import TASKS, get_task
+
+    return [task for task in map(get_task, TASKS) if task.stream_examples is not None]
 
 
 class Splits(dict):

@@ -10,6 +10,7 @@ model input needs.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 import unicodedata
@@ -97,6 +98,32 @@ def split_examples(examples: Examples, val_fraction: float, test_fraction: float
     shuffled = np.random.default_rng(seed).permutation(n)
     return {"test": examples.take(shuffled[:n_test]), "val": examples.take(shuffled[n_test:n_test + n_val]),
             "train": examples.take(shuffled[n_test + n_val:])}
+
+
+def concat(parts: Sequence[Examples]) -> Examples:
+    """Consecutive ``Examples`` (the chunks of a stream) as one."""
+    names = list(parts[0].columns) if parts else []
+    return Examples({name: [v for part in parts for v in part[name]] for name in names},
+                    [o for part in parts for o in part.origins])
+
+
+def hash_fractions(keys: Sequence, seed: int, salt: str = "split") -> np.ndarray:
+    """A number in [0, 1) for every key, the same for equal keys on every machine and run
+    (a keyed BLAKE2 hash of the key's text), different for another ``seed`` or ``salt``.
+
+    What a streamed split needs: an example's part follows from the example alone, so a
+    file of any size is split in one pass, copies of a text land in one part, and every
+    worker agrees without talking."""
+    secret = f"{salt}:{seed}".encode()
+    return np.array([int.from_bytes(hashlib.blake2b(str(key).encode("utf-8", "surrogatepass"), digest_size=8,
+                                                    key=secret).digest(), "little") / 2.0**64 for key in keys])
+
+
+def hash_parts(keys: Sequence, val_fraction: float, test_fraction: float, seed: int) -> np.ndarray:
+    """``"train"`` / ``"val"`` / ``"test"`` for every key by ``hash_fractions``: about
+    ``test_fraction`` of the distinct keys go to test, ``val_fraction`` to val."""
+    u = hash_fractions(keys, seed)
+    return np.where(u < test_fraction, "test", np.where(u < test_fraction + val_fraction, "val", "train"))
 
 
 # --- honest groups -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """tf.data input pipelines shared by the tasks.
 
-Examples go in as named Python lists; encoding (tokenizing, decoding images) runs inside
+Examples go in as named Python lists (or chunk by chunk from a file read as a stream, see
+``examples_dataset``); encoding (tokenizing, decoding images) runs inside
 tf.data in batches of 1024, is cached, then shuffled, batched and prefetched:
 
     {name: values} -> batch(1024) -> encode -> unbatch -> cache -> shuffle -> batch -> prefetch
@@ -51,7 +52,7 @@ def bucket_boundaries(lengths: Sequence[int], buckets: int = 8) -> list[int]:
 def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_length: int,
                   training: bool, seed: int, boundaries: Sequence[int] = (),
                   length_of: Callable = lambda x, *_: tf.shape(x)[0], size: int | None = None,
-                  pad_to_max: Callable = lambda spec: spec[0]) -> tf.data.Dataset:
+                  pad_to_max: Callable = lambda spec: spec[0], shuffle_buffer: int = 0) -> tf.data.Dataset:
     """Shuffle (training only), batch by the ``batching`` strategy and prefetch.
 
     Args:
@@ -61,11 +62,13 @@ def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_le
         pad_to_max: for ``batching: max``, picks from the element's padded shapes the
             shape list of that sequence, whose first entry is then set to ``max_length``.
         size: number of examples; evaluation batches then have an exact count.
+        shuffle_buffer: examples the training shuffle draws from (default: all ``size``; a
+            stream uses a bounded buffer).
 
     Padding is 0, which the models mask.
     """
     if training:
-        ds = ds.shuffle(size or 10_000, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(shuffle_buffer or size or 10_000, seed=seed, reshuffle_each_iteration=True)
     if batching == "bucket" and boundaries:
         ds = ds.bucket_by_sequence_length(
             element_length_func=length_of, bucket_boundaries=list(boundaries),
@@ -81,7 +84,7 @@ def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_le
     return ds.prefetch(AUTOTUNE)
 
 
-def examples_dataset(inputs: dict[str, Any], examples: Any, targets: Any, cfg: Any, training: bool,
+def examples_dataset(inputs: dict[str, Any], examples: Any, targets_of: Callable, cfg: Any, training: bool,
                      encode_target: Callable = lambda target: ({}, target)) -> tf.data.Dataset:
     """Batches of ``({input name: tensor}, target[, weight])`` from ``examples``, the task's way.
 
@@ -90,7 +93,11 @@ def examples_dataset(inputs: dict[str, Any], examples: Any, targets: Any, cfg: A
             Python and ``encode``s it in tf.data: text in batches of 1024, media
             (``per_example`` kinds: images, clips) one example at a time, in parallel,
             after which an encoding may add tensors (a clip adds its frame mask).
-        targets: one target per example (ints, strings, ragged per-step labels ...).
+        examples: ``Examples`` in memory, or an ``ExampleStream`` (a file read as a stream,
+            ``rnn_apps.data.streaming``): then nothing is cached, shuffling uses a buffer of
+            ``cfg.shuffle_buffer`` examples and bucket boundaries come from its sample.
+        targets_of: ``examples -> (examples kept, one target each)`` (ints, strings, ragged
+            per-step labels ...); called once, or per chunk of a stream.
         cfg: ``batch_size``, ``batching``, ``cache``, ``seed``.
         encode_target: ``batch of targets -> (extra model inputs, target[, weight])``, inside
             tf.data (teacher forcing turns a sentence into a decoder input and output; a
@@ -99,8 +106,11 @@ def examples_dataset(inputs: dict[str, Any], examples: Any, targets: Any, cfg: A
     Batches are bucketed by the length of the first input that is a sequence, which is
     also what ``batching: max`` pads to its ``static_length``.
     """
-    columns = {name: kind.prepare(examples[name], examples.origins) for name, kind in inputs.items()}
     media = {name: kind for name, kind in inputs.items() if getattr(kind, "per_example", False)}
+
+    def prepared(part):
+        kept, targets = targets_of(part)
+        return {name: kind.prepare(kept[name], kept.origins) for name, kind in inputs.items()}, targets
 
     def vectorize(batch, target):
         extra, *target = encode_target(target)
@@ -114,20 +124,52 @@ def examples_dataset(inputs: dict[str, Any], examples: Any, targets: Any, cfg: A
             x.update(encoded if isinstance(encoded, dict) else {name: encoded})
         return (x, *rest)
 
-    ds = vectorized_dataset((columns, targets), vectorize, cache=False)
+    streamed = hasattr(examples, "chunks")
+    if streamed:
+        sample_columns, _ = prepared(examples.sample)
+        ds = streamed_batches(examples, prepared).map(vectorize, num_parallel_calls=AUTOTUNE).unbatch().map(_dense)
+    else:
+        sample_columns, targets = prepared(examples)
+        ds = vectorized_dataset((sample_columns, targets), vectorize, cache=False)
     if media:
         ds = ds.map(decode_media, num_parallel_calls=AUTOTUNE)
-    if cfg.cache:
+    if cfg.cache and not streamed:
         ds = ds.cache()
     key = next((name for name, kind in inputs.items() if kind.sequence), None)
     boundaries: Sequence[int] = ()
     if key and training and cfg.batching == "bucket":  # lengths in one bulk call, not per element
-        boundaries = bucket_boundaries(inputs[key].lengths(columns[key]))
+        boundaries = bucket_boundaries(inputs[key].lengths(sample_columns[key]))
     batching = cfg.batching if training and key else "longest"
     return batch_dataset(ds, batch_size=cfg.batch_size, batching=batching,
                          max_length=inputs[key].static_length if key else 0, training=training, seed=cfg.seed,
                          boundaries=boundaries, length_of=lambda x, *_: tf.shape(x[key])[0],
-                         pad_to_max=lambda padded: padded[0][key], size=len(examples))
+                         pad_to_max=lambda padded: padded[0][key], size=len(examples),
+                         shuffle_buffer=getattr(cfg, "shuffle_buffer", 0) if streamed else 0)
+
+
+def streamed_batches(stream: Any, prepared: Callable, rows: int = 1024) -> tf.data.Dataset:
+    """``(columns, targets)`` batches of ``rows`` examples read from ``stream`` chunk by chunk
+    (``prepared``: ``chunk -> ({name: prepared values}, targets)``), in a Python generator:
+    memory holds a chunk and the shuffle buffer, never the file. Types come from the
+    stream's sample."""
+    def array(values) -> np.ndarray:
+        return np.asarray(values, dtype=object if values and isinstance(values[0], str) else None)
+
+    def spec(values) -> tf.TensorSpec:
+        tensor = tf.convert_to_tensor(array(values[:1]))
+        return tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)
+
+    columns, targets = prepared(stream.sample)
+    signature = ({name: spec(values) for name, values in columns.items()}, spec(targets))
+
+    def generate():
+        for chunk in stream.chunks():
+            columns, targets = prepared(chunk)
+            for start in range(0, len(targets), rows):
+                yield ({name: array(values[start:start + rows]) for name, values in columns.items()},
+                       array(targets[start:start + rows]))
+
+    return tf.data.Dataset.from_generator(generate, output_signature=signature)
 
 
 # --- one long token sequence (language models) --------------------------------------------

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
+import itertools
 import json
 import os
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -99,71 +99,146 @@ def read_text_file(path: Path, errors: str = "strict") -> str:
         raise UserError(f"{path}:{line}: invalid UTF-8 at byte offset {exc.start}{hint}") from None
 
 
-def _table_text(path: Path) -> str:
-    """A table's text; a NUL byte (a binary file, or UTF-16 text without a byte-order mark)
-    is an error naming its line, where a reader would otherwise take it for text."""
-    text = read_text_file(path)
-    nul = text.find("\0")
-    if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        raise UserError(f"{path}:{line}: NUL byte in a text table (a binary file, or UTF-16 text? save it as UTF-8)")
-    return text
+def text_lines(path: Path, nul_check: bool = False) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a UTF-8 file, read as a stream (line endings kept, a
+    UTF-8 byte-order mark dropped). Invalid bytes are reported with their line and byte
+    offset; ``nul_check``: a NUL byte (a binary file, or UTF-16 text without a byte-order
+    mark) too, where a table reader would otherwise take it for text."""
+    try:
+        handle = open(path, "rb")
+    except OSError:
+        read_bytes(path)  # the UserError naming what is wrong (missing, a folder, unreadable)
+        raise
+    with handle:
+        offset = 0
+        for number, raw in enumerate(handle, start=1):
+            data = raw[len(codecs.BOM_UTF8):] if number == 1 and raw.startswith(codecs.BOM_UTF8) else raw
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                hint = " (UTF-16 or UTF-32 text: it starts with their byte-order mark; save it as UTF-8)" \
+                    if number == 1 and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else ""
+                start = offset + exc.start + len(raw) - len(data)
+                raise UserError(f"{path}:{number}: invalid UTF-8 at byte offset {start}{hint}") from None
+            if nul_check and "\0" in line:
+                raise UserError(f"{path}:{number}: NUL byte in a text table (a binary file, or UTF-16 text? "
+                                f"save it as UTF-8)")
+            offset += len(raw)
+            yield number, line
+
+
+def table_rows(path: Path, delimiter: str = "\t") -> Iterator[tuple[int, list[str]]]:
+    """``(line, cells)`` of the non-blank rows of a delimited file, as a stream (cells
+    stripped; ``,``: standard CSV quoting, a quoted cell may span lines; tab: no quoting)."""
+    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    lines = (line for _, line in text_lines(path, nul_check=True))
+    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                yield reader.line_num, [cell.strip() for cell in row]
+    except csv.Error as exc:
+        raise UserError(f"{path}:{reader.line_num}: {exc}") from None
+
+
+def iter_source(source: str, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
+                tfds_data_dir: str | None = None, chunk: int = 50_000) -> Iterator[Examples]:
+    """``read_source`` as a stream: consecutive ``Examples`` of at most ``chunk`` rows, each
+    row checked as it is read; memory holds one chunk, whatever the file's size."""
+    if source.startswith("tfds:"):
+        yield read_tfds(source, wanted, aliases, tfds_data_dir)
+        return
+    path = Path(source)
+    kind = path_kind(path)
+    if kind is None:
+        raise UserError(f"no such file: {source}")
+    if kind == "dir":
+        raise UserError(f"{source} is a directory; give a {'/'.join(TABLE_SUFFIXES)} file or tfds:NAME")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        rows = jsonl_rows(path, wanted, aliases)
+    elif suffix in (".tsv", ".txt", ".csv"):
+        rows = table_columns(path, wanted, aliases, delimiter="," if suffix == ".csv" else "\t")
+    else:
+        raise UserError(f"{source}: unsupported file type {suffix or '(none)'}; "
+                        f"supported: {', '.join(TABLE_SUFFIXES)} files and tfds:NAME[:SPLIT]")
+    found = False
+    for part in _chunks(rows, list(wanted), chunk):
+        found = True
+        yield _checked_non_empty(part)
+    if not found:
+        raise UserError(f"{path}: no examples found (the file is empty)")
+
+
+def _chunks(rows: Iterable[tuple[str, list]], names: list[str], size: int) -> Iterator[Examples]:
+    """``(origin, values in names' order)`` rows -> ``Examples`` of at most ``size`` rows."""
+    columns: dict[str, list] = {name: [] for name in names}
+    origins: list[str] = []
+    for origin, values in rows:
+        for name, value in zip(names, values):
+            columns[name].append(value)
+        origins.append(origin)
+        if len(origins) >= size:
+            yield Examples(columns, origins)
+            columns, origins = {name: [] for name in names}, []
+    if origins:
+        yield Examples(columns, origins)
 
 
 def read_table(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
                delimiter: str = "\t") -> Examples:
     """Read a delimited file; blank lines are skipped, short rows are ``file:line`` errors."""
-    text = _table_text(path)
-    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
-    rows: list[tuple[int, list[str]]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
-    try:
-        for row in reader:
-            if any(cell.strip() for cell in row):
-                rows.append((reader.line_num, [cell.strip() for cell in row]))
-    except csv.Error as exc:
-        raise UserError(f"{path}:{reader.line_num}: {exc}") from None
+    rows = list(table_columns(path, wanted, aliases, delimiter))
     if not rows:
         raise UserError(f"{path}: no examples found (the file is empty)")
-    positions, has_header = _column_positions(path, rows[0][1], wanted, aliases)
-    if has_header:
-        rows = rows[1:]
-        if not rows:
-            raise UserError(f"{path}: only a header line, no examples")
+    return _checked_non_empty(next(_chunks(rows, list(wanted), len(rows))))
+
+
+def table_columns(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
+                  delimiter: str = "\t") -> Iterator[tuple[str, list]]:
+    """``(file:line, the wanted cells)`` of a delimited file, as a stream: a header is
+    recognised on the first row (see the module), short rows are ``file:line`` errors."""
+    rows = table_rows(path, delimiter)
+    first = next(rows, None)
+    if first is None:
+        raise UserError(f"{path}: no examples found (the file is empty)")
+    positions, has_header = _column_positions(path, first[1], wanted, aliases)
     needed = max(pos + 1 if pos >= 0 else -pos for pos in positions.values())  # -1: the last column
     sep = "tab" if delimiter == "\t" else "comma"
-    columns: dict[str, list] = {name: [] for name in wanted}
-    origins = []
-    for line, row in rows:
+    found = False
+    for line, row in (rows if has_header else itertools.chain([first], rows)):
         if len(row) < needed:
             raise UserError(f"{path}:{line}: expected at least {needed} {sep}-separated columns, "
                             f"found {len(row)}")
-        for name, pos in positions.items():
-            columns[name].append(row[pos])
-        origins.append(f"{path}:{line}")
-    return _checked_non_empty(Examples(columns, origins))
+        found = True
+        yield f"{path}:{line}", [row[pos] for pos in positions.values()]
+    if has_header and not found:
+        raise UserError(f"{path}: only a header line, no examples")
 
 
 def read_jsonl(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]]) -> Examples:
     """Read one JSON object per line; keys are chosen like header names."""
-    columns: dict[str, list] = {name: [] for name in wanted}
-    origins = []
+    rows = list(jsonl_rows(path, wanted, aliases))
+    if not rows:
+        raise UserError(f"{path}: no examples found (the file is empty)")
+    return _checked_non_empty(next(_chunks(rows, list(wanted), len(rows))))
+
+
+def jsonl_rows(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]]) -> Iterator[tuple[str, list]]:
+    """``(file:line, the wanted values)`` of a JSON-lines file, as a stream; values keep
+    their JSON types (each input kind converts what it reads)."""
     keys: dict[str, str] | None = None
-    for number, line in enumerate(read_text_file(path).split("\n"), start=1):
+    for number, line in text_lines(path):
         if not line.strip():
             continue
         record = _json_object(path, number, line)
         if keys is None:
             keys = {name: _pick_name(path, list(record), name, spec, aliases.get(name, ()))
                     for name, spec in wanted.items()}
-        for name, key in keys.items():
+        for key in keys.values():
             if key not in record:
                 raise UserError(f"{path}:{number}: missing key {key!r}")
-            columns[name].append(record[key])  # typed: each input kind converts what it reads
-        origins.append(f"{path}:{number}")
-    if not origins:
-        raise UserError(f"{path}: no examples found (the file is empty)")
-    return _checked_non_empty(Examples(columns, origins))
+        yield f"{path}:{number}", [record[key] for key in keys.values()]
 
 
 def _json_object(path: Path, number: int, line: str) -> dict:
@@ -315,19 +390,12 @@ def read_records(path: Path) -> list[tuple[str, dict]]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         records = []
-        for number, line in enumerate(read_text_file(path).split("\n"), start=1):
+        for number, line in text_lines(path):
             if not line.strip():
                 continue
             records.append((f"{path}:{number}", _json_object(path, number, line)))
     elif suffix in (".csv", ".tsv", ".txt"):
-        reader = csv.reader(io.StringIO(_table_text(path), newline=""), delimiter="," if suffix == ".csv" else "\t")
-        rows = []
-        try:
-            for row in reader:
-                if any(c.strip() for c in row):
-                    rows.append((reader.line_num, [cell.strip() for cell in row]))
-        except csv.Error as exc:
-            raise UserError(f"{path}:{reader.line_num}: {exc}") from None
+        rows = list(table_rows(path, "," if suffix == ".csv" else "\t"))
         if not rows:
             raise UserError(f"{path}: no records found (the file is empty)")
         header = [name.lower() for name in rows[0][1]]

@@ -98,12 +98,17 @@ class ClassLabel:
         return self.labels.encode([self.answer(v) for v in examples[self.name]], examples.origins,
                                   unknown=-1 if self.max_classes else None)
 
-    def dataset(self, features: Features, examples: Examples, cfg: Any, training: bool) -> tf.data.Dataset:
+    def training_targets(self, examples: Examples) -> tuple[Examples, list[int]]:
+        """The examples that have a class, and their class indices (with ``max_classes``, an
+        example outside the top K has nothing to learn or score a loss on)."""
         targets = self.targets(examples)
         known = [i for i, t in enumerate(targets) if t >= 0]
-        if len(known) < len(targets):  # outside the top K: nothing to learn or score a loss on
-            examples, targets = examples.take(known), [targets[i] for i in known]
-        return examples_dataset(features.inputs, examples, targets, cfg, training)
+        if len(known) < len(targets):
+            return examples.take(known), [targets[i] for i in known]
+        return examples, targets
+
+    def dataset(self, features: Features, examples: Examples, cfg: Any, training: bool) -> tf.data.Dataset:
+        return examples_dataset(features.inputs, examples, self.training_targets, cfg, training)
 
     # --- results ------------------------------------------------------------------------
     def probabilities(self, model: keras.Model, features: Features, examples: Examples) -> np.ndarray:

@@ -73,8 +73,10 @@ class LabelPerStep:
 
     def dataset(self, features: Features, examples: Examples, cfg: Any, training: bool) -> tf.data.Dataset:
         """Batches of ``({frames, frames_mask}, labels [b, T], weights [b, T])``, 0 weight on padding."""
-        targets = tf.ragged.constant(self.targets(examples, features), dtype=tf.int32, ragged_rank=1)
-        return examples_dataset(features.inputs, examples, targets, cfg, training,
+        def targets_of(part: Examples) -> tuple[Examples, tf.RaggedTensor]:
+            return part, tf.ragged.constant(self.targets(part, features), dtype=tf.int32, ragged_rank=1)
+
+        return examples_dataset(features.inputs, examples, targets_of, cfg, training,
                                 encode_target=lambda t: ({}, t, tf.ones_like(t, tf.float32)))
 
     # --- results --------------------------------------------------------------------------

@@ -127,8 +127,8 @@ class TokenSequence:
 
     def dataset(self, features: Features, examples: Examples, cfg: Any, training: bool) -> tf.data.Dataset:
         """Batches of ``({source: [b, S], target_in: [b, T]}, target_out [b, T])``."""
-        return examples_dataset(features.inputs, examples, self.text.prepare(examples[self.name]), cfg, training,
-                                encode_target=self.teacher_forcing)
+        return examples_dataset(features.inputs, examples, lambda part: (part, self.text.prepare(part[self.name])),
+                                cfg, training, encode_target=self.teacher_forcing)
 
     # --- decoding -----------------------------------------------------------------------
     def engine(self, model: keras.Model, features: Features) -> EncoderDecoder:

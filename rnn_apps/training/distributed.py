@@ -168,10 +168,13 @@ class DistributedSteps:
             scaled = float(self._compute_loss(batch, training=False)[0])
         return plain / scaled if scaled else 1.0
 
-    def distribute(self, ds: tf.data.Dataset):
+    def distribute(self, ds: tf.data.Dataset, sharded: bool = False):
         """``ds`` of global batches -> a distributed dataset of each replica's slice: with
         several workers each keeps its slice (``shard_batches``); with several devices in one
-        process (``MirroredStrategy``) TensorFlow splits every batch between them."""
+        process (``MirroredStrategy``) TensorFlow splits every batch between them.
+        ``sharded``: ``ds`` holds this worker's own batches already (a streamed file)."""
+        if sharded and self.cluster.workers > 1:
+            return self.strategy.distribute_datasets_from_function(lambda context: ds)
         if self.cluster.workers == 1:
             return self.strategy.experimental_distribute_dataset(ds)
         if self.replicas != self.cluster.workers:
@@ -256,7 +259,7 @@ def fit_distributed(model: keras.Model, plan: Any, callbacks: list, cluster: Clu
     sample = sample or next(iter(shard_batches(plan.datasets["train"], replicas, 0)))
     steps = DistributedSteps(model, cluster, sample, clipnorm=cfg.clipnorm, global_clipnorm=cfg.global_clipnorm,
                              loss_weight=getattr(plan.features.output, "loss_weight", None))
-    train = iter(steps.distribute(plan.datasets["train"].repeat()))
+    train = iter(steps.distribute(plan.datasets["train"].repeat(), sharded=plan.sharded))
     val = steps.distribute(plan.datasets["val"]) if "val" in plan.datasets else None
     hooks = keras.callbacks.CallbackList(callbacks, model=model, epochs=cfg.epochs, steps=plan.steps_per_epoch)
     model.stop_training = False

@@ -53,6 +53,8 @@ class Plan:
         run: the run directory when resuming (else None until ``create_run``).
         state: the resumed run's ``checkpoints/state.json`` (else None).
         batch_size: examples per (global) batch: the config's ``batch_size`` x replicas.
+        sharded: the training batches are this worker's own (a streamed file on several
+            workers), not global batches to slice.
     """
 
     task: Task
@@ -64,11 +66,14 @@ class Plan:
     run: Path | None = None
     state: dict | None = None
     batch_size: int = 0
+    sharded: bool = False
 
     @property
     def steps_per_epoch(self) -> int:
         """Batches per epoch. Bucketing makes the count vary a little between epochs, so the
         training set repeats and an epoch is a fixed number of steps (one pass on average)."""
+        if getattr(self.cfg, "steps_per_epoch", 0):
+            return self.cfg.steps_per_epoch
         steps = int(self.datasets["train"].cardinality())
         return steps if steps > 0 else math.ceil(len(self.splits["train"]) / (self.batch_size or self.cfg.batch_size))
 
@@ -97,27 +102,40 @@ def load_splits(task: Task, cfg: Any, data: str | None):
                 kind.check(examples[name], examples.origins)
         return examples
 
-    examples = read(data)
     held_out = {name: read(getattr(cfg, f"{name}_data", "")) for name in ("val", "test")
                 if getattr(cfg, f"{name}_data", "")}
-    return task.split_examples(examples, cfg, **held_out)
+    if getattr(cfg, "streaming", False):
+        if data is None:
+            raise UserError("streaming reads a file (--data FILE); the built-in data are generated in memory")
+        return task.split_stream(data, cfg, **held_out)
+    return task.split_examples(read(data), cfg, **held_out)
 
 
 def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = None,
-                  state: dict | None = None, replicas: int = 1) -> Plan:
+                  state: dict | None = None, replicas: int = 1, worker: tuple[int, int] = (0, 1)) -> Plan:
     """Read and split the data, fit (or load, when resuming ``run`` or joining the chief's run)
-    the features, make the datasets (of global batches: ``batch_size`` x ``replicas``)."""
+    the features, make the datasets (of global batches: ``batch_size`` x ``replicas``).
+
+    A streamed training split (``streaming: true``) on several workers is sharded instead:
+    ``worker`` = ``(index, workers)`` reads every N-th training row into batches of its own
+    (``batch_size`` x its replicas), so each worker encodes only its share."""
     keras.utils.set_random_seed(cfg.seed)
     splits = load_splits(task, cfg, data)
     features = task.features(cfg)
     if run is not None:
         features.load(run)
     else:
-        features.fit(splits["train"])
+        features.fit(splits["train"].sample if hasattr(splits["train"], "sample") else splits["train"])
     batch = cfg.batch_size * replicas
     datasets = {name: features.dataset(part, training=(name == "train"), batch_size=batch)
-                for name, part in splits.items() if len(part)}
-    return Plan(task, cfg, data_source(data), splits, features, datasets, run, state, batch)
+                for name, part in splits.items() if len(part) and name != "train"}
+    train = splits["train"]
+    if hasattr(train, "sharded") and worker[1] > 1:
+        datasets["train"] = features.dataset(train.sharded(*worker), training=True, batch_size=batch // worker[1])
+    else:
+        datasets["train"] = features.dataset(train, training=True, batch_size=batch)
+    return Plan(task, cfg, data_source(data), splits, features, datasets, run, state, batch,
+                sharded=hasattr(train, "sharded") and worker[1] > 1)
 
 
 def build(plan: Plan, cluster: Cluster | None = None) -> keras.Model:
@@ -268,6 +286,7 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
     cluster = cluster if cluster is not None else cluster_from_env()
     chief = cluster is None or cluster.chief
     replicas = cluster.strategy.num_replicas_in_sync if cluster else 1  # global batch: batch_size x replicas
+    worker = (cluster.index, cluster.workers) if cluster else (0, 1)
     if resume is not None:
         run, meta = read_run(resume)
         if config is not None or list(overrides) or preset is not None or batch_size or seed is not None:
@@ -280,7 +299,7 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         finished = (run / "metrics.json").is_file()
         if done >= cfg.epochs and finished:
             raise UserError(f"{run} already trained {done} epochs; pass --epochs N with N > {done} to train further")
-        plan = plan_training(task, cfg, data if data is not None else meta["data"], run, state, replicas)
+        plan = plan_training(task, cfg, data if data is not None else meta["data"], run, state, replicas, worker)
         if done >= cfg.epochs:  # killed after its last epoch, before the final reports
             if chief:
                 console.print(f"[bold]finishing[/] {run}: all {done} epochs were done")
@@ -299,10 +318,10 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         if not chief:  # join the chief's run: its vocabularies, so every worker encodes alike
             run = Path(run_dir)
             wait_for_run(run)
-            plan = plan_training(task, cfg, data, run, None, replicas)
+            plan = plan_training(task, cfg, data, run, None, replicas, worker)
             model = build(plan, cluster)
         else:
-            plan = plan_training(task, cfg, data, replicas=replicas)
+            plan = plan_training(task, cfg, data, replicas=replicas, worker=worker)
             if cluster is None:
                 model = build(plan)
                 run = create_run(plan, run_dir)
