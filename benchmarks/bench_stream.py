@@ -7,7 +7,8 @@ out for val and test, of which a stream keeps the first 2,000 each) and records 
 ``ru_maxrss``) and wall time:
 
 * ``streaming: true`` at every size (default 0.1, 0.5 and 2 GB of reviews; 0.1 and 1 GB
-  of pairs): the peak should stay flat;
+  of pairs): the peak must stay flat — at the largest file at most 1.25 times the peak at
+  the smallest, or the benchmark exits with status 1;
 * ``streaming: false`` (everything in Python lists and the tf.data cache) at the sizes
   in ``--memory-gb`` (default the smallest): its peak grows with the file, and larger
   files take far longer before the first step.
@@ -123,10 +124,28 @@ def main() -> int:
     for r in results:
         print(f"{r['task']:<10} {r['file_gb']:>8.2f} {r['rows']:>11,} {r['mode']:<7} {r['peak_rss_mb']:>11,} "
               f"{r['wall_s']:>7.1f} {r['train_s'] or 0:>7.1f} {r['loss']:>7.4f}")
+    flat = flatness(results)
+    for task, ratio in flat.items():
+        print(f"{task}: streamed peak RSS at the largest file / at the smallest = {ratio:.2f} "
+              f"({'flat' if ratio <= FLAT else 'NOT flat'}: the bar is {FLAT})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"steps": args.steps, "cpus": os.cpu_count(), "results": results}, indent=2))
+    args.out.write_text(json.dumps({"steps": args.steps, "cpus": os.cpu_count(), "results": results,
+                                    "stream_peak_ratio": flat}, indent=2))
     print(f"wrote {args.out}")
-    return 0
+    return 0 if all(ratio <= FLAT for ratio in flat.values()) else 1
+
+
+FLAT = 1.25  # streamed peak RSS may grow this much from the smallest file to the largest
+
+
+def flatness(results: list[dict]) -> dict[str, float]:
+    """Per task, the streamed runs' peak RSS at the largest file over that at the smallest."""
+    ratios = {}
+    for task in dict.fromkeys(r["task"] for r in results):
+        runs = sorted((r for r in results if r["task"] == task and r["mode"] == "stream"), key=lambda r: r["file_gb"])
+        if len(runs) > 1:
+            ratios[task] = round(runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"], 3)
+    return ratios
 
 
 if __name__ == "__main__":

@@ -229,5 +229,8 @@ def read_run(run_dir: str | Path) -> tuple[Path, dict]:
     return path, meta
 
 
-def new_run_meta(task: str, data: str | None) -> dict:
-    return {"task": task, "data": data, "created": dt.datetime.now().isoformat(timespec="seconds")}
+def new_run_meta(task: str, data: str | None, replicas: int = 1) -> dict:
+    """``run.json``: the task, the data source, when, and how many replicas share each global
+    batch (a resumed run must keep them, or its batch would silently change)."""
+    return {"task": task, "data": data, "created": dt.datetime.now().isoformat(timespec="seconds"),
+            "replicas": replicas}

@@ -149,6 +149,7 @@ def test_a_streamed_file_trains_as_well_as_the_same_file_in_memory(tmp_path):
     assert "streaming: true" in config
 
 
+@pytest.mark.slow
 def test_a_streamed_translation_run_learns_and_resumes(tmp_path):
     """A streamed translate run learns (loss falls) and ``--resume`` continues it on the same split."""
     import rnn_apps

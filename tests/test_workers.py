@@ -127,3 +127,15 @@ def test_two_workers_stream_a_file_each_reading_its_share(tmp_path):
     losses = {name: history(tmp_path / name)["val_loss"] for name in ("one", "two")}
     assert losses["two"][-1] < losses["two"][0] - 0.05  # it learned
     assert losses["two"][-1] == pytest.approx(losses["one"][-1], abs=0.08)  # other batches, a close curve
+
+
+def test_a_run_resumed_with_another_worker_count_is_refused(tmp_path):
+    """``run.json`` keeps the replicas of the global batch; resuming with others would change it."""
+    run = tmp_path / "run"
+    done = rnn_apps("train", "sentiment", "--preset", "tiny", "--epochs", 1, "--run-dir", run, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((run / "run.json").read_text())["replicas"] == 1
+    again = rnn_apps("train", "--resume", run, "--epochs", 2, "--workers", 2, timeout=300)
+    assert again.returncode == 2, again.stderr[-2000:]
+    assert "trained with a global batch of 32 (1 replica x 32); resume it without --workers" in again.stderr
+    assert "Traceback" not in again.stderr and len(history(run)["loss"]) == 1

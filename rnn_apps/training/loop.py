@@ -170,7 +170,7 @@ def create_run(plan: Plan, run_dir: Path | None) -> Path:
     def write(tmp: Path) -> None:
         save_config(plan.cfg, tmp / "config.yaml")
         plan.features.save(tmp)
-        write_json(tmp / RUN_FILE, new_run_meta(plan.task.name, plan.data))
+        write_json(tmp / RUN_FILE, new_run_meta(plan.task.name, plan.data, plan.batch_size // plan.cfg.batch_size))
 
     return create_run_dir(Path(run_dir) if run_dir else default_run_dir(plan.task.name), write)
 
@@ -293,6 +293,12 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
             raise UserError("--resume continues a run with its saved config; only --epochs may change")
         cfg = task.load_config(run / "config.yaml")
         cfg = dataclasses.replace(cfg, epochs=epochs) if epochs is not None else cfg
+        trained = meta.get("replicas", replicas)  # runs written before this field are not checked
+        if trained != replicas:
+            how = f"--workers {trained}" if trained > 1 else "without --workers"
+            raise UserError(f"{run} trained with a global batch of {cfg.batch_size * trained} ({trained} "
+                            f"replica{'s' if trained > 1 else ''} x {cfg.batch_size}); resume it {how} so that its "
+                            f"batches stay the same")
         state_file = run / "checkpoints" / "state.json"
         state = read_json_file(state_file) if state_file.is_file() else None  # none: killed in epoch 1
         done = state["epochs_done"] if state else 0
