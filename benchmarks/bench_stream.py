@@ -3,8 +3,8 @@
 It writes sentiment TSVs (built-in reviews, rows drawn from a pool of 200,000) and
 translation TSVs (built-in pairs, same way) of several sizes, then trains each through
 the CLI for a fixed number of steps (``--steps``, one epoch, ``split: group``, 0.3 % held
-out for val and test, of which a stream keeps the first 2,000 each) and records the process's peak resident memory (``wait4``'s
-``ru_maxrss``) and wall time:
+out for val and test, of which a stream keeps a sample of 2,000 each) and records the
+process's peak resident memory (``wait4``'s ``ru_maxrss``) and wall time:
 
 * ``streaming: true`` at every size (default 0.1, 0.5 and 2 GB of reviews; 0.1 and 1 GB
   of pairs): the peak must stay flat — at the largest file at most 1.25 times the peak at
@@ -68,10 +68,12 @@ def measure(task: str, data: Path, streaming: bool, steps: int, run: Path) -> di
             "--set", f"steps_per_epoch={steps}", "--set", "stream_held_out=2000",
             "--set", "val_fraction=0.003", "--set", "test_fraction=0.003"]  # in memory too: a few thousand held out
     started = time.perf_counter()
-    child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    stderr = child.stderr.read()
+    with tempfile.TemporaryFile("w+") as log:  # not a pipe: a child that writes much would block on it
+        child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        log.seek(0)
+        stderr = log.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{task} streaming={streaming} on {data.name} failed:\n{stderr[-3000:]}")
     metrics = json.loads((run / "metrics.json").read_text())

@@ -65,8 +65,8 @@ class TrainConfig:
                               "(sentiment, translate)")
     stream_sample: int = setting(200_000, "streaming: training examples the vocabularies and labels are fitted on",
                                  min=1)
-    stream_held_out: int = setting(10_000, "streaming: val and test examples kept (the first of each part; later "
-                                   "held-out rows are skipped)", min=1)
+    stream_held_out: int = setting(10_000, "streaming: val and test examples kept (a uniform sample of each part; "
+                                   "the other held-out rows are skipped)", min=1)
     shuffle_buffer: int = setting(50_000, "streaming: examples the training shuffle draws from", min=1)
     steps_per_epoch: int = setting(0, "batches per epoch (0 = one pass over the training split)", min=0)
     time_budget: float = setting(0.0, "stop after this many minutes of training, at the end of the "

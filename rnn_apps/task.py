@@ -21,7 +21,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
-from rnn_apps.data.examples import Examples, containment_groups, split_examples, text_key
+from rnn_apps.data.examples import Examples, as_text, containment_groups, split_examples, text_key
 from rnn_apps.errors import UserError
 
 
@@ -245,8 +245,9 @@ class Task:
         """``split_examples`` for a source read as a stream (``streaming: true``): train is an
         ``ExampleStream``, val and test at most ``stream_held_out`` examples each (or the
         user's own files). Parts come from a hash of the first input (``group``: copies of a
-        text stay together) or of the row (``random``); phrases cannot be matched to their
-        sentences without the whole file, so ``contained`` groups copies only."""
+        text stay together) or of the row's line (``random``); phrases cannot be matched to
+        their sentences without the whole file, so the ``contained`` default groups copies
+        only (and says so), and an explicit ``split: contained`` is refused."""
         from rnn_apps.data.streaming import scan
 
         if self.stream_examples is None:
@@ -257,8 +258,18 @@ class Task:
         mode = self.split if mode == "auto" else mode
         if mode == "ordered":
             raise UserError("streaming: split ordered needs the file's length first; use split group or random")
+        if getattr(cfg, "split", "auto") == "contained":
+            raise UserError("streaming: split contained matches phrases to their sentences across the whole file, "
+                            "which a stream cannot hold; use split group (copies stay together) or stream off")
         first, output = next(iter(self.inputs(cfg))), self.output(cfg)
-        keys = (lambda part: part.origins) if mode == "random" else (lambda part: [text_key(v) for v in part[first]])
+
+        def keys(part: Examples) -> list:
+            """What the split hashes: the row's line (``random``; not the path, which may be spelled
+            differently when the run is resumed or evaluated) or its first input's text."""
+            if mode == "random":
+                return [origin.rsplit(":", 1)[-1] for origin in part.origins]
+            return [text_key(v if isinstance(v, (str, bytes, int, float)) else as_text(v)) for v in part[first]]
+
         fractions = (0.0 if val is not None else cfg.val_fraction, 0.0 if test is not None else cfg.test_fraction)
         stream, val_part, test_part = scan(lambda: self.stream_examples(cfg, source), keys,
                                            val_fraction=fractions[0], test_fraction=fractions[1], seed=cfg.seed,
@@ -267,7 +278,8 @@ class Task:
                                            description=source)
         note = (f"streamed: {len(stream):,} training examples read from the file each epoch (vocabularies fitted on "
                 f"a sample of {len(stream.sample):,}); held-out parts by a hash of the "
-                f"{'row' if mode == 'random' else first}, at most {cfg.stream_held_out:,} each")
+                f"{'row' if mode == 'random' else first}, at most {cfg.stream_held_out:,} each"
+                f"{'; phrases are not matched to their sentences when streaming (copies are)' if mode == 'contained' else ''}")
         return Splits({"train": stream, "val": val if val is not None else val_part,
                        "test": test if test is not None else test_part}, note)
 

@@ -45,3 +45,29 @@ def test_evaluation_batches_keep_example_order():
                        training=False, seed=0, size=5)
     assert [int(v) for _, y in ds for v in y] == [0, 1, 2, 3, 4]
     assert int(ds.cardinality()) == 3
+
+
+def test_evaluation_batches_of_examples_the_output_leaves_out_have_the_right_count():
+    """A label outside ``max_classes`` drops its example; the exact batch count of a
+    validation set must count the examples kept (it once counted all, and fit failed)."""
+    import dataclasses
+
+    from rnn_apps.data.examples import Examples
+    from rnn_apps.data.inputs import text_input
+    from rnn_apps.outputs.classification import ClassLabel
+    from rnn_apps.task import Features
+
+    @dataclasses.dataclass
+    class Cfg:
+        batch_size: int = 4
+        batching: str = "bucket"
+        cache: bool = True
+        seed: int = 0
+
+    labels = ["a"] * 6 + ["b"] * 5 + ["c"] * 2  # max_classes 2: the two "c" examples are left out
+    examples = Examples({"text": [f"word {i}" for i in range(13)], "label": labels}, [f"f:{i}" for i in range(13)])
+    text = text_input("text", "vocab.json", "words", vectorize=True, max_tokens=50, max_length=5).fit(examples["text"])
+    features = Features(Cfg(), {"text": text}, ClassLabel(max_classes=2))
+    features.output.fit(features, examples)
+    batches = list(features.dataset(examples, training=False))
+    assert [len(y) for _, y in batches] == [4, 4, 3]

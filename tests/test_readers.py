@@ -146,3 +146,23 @@ def test_tfds_source_reads_a_prepared_dataset_offline(tmp_path):
 def test_tfds_unprepared_dataset_names_the_data_dir(tmp_path):
     with pytest.raises(UserError, match=f"not prepared in {tmp_path}"):
         read_source("tfds:mnist", WANTED, ALIASES, tfds_data_dir=str(tmp_path))
+
+
+def test_old_mac_line_endings_and_a_bom_before_invalid_utf8(tmp_path):
+    """Lines ended by a lone ``\\r`` are lines; after a UTF-8 byte-order mark, byte offsets count
+    from the text (as they did before reading became a stream)."""
+    path = tmp_path / "cr.tsv"
+    path.write_bytes(b"text\tlabel\rgood\tpos\rbad\tneg\r")
+    ex = read_source(str(path), WANTED, ALIASES)
+    assert ex["text"] == ["good", "bad"] and ex.origins[-1].endswith("cr.tsv:3")
+    path.write_bytes(b"\xef\xbb\xbftext\tlabel\ngood\tpos\nb\xffad\tneg\n")
+    with pytest.raises(UserError, match=r"cr\.tsv:3: invalid UTF-8 at byte offset 21$"):
+        read_source(str(path), WANTED, ALIASES)
+
+
+def test_label_files_of_the_media_tasks_keep_csv_quoting_in_tsv(tmp_path):
+    from rnn_apps.data.readers import read_records
+
+    path = tmp_path / "labels.tsv"
+    path.write_text('video\tlabel\n"a clip.npy"\t"walk"\n')
+    assert read_records(path) == [(f"{path}:2", {"video": "a clip.npy", "label": "walk"})]

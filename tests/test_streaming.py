@@ -71,12 +71,33 @@ def test_the_stream_gives_every_training_row_once_and_holds_out_the_rest(tmp_pat
     assert list(stream.chunks())[0].origins == trained[:len(list(stream.chunks())[0])]  # re-readable
 
 
-def test_held_out_parts_are_capped_and_later_held_out_rows_are_not_trained_on(tmp_path):
-    path = write_reviews(tmp_path / "r.tsv", 1000)
-    stream, val, test = scanned(path, held_out_max=5)
-    assert len(val) == len(test) == 5
+def test_held_out_parts_are_capped_samples_and_the_rest_is_not_trained_on(tmp_path):
+    path = write_reviews(tmp_path / "r.tsv", 2000)
+    stream, val, test = scanned(path, held_out_max=20)
+    assert len(val) == len(test) == 20
     full_stream, full_val, full_test = scanned(path)
-    assert val.origins == full_val.origins[:5] and len(stream) == len(full_stream)
+    assert set(val.origins) < set(full_val.origins) and set(test.origins) < set(full_test.origins)
+    assert len(stream) == len(full_stream)  # the held-out rows not kept are not trained on either
+    lines = [int(o.rsplit(":", 1)[1]) for o in val.origins]
+    assert val.origins == sorted(val.origins, key=lambda o: int(o.rsplit(":", 1)[1]))  # file order
+    assert max(lines) > 1000  # a sample of the whole part, not its start (a file sorted by label stays balanced)
+
+
+def test_a_random_streamed_split_does_not_depend_on_how_the_path_is_spelled(tmp_path, monkeypatch):
+    """``split: random`` hashes the line, not ``path:line``: a resumed or evaluated run (whose
+    path is stored absolute) and a worker elsewhere get the same parts."""
+    import dataclasses
+
+    from rnn_apps.models import get_task
+
+    task = get_task("sentiment")
+    write_reviews(tmp_path / "r.tsv", 600)
+    monkeypatch.chdir(tmp_path)
+    cfg = dataclasses.replace(task.config_class(), split="random", streaming=True)
+    relative, absolute = (task.split_stream(path, cfg) for path in ("r.tsv", str(tmp_path / "r.tsv")))
+    strip = lambda part: [o.rsplit(":", 1)[1] for o in part.origins]  # noqa: E731
+    assert strip(relative["test"]) == strip(absolute["test"]) and len(relative["test"]) > 30
+    assert len(relative["train"]) == len(absolute["train"])
 
 
 def test_the_sample_is_uniform_bounded_the_same_for_any_chunking_and_has_every_label(tmp_path):
@@ -126,7 +147,11 @@ def test_streaming_mistakes_are_user_errors_and_write_nothing(tmp_path):
                        overrides=["streaming=true"], run_dir=tmp_path / "b", console=QUIET)
     with pytest.raises(UserError, match="split ordered"):
         train(tmp_path, write_reviews(tmp_path / "r.tsv", 200), "streaming=true", "split=ordered", run="c")
-    assert not any((tmp_path / name).exists() for name in "abc")
+    with pytest.raises(UserError, match="split contained matches phrases"):
+        train(tmp_path, tmp_path / "r.tsv", "streaming=true", "split=contained", run="d")
+    with pytest.raises(UserError, match="streaming reads .tsv, .csv and .jsonl files"):
+        train(tmp_path, "tfds:imdb_reviews", "streaming=true", run="e")
+    assert not any((tmp_path / name).exists() for name in "abcde")
 
 
 @pytest.mark.slow

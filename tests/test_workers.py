@@ -129,6 +129,7 @@ def test_two_workers_stream_a_file_each_reading_its_share(tmp_path):
     assert losses["two"][-1] == pytest.approx(losses["one"][-1], abs=0.08)  # other batches, a close curve
 
 
+@pytest.mark.slow
 def test_a_run_resumed_with_another_worker_count_is_refused(tmp_path):
     """``run.json`` keeps the replicas of the global batch; resuming with others would change it."""
     run = tmp_path / "run"

@@ -143,8 +143,13 @@ def examples_dataset(inputs: dict[str, Any], examples: Any, targets_of: Callable
     return batch_dataset(ds, batch_size=cfg.batch_size, batching=batching,
                          max_length=inputs[key].static_length if key else 0, training=training, seed=cfg.seed,
                          boundaries=boundaries, length_of=lambda x, *_: tf.shape(x[key])[0],
-                         pad_to_max=lambda padded: padded[0][key], size=len(examples),
+                         pad_to_max=lambda padded: padded[0][key], size=len(examples) if streamed else _count(targets),
                          shuffle_buffer=getattr(cfg, "shuffle_buffer", 0) if streamed else 0)
+
+
+def _count(targets: Any) -> int:
+    """How many targets (a list, an array or a ragged tensor of per-step labels)."""
+    return int(targets.nrows()) if isinstance(targets, tf.RaggedTensor) else len(targets)
 
 
 def streamed_batches(stream: Any, prepared: Callable, rows: int = 1024) -> tf.data.Dataset:

@@ -100,37 +100,50 @@ def read_text_file(path: Path, errors: str = "strict") -> str:
 
 
 def text_lines(path: Path, nul_check: bool = False) -> Iterator[tuple[int, str]]:
-    """``(line number, line)`` of a UTF-8 file, read as a stream (line endings kept, a
-    UTF-8 byte-order mark dropped). Invalid bytes are reported with their line and byte
-    offset; ``nul_check``: a NUL byte (a binary file, or UTF-16 text without a byte-order
-    mark) too, where a table reader would otherwise take it for text."""
+    """``(line number, line)`` of a UTF-8 file, read as a stream: line endings ``\\n``,
+    ``\\r\\n`` and ``\\r`` kept (what ``csv`` wants), a UTF-8 byte-order mark dropped. Invalid
+    bytes are reported with their line and byte offset (``invalid_utf8``); ``nul_check``: a
+    NUL byte (a binary file, or UTF-16 text without a byte-order mark) too, where a table
+    reader would otherwise take it for text."""
     try:
-        handle = open(path, "rb")
+        handle = open(path, encoding="utf-8-sig", newline="")
     except OSError:
         read_bytes(path)  # the UserError naming what is wrong (missing, a folder, unreadable)
         raise
     with handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if nul_check and "\0" in line:
+                    raise UserError(f"{path}:{number}: NUL byte in a text table (a binary file, or UTF-16 text? "
+                                    f"save it as UTF-8)")
+                yield number, line
+        except UnicodeDecodeError:
+            raise invalid_utf8(path) from None
+
+
+def invalid_utf8(path: Path) -> UserError:
+    """The error for a file that is not UTF-8: the line (counting ``\\n``) and byte offset (after
+    a UTF-8 byte-order mark) of its first invalid byte, found in one more pass, line by line."""
+    with open(path, "rb") as handle:
         offset = 0
         for number, raw in enumerate(handle, start=1):
             data = raw[len(codecs.BOM_UTF8):] if number == 1 and raw.startswith(codecs.BOM_UTF8) else raw
             try:
-                line = data.decode("utf-8")
+                data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 hint = " (UTF-16 or UTF-32 text: it starts with their byte-order mark; save it as UTF-8)" \
-                    if number == 1 and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else ""
-                start = offset + exc.start + len(raw) - len(data)
-                raise UserError(f"{path}:{number}: invalid UTF-8 at byte offset {start}{hint}") from None
-            if nul_check and "\0" in line:
-                raise UserError(f"{path}:{number}: NUL byte in a text table (a binary file, or UTF-16 text? "
-                                f"save it as UTF-8)")
-            offset += len(raw)
-            yield number, line
+                    if number == 1 and data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else ""
+                return UserError(f"{path}:{number}: invalid UTF-8 at byte offset {offset + exc.start}{hint}")
+            offset += len(data)
+    return UserError(f"{path}: invalid UTF-8 (a character cut at the end of the file)")
 
 
-def table_rows(path: Path, delimiter: str = "\t") -> Iterator[tuple[int, list[str]]]:
+def table_rows(path: Path, delimiter: str = "\t", quoting: int | None = None) -> Iterator[tuple[int, list[str]]]:
     """``(line, cells)`` of the non-blank rows of a delimited file, as a stream (cells
-    stripped; ``,``: standard CSV quoting, a quoted cell may span lines; tab: no quoting)."""
-    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    stripped; ``quoting`` default: ``,`` standard CSV quoting, a quoted cell may span lines;
+    tab no quoting)."""
+    if quoting is None:
+        quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
     lines = (line for _, line in text_lines(path, nul_check=True))
     reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
     try:
@@ -146,8 +159,8 @@ def iter_source(source: str, wanted: dict[str, str], aliases: dict[str, Sequence
     """``read_source`` as a stream: consecutive ``Examples`` of at most ``chunk`` rows, each
     row checked as it is read; memory holds one chunk, whatever the file's size."""
     if source.startswith("tfds:"):
-        yield read_tfds(source, wanted, aliases, tfds_data_dir)
-        return
+        raise UserError(f"{source}: streaming reads .tsv, .csv and .jsonl files; a tfds: source is read into "
+                        f"memory (leave streaming off)")
     path = Path(source)
     kind = path_kind(path)
     if kind is None:
@@ -395,7 +408,7 @@ def read_records(path: Path) -> list[tuple[str, dict]]:
                 continue
             records.append((f"{path}:{number}", _json_object(path, number, line)))
     elif suffix in (".csv", ".tsv", ".txt"):
-        rows = list(table_rows(path, "," if suffix == ".csv" else "\t"))
+        rows = list(table_rows(path, "," if suffix == ".csv" else "\t", quoting=csv.QUOTE_MINIMAL))
         if not rows:
             raise UserError(f"{path}: no records found (the file is empty)")
         header = [name.lower() for name in rows[0][1]]

@@ -9,8 +9,9 @@ With ``streaming: true`` nothing holds the whole file. One pass (``scan``) befor
 * counts the training rows and keeps a uniform sample of ``stream_sample`` of them (those
   with the smallest second hash), plus the first example of every label, on which the
   vocabularies, the label set and the bucket boundaries are fitted;
-* keeps the first ``stream_held_out`` validation and test rows in memory for validation
-  and the final reports (later held-out rows are skipped: never trained on).
+* keeps ``stream_held_out`` validation and test rows in memory (a uniform sample of each
+  part, like the training sample) for validation and the final reports; the other
+  held-out rows are skipped, never trained on.
 
 Training then reads the file again every epoch, a chunk at a time (``ExampleStream``);
 with several workers each keeps every N-th training row, so each encodes only its share.
@@ -78,35 +79,35 @@ def scan(read: Callable[[], Iterable[Examples]], keys: Callable[[Examples], Sequ
          test_fraction: float, seed: int, sample_size: int, held_out_max: int, label: str | None = None,
          description: str = "the data") -> tuple[ExampleStream, Examples, Examples]:
     """One pass over ``read()``: the training ``ExampleStream`` and the held-out val and test
-    examples (at most ``held_out_max`` each, the first in file order).
+    examples (at most ``held_out_max`` each: a uniform bottom-k sample of each part, in file
+    order, so a file sorted by label still gives balanced held-out parts).
 
-    ``label``: a column whose every distinct value (up to 1,000 of them) must appear in the
-    sample, so that the label set fitted on it is complete.
+    ``label``: a column whose every distinct value must appear in the sample, so that the
+    label set fitted on it is complete (more than ``MAX_LABELS`` is a ``UserError``).
     """
     sample, sample_u = None, np.zeros(0)
-    held_out: dict[str, list[Examples]] = {"val": [], "test": []}
-    held_count = {"val": 0, "test": 0}
-    firsts: dict[str, Examples] | None = {} if label else None
+    held_out: dict[str, tuple] = {"val": (None, np.zeros(0)), "test": (None, np.zeros(0))}
+    firsts: dict[str, Examples] = {}
     count = 0
     with status(f"reading {description} as a stream: checking every row, splitting, sampling"):
         for chunk in read():
             parts = hash_parts(keys(chunk), val_fraction, test_fraction, seed)
             for name in ("val", "test"):
-                room = held_out_max - held_count[name]
-                where = np.flatnonzero(parts == name)[:max(room, 0)]
-                if len(where):
-                    held_out[name].append(chunk.take(where))
-                    held_count[name] += len(where)
+                part = chunk.take(np.flatnonzero(parts == name))
+                if len(part):
+                    held_out[name] = _smallest(*held_out[name], part, hash_fractions(part.origins, seed, name),
+                                               held_out_max)
             train = chunk.take(np.flatnonzero(parts == "train"))
             count += len(train)
             if not len(train):
                 continue
-            if firsts is not None:
+            if label:
                 for i, value in enumerate(train[label]):
                     if as_text(value) not in firsts:
                         firsts[as_text(value)] = train.take([i])
-                if len(firsts) > 1000:  # not a label column: nothing to complete
-                    firsts = None
+                if len(firsts) > MAX_LABELS:
+                    raise UserError(f"{description}: more than {MAX_LABELS:,} distinct {label}s while streaming; "
+                                    f"is {label} the right column? (or leave streaming off)")
             sample, sample_u = _smallest(sample, sample_u, train, hash_fractions(train.origins, seed, "sample"),
                                          sample_size)
     if sample is None:
@@ -117,7 +118,10 @@ def scan(read: Callable[[], Iterable[Examples]], keys: Callable[[Examples], Sequ
         sample = concat([sample, *missing])
     empty = Examples({name: [] for name in sample.columns}, [])
     stream = ExampleStream(read, keys, (val_fraction, test_fraction), seed, count, sample)
-    return stream, *(concat(held_out[name]) if held_out[name] else empty for name in ("val", "test"))
+    return stream, *(held_out[name][0] or empty for name in ("val", "test"))
+
+
+MAX_LABELS = 100_000  # distinct labels a stream keeps one example of each (a wrong column stops here)
 
 
 def _smallest(kept: Examples | None, kept_u: np.ndarray, new: Examples, new_u: np.ndarray,

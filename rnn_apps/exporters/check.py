@@ -145,7 +145,9 @@ def check_export(run_dir, export_dir, n: int = 50, savedmodel: bool = True) -> C
     from rnn_apps.exporters.savedmodel import write as write_savedmodel
 
     run, export_dir = load_run(run_dir), Path(export_dir)
-    splits = run.task.split_examples(run.task.load_examples(run.cfg, run.meta["data"]), run.cfg)
+    from rnn_apps.training.loop import load_splits
+
+    splits = load_splits(run.task, run.cfg, run.meta["data"])  # the run's own held-out part (streamed or not)
     held_out = splits["test"] if len(splits["test"]) else splits["val"]
     examples = held_out.take(range(min(n, len(held_out))))
     manifest_file = export_dir / "manifest.json"

@@ -116,7 +116,10 @@ def write(run: Any, out: Path, quantize: str = "none", seq_len: int | None = Non
     signatures = {name: s for name, s in run.output.signatures(run.model, run.features, seq_len).items()
                   if s.tensor_only}
     def representative():  # int8 calibration: realistic inputs from the training split, made when asked for
-        train = run.task.split_examples(run.task.load_examples(run.cfg, run.meta["data"]), run.cfg)["train"]
+        from rnn_apps.training.loop import load_splits
+
+        train = load_splits(run.task, run.cfg, run.meta["data"])["train"]
+        train = getattr(train, "sample", train)  # a streamed run: its sample, not the file
         calls = run.output.signature_inputs(run.model, run.features,
                                             train.take(range(min(calibration_examples, len(train)))), seq_len)
         for name in signatures:

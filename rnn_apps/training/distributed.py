@@ -173,13 +173,13 @@ class DistributedSteps:
         several workers each keeps its slice (``shard_batches``); with several devices in one
         process (``MirroredStrategy``) TensorFlow splits every batch between them.
         ``sharded``: ``ds`` holds this worker's own batches already (a streamed file)."""
-        if sharded and self.cluster.workers > 1:
-            return self.strategy.distribute_datasets_from_function(lambda context: ds)
         if self.cluster.workers == 1:
             return self.strategy.experimental_distribute_dataset(ds)
         if self.replicas != self.cluster.workers:
             raise UserError(f"{self.replicas} devices on {self.cluster.workers} workers: rnn-apps runs one device "
                             "per worker (set CUDA_VISIBLE_DEVICES per worker)")
+        if sharded:
+            return self.strategy.distribute_datasets_from_function(lambda context: ds)
         return self.strategy.distribute_datasets_from_function(
             lambda context: shard_batches(ds, self.cluster.workers, context.input_pipeline_id))
 

@@ -131,6 +131,8 @@ def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = Non
                 for name, part in splits.items() if len(part) and name != "train"}
     train = splits["train"]
     if hasattr(train, "sharded") and worker[1] > 1:
+        if len(train) < worker[1]:  # a worker with no rows would leave its peers waiting in every all-reduce
+            raise UserError(f"{len(train)} training examples cannot be shared by {worker[1]} workers")
         datasets["train"] = features.dataset(train.sharded(*worker), training=True, batch_size=batch // worker[1])
     else:
         datasets["train"] = features.dataset(train, training=True, batch_size=batch)
