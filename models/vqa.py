@@ -193,25 +193,45 @@ def read_clevr(path: Path, data: dict) -> Examples:
 
 
 def read_vqa2(path: Path, data: dict) -> Examples:
-    """VQA v2: questions JSON + annotations JSON beside it + a COCO image folder."""
+    """VQA v2: questions JSON + annotations JSON beside it + a COCO image folder. A record
+    without the fields it needs is a ``UserError`` naming the file and the record."""
     annotation_file = next((p for p in sorted(path.parent.glob("*annotations*.json"))), None)
     if annotation_file is None:
         raise UserError(f"{path}: VQA v2 questions need their annotations JSON beside them (*annotations*.json)")
-    answers = {a["question_id"]: a for a in _json(annotation_file)["annotations"]}
+    answers = {}
+    for i, a in enumerate(_field(_json(annotation_file), "annotations", f"{annotation_file}", list)):
+        where = f"{annotation_file}: annotation {i}"
+        given = _field(a, "answers", where, list)
+        answers[_field(a, "question_id", where, int)] = (
+            [_field(x, "answer", f"{where}, answer {k}", str) for k, x in enumerate(given)], a.get("answer_type", ""))
     folder = next((f for f in sorted(path.parent.iterdir()) if f.is_dir()), path.parent)
-    columns = {"image": [], "question": [], "answer": [], "type": []}
-    for q in data["questions"]:
-        if q["question_id"] not in answers:
-            raise UserError(f"{annotation_file}: no annotation for question {q['question_id']} of {path}")
-        match = sorted(folder.glob(f"*{q['image_id']:012d}.*")) or sorted(folder.glob(f"{q['image_id']}.*"))
+    columns: dict[str, list] = {"image": [], "question": [], "answer": [], "type": []}
+    origins = []
+    for i, q in enumerate(_field(data, "questions", str(path), list)):
+        where = f"{path}: question {i}"
+        question_id, image_id = _field(q, "question_id", where, int), _field(q, "image_id", where, int)
+        if question_id not in answers:
+            raise UserError(f"{annotation_file}: no annotation for question {question_id} of {path}")
+        match = sorted(folder.glob(f"*{image_id:012d}.*")) or sorted(folder.glob(f"{image_id}.*"))
         if not match:
-            raise UserError(f"{path}: no image for image_id {q['image_id']} in {folder}")
-        annotation = answers[q["question_id"]]
+            raise UserError(f"{path}: no image for image_id {image_id} in {folder}")
         columns["image"].append(str(match[0]))
-        columns["question"].append(q["question"])
-        columns["answer"].append([a["answer"] for a in annotation["answers"]])
-        columns["type"].append(annotation.get("answer_type", ""))
-    return Examples(columns, [f"{path}#question {q['question_id']}" for q in data["questions"]])
+        columns["question"].append(_field(q, "question", where, str))
+        columns["answer"].append(answers[question_id][0])
+        columns["type"].append(str(answers[question_id][1]))
+        origins.append(f"{path}#question {question_id}")
+    return Examples(columns, origins)
+
+
+def _field(record, key: str, where: str, kind: type):
+    """``record[key]`` of JSON type ``kind``; anything else names where it is missing or wrong."""
+    if not isinstance(record, dict) or key not in record:
+        raise UserError(f"{where}: missing {key!r}")
+    value = record[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        expected = {list: "a list", int: "a number", str: "a string"}[kind]
+        raise UserError(f"{where}: {key} should be {expected}, got {json_type(value)}")
+    return value
 
 
 def load_examples(cfg: VQAConfig, source: str | None) -> Examples:

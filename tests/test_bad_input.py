@@ -457,6 +457,17 @@ CASES = [
          "q/questions.json: VQA v2 questions need their annotations JSON beside them", task="vqa",
          files={**VQA_DIR, "q/questions.json": json.dumps({"questions": [
              {"image_id": 1, "question": "q?", "question_id": 1}]})}),
+    case("vqa-data-vqa2-annotation-without-answers", "train vqa --preset tiny --data q/questions.json",
+         "q/annotations.json: annotation 0: missing 'answers'", task="vqa",
+         files={**VQA_DIR, "q/questions.json": json.dumps({"questions": [
+             {"image_id": 1, "question": "q?", "question_id": 1}]}),
+             "q/annotations.json": json.dumps({"annotations": [{"question_id": 1}]})}),
+    case("vqa-data-vqa2-question-id-a-string", "train vqa --preset tiny --data q/questions.json",
+         "q/questions.json: question 0: image_id should be a number, got a string", task="vqa",
+         files={**VQA_DIR, "q/questions.json": json.dumps({"questions": [
+             {"image_id": "1", "question": "q?", "question_id": 1}]}),
+             "q/annotations.json": json.dumps({"annotations": [
+                 {"question_id": 1, "answers": [{"answer": "yes"}]}]})}),
     case("vqa-data-csv", "train vqa --preset tiny --data q/d.csv",
          "q/d.csv: give a .jsonl file, a CLEVR or VQA v2 questions .json, or tfds:NAME", task="vqa",
          files={**VQA_DIR, "q/d.csv": "image,question,answer\na.png,q?,yes\n"}),
