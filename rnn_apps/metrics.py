@@ -5,6 +5,7 @@ Precision, recall and F1 are per class; ``macro_f1`` is their unweighted mean.
 """
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import numpy as np
@@ -132,3 +133,26 @@ def segmentation_report(predicted: Sequence[Sequence[int]], true: Sequence[Seque
                 np.bincount(np.asarray(t), minlength=len(labels)).argmax() for p, t in zip(predicted, true)]
     report["clip_accuracy"] = float(np.mean(majority)) if majority else 0.0
     return report
+
+
+class OncePerMessage(logging.Filter):
+    """A logging filter that lets each distinct message through once per process."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+def sacrebleu_warnings_once() -> None:
+    """sacreBLEU warns about tokenized-looking text on every corpus score (evaluate scores
+    cased, lower-cased and 1- to 4-gram BLEU: up to 18 lines); say it once."""
+    logger = logging.getLogger("sacrebleu")
+    if not any(isinstance(f, OncePerMessage) for f in logger.filters):
+        logger.addFilter(OncePerMessage())

@@ -53,3 +53,20 @@ def test_f1_at_overlap_matches_each_true_segment_once():
     assert report["accuracy"] == pytest.approx(6 / 7) and report["frames"] == 7 and report["examples"] == 2
     assert report["clip_accuracy"] == 1.0 and report["edit"] == pytest.approx(75.0)
     assert report["f1@0.5"] == pytest.approx(100 * 2 * (3 / 3) * (3 / 4) / (3 / 3 + 3 / 4))
+
+
+def test_sacrebleu_warnings_are_said_once_per_process(caplog):
+    """Tokenized-looking text makes sacreBLEU warn on every corpus score; evaluate scores
+    several, so each warning is let through once."""
+    from sacrebleu.metrics import BLEU
+
+    from rnn_apps.metrics import sacrebleu_warnings_once
+
+    sacrebleu_warnings_once()
+    sacrebleu_warnings_once()  # one filter, however often it is asked for
+    hypotheses, references = ["the cat sat ."] * 120, [["the cat sat ."] * 120]
+    with caplog.at_level("WARNING", logger="sacrebleu"):
+        for _ in range(3):
+            BLEU().corpus_score(hypotheses, references)
+    detokenize = [r for r in caplog.records if "forgot to detokenize" in r.getMessage()]
+    assert len(detokenize) == 1

@@ -26,7 +26,7 @@ from rnn_apps.decoding.settings import Decoding
 from rnn_apps.errors import UserError
 from rnn_apps.exporters.signatures import Signature
 from rnn_apps.layers.recurrent import copy_weights
-from rnn_apps.metrics import sequence_cross_entropy
+from rnn_apps.metrics import sacrebleu_warnings_once, sequence_cross_entropy
 from rnn_apps.task import Features
 
 START, END = "[START]", "[END]"
@@ -208,6 +208,7 @@ class TokenSequence:
         token accuracy. ``bleu_lowercase`` is the case-insensitive BLEU, labelled as such."""
         from sacrebleu.metrics import BLEU, CHRF
 
+        sacrebleu_warnings_once()
         decoding = Decoding.from_options(beam=beam, length_penalty=length_penalty, max_length=max_length)
         raw = [t.strip() for t in self.text.prepare(examples[self.name])]
         groups: dict = {}  # source -> indices of its examples (one each, or an image's captions)
