@@ -267,7 +267,7 @@ class Task:
             """What the split hashes: the row's line (``random``; not the path, which may be spelled
             differently when the run is resumed or evaluated) or its first input's text."""
             if mode == "random":
-                return [origin.rsplit(":", 1)[-1] for origin in part.origins]
+                return [f"line {origin.rsplit(':', 1)[-1]}" for origin in part.origins]
             return [text_key(v if isinstance(v, (str, bytes, int, float)) else as_text(v)) for v in part[first]]
 
         fractions = (0.0 if val is not None else cfg.val_fraction, 0.0 if test is not None else cfg.test_fraction)

@@ -98,6 +98,10 @@ def test_a_random_streamed_split_does_not_depend_on_how_the_path_is_spelled(tmp_
     strip = lambda part: [o.rsplit(":", 1)[1] for o in part.origins]  # noqa: E731
     assert strip(relative["test"]) == strip(absolute["test"]) and len(relative["test"]) > 30
     assert len(relative["train"]) == len(absolute["train"])
+    assert strip(relative["train"].sample) == strip(absolute["train"].sample)
+    capped = dataclasses.replace(cfg, stream_held_out=10)  # the held-out samples too
+    assert strip(task.split_stream("r.tsv", capped)["val"]) == strip(task.split_stream(str(tmp_path / "r.tsv"),
+                                                                                         capped)["val"])
 
 
 def test_the_sample_is_uniform_bounded_the_same_for_any_chunking_and_has_every_label(tmp_path):
