@@ -167,8 +167,7 @@ def load_examples(cfg: SentimentConfig, source: str | None) -> Examples:
 
 def stream_examples(cfg: SentimentConfig, source: str) -> Iterator[Examples]:
     """``load_examples`` of a file as a stream of chunks (``streaming: true``)."""
-    return iter_source(source, {"text": cfg.text_column, "label": cfg.label_column}, ALIASES,
-                       tfds_data_dir=cfg.tfds_data_dir or None)
+    return iter_source(source, {"text": cfg.text_column, "label": cfg.label_column}, ALIASES)
 
 
 TASK = Task(

@@ -248,7 +248,7 @@ class Task:
         text stay together) or of the row's line (``random``); phrases cannot be matched to
         their sentences without the whole file, so the ``contained`` default groups copies
         only (and says so), and an explicit ``split: contained`` is refused."""
-        from rnn_apps.data.streaming import scan
+        from rnn_apps.data.streaming import row_lines, scan
 
         if self.stream_examples is None:
             streaming = ", ".join(sorted(t.name for t in _stream_tasks()))
@@ -267,7 +267,7 @@ class Task:
             """What the split hashes: the row's line (``random``; not the path, which may be spelled
             differently when the run is resumed or evaluated) or its first input's text."""
             if mode == "random":
-                return [f"line {origin.rsplit(':', 1)[-1]}" for origin in part.origins]
+                return [f"line {line}" for line in row_lines(part)]
             return [text_key(v if isinstance(v, (str, bytes, int, float)) else as_text(v)) for v in part[first]]
 
         fractions = (0.0 if val is not None else cfg.val_fraction, 0.0 if test is not None else cfg.test_fraction)

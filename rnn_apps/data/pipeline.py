@@ -126,8 +126,9 @@ def examples_dataset(inputs: dict[str, Any], examples: Any, targets_of: Callable
 
     streamed = hasattr(examples, "chunks")
     if streamed:
-        sample_columns, _ = prepared(examples.sample)
-        ds = streamed_batches(examples, prepared).map(vectorize, num_parallel_calls=AUTOTUNE).unbatch().map(_dense)
+        sample_columns, sample_targets = prepared(examples.sample)
+        ds = streamed_batches(examples, prepared, (sample_columns, sample_targets))
+        ds = ds.map(vectorize, num_parallel_calls=AUTOTUNE).unbatch().map(_dense)
     else:
         sample_columns, targets = prepared(examples)
         ds = vectorized_dataset((sample_columns, targets), vectorize, cache=False)
@@ -152,11 +153,11 @@ def _count(targets: Any) -> int:
     return int(targets.nrows()) if isinstance(targets, tf.RaggedTensor) else len(targets)
 
 
-def streamed_batches(stream: Any, prepared: Callable, rows: int = 1024) -> tf.data.Dataset:
+def streamed_batches(stream: Any, prepared: Callable, sample: tuple, rows: int = 1024) -> tf.data.Dataset:
     """``(columns, targets)`` batches of ``rows`` examples read from ``stream`` chunk by chunk
     (``prepared``: ``chunk -> ({name: prepared values}, targets)``), in a Python generator:
-    memory holds a chunk and the shuffle buffer, never the file. Types come from the
-    stream's sample."""
+    memory holds a chunk and the shuffle buffer, never the file. Types come from
+    ``sample``, the stream's sample already ``prepared``."""
     def array(values) -> np.ndarray:
         return np.asarray(values, dtype=object if values and isinstance(values[0], str) else None)
 
@@ -164,7 +165,7 @@ def streamed_batches(stream: Any, prepared: Callable, rows: int = 1024) -> tf.da
         tensor = tf.convert_to_tensor(array(values[:1]))
         return tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)
 
-    columns, targets = prepared(stream.sample)
+    columns, targets = sample
     signature = ({name: spec(values) for name, values in columns.items()}, spec(targets))
 
     def generate():

@@ -43,6 +43,11 @@ def read_source(source: str, wanted: dict[str, str], aliases: dict[str, Sequence
     """
     if source.startswith("tfds:"):
         return read_tfds(source, wanted, aliases, tfds_data_dir)
+    return _collected(*file_rows(source, wanted, aliases), wanted)
+
+
+def file_rows(source: str, wanted: dict[str, str], aliases: dict[str, Sequence[str]]) -> tuple[Path, Iterator]:
+    """The file ``source`` names and a stream of its ``(file:line, wanted values)`` rows, by its type."""
     path = Path(source)
     kind = path_kind(path)
     if kind is None:
@@ -51,9 +56,9 @@ def read_source(source: str, wanted: dict[str, str], aliases: dict[str, Sequence
         raise UserError(f"{source} is a directory; give a {'/'.join(TABLE_SUFFIXES)} file or tfds:NAME")
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        return read_jsonl(path, wanted, aliases)
+        return path, jsonl_rows(path, wanted, aliases)
     if suffix in (".tsv", ".txt", ".csv"):
-        return read_table(path, wanted, aliases, delimiter="," if suffix == ".csv" else "\t")
+        return path, table_columns(path, wanted, aliases, delimiter="," if suffix == ".csv" else "\t")
     raise UserError(f"{source}: unsupported file type {suffix or '(none)'}; "
                     f"supported: {', '.join(TABLE_SUFFIXES)} files and tfds:NAME[:SPLIT]")
 
@@ -155,26 +160,13 @@ def table_rows(path: Path, delimiter: str = "\t", quoting: int | None = None) ->
 
 
 def iter_source(source: str, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
-                tfds_data_dir: str | None = None, chunk: int = 50_000) -> Iterator[Examples]:
+                chunk: int = 50_000) -> Iterator[Examples]:
     """``read_source`` as a stream: consecutive ``Examples`` of at most ``chunk`` rows, each
     row checked as it is read; memory holds one chunk, whatever the file's size."""
     if source.startswith("tfds:"):
         raise UserError(f"{source}: streaming reads .tsv, .csv and .jsonl files; a tfds: source is read into "
                         f"memory (leave streaming off)")
-    path = Path(source)
-    kind = path_kind(path)
-    if kind is None:
-        raise UserError(f"no such file: {source}")
-    if kind == "dir":
-        raise UserError(f"{source} is a directory; give a {'/'.join(TABLE_SUFFIXES)} file or tfds:NAME")
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        rows = jsonl_rows(path, wanted, aliases)
-    elif suffix in (".tsv", ".txt", ".csv"):
-        rows = table_columns(path, wanted, aliases, delimiter="," if suffix == ".csv" else "\t")
-    else:
-        raise UserError(f"{source}: unsupported file type {suffix or '(none)'}; "
-                        f"supported: {', '.join(TABLE_SUFFIXES)} files and tfds:NAME[:SPLIT]")
+    path, rows = file_rows(source, wanted, aliases)
     found = False
     for part in _chunks(rows, list(wanted), chunk):
         found = True
@@ -198,13 +190,18 @@ def _chunks(rows: Iterable[tuple[str, list]], names: list[str], size: int) -> It
         yield Examples(columns, origins)
 
 
-def read_table(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
-               delimiter: str = "\t") -> Examples:
-    """Read a delimited file; blank lines are skipped, short rows are ``file:line`` errors."""
-    rows = list(table_columns(path, wanted, aliases, delimiter))
+def _collected(path: Path, rows: Iterable[tuple[str, list]], wanted: dict[str, str]) -> Examples:
+    """Every row of a stream as one ``Examples`` (checked: no empty value, not empty)."""
+    rows = list(rows)
     if not rows:
         raise UserError(f"{path}: no examples found (the file is empty)")
     return _checked_non_empty(next(_chunks(rows, list(wanted), len(rows))))
+
+
+def read_table(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
+               delimiter: str = "\t") -> Examples:
+    """Read a delimited file; blank lines are skipped, short rows are ``file:line`` errors."""
+    return _collected(path, table_columns(path, wanted, aliases, delimiter), wanted)
 
 
 def table_columns(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
@@ -231,10 +228,7 @@ def table_columns(path: Path, wanted: dict[str, str], aliases: dict[str, Sequenc
 
 def read_jsonl(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]]) -> Examples:
     """Read one JSON object per line; keys are chosen like header names."""
-    rows = list(jsonl_rows(path, wanted, aliases))
-    if not rows:
-        raise UserError(f"{path}: no examples found (the file is empty)")
-    return _checked_non_empty(next(_chunks(rows, list(wanted), len(rows))))
+    return _collected(path, jsonl_rows(path, wanted, aliases), wanted)
 
 
 def jsonl_rows(path: Path, wanted: dict[str, str], aliases: dict[str, Sequence[str]]) -> Iterator[tuple[str, list]]:

@@ -95,7 +95,7 @@ def scan(read: Callable[[], Iterable[Examples]], keys: Callable[[Examples], Sequ
             for name in ("val", "test"):
                 part = chunk.take(np.flatnonzero(parts == name))
                 if len(part):
-                    held_out[name] = _smallest(*held_out[name], part, hash_fractions(_lines(part), seed, name),
+                    held_out[name] = _smallest(*held_out[name], part, hash_fractions(row_lines(part), seed, name),
                                                held_out_max)
             train = chunk.take(np.flatnonzero(parts == "train"))
             count += len(train)
@@ -108,7 +108,7 @@ def scan(read: Callable[[], Iterable[Examples]], keys: Callable[[Examples], Sequ
                 if len(firsts) > MAX_LABELS:
                     raise UserError(f"{description}: more than {MAX_LABELS:,} distinct {label}s while streaming; "
                                     f"is {label} the right column? (or leave streaming off)")
-            sample, sample_u = _smallest(sample, sample_u, train, hash_fractions(_lines(train), seed, "sample"),
+            sample, sample_u = _smallest(sample, sample_u, train, hash_fractions(row_lines(train), seed, "sample"),
                                          sample_size)
     if sample is None:
         raise UserError(f"{description}: no training examples left after holding out val and test")
@@ -124,9 +124,10 @@ def scan(read: Callable[[], Iterable[Examples]], keys: Callable[[Examples], Sequ
 MAX_LABELS = 100_000  # distinct labels a stream keeps one example of each (a wrong column stops here)
 
 
-def _lines(part: Examples) -> list[str]:
-    """Each example's line (``"12"`` of ``"data.tsv:12"``): what the samples hash, so that a run
-    resumed or evaluated with the path spelled another way (stored absolute) picks the same rows."""
+def row_lines(part: Examples) -> list[str]:
+    """Each example's line (``"12"`` of ``"data.tsv:12"``): what the samples and ``split: random``
+    hash, so that a run resumed or evaluated with the path spelled another way (stored
+    absolute) picks the same rows."""
     return [origin.rsplit(":", 1)[-1] for origin in part.origins]
 
 

@@ -29,6 +29,7 @@ from rich.console import Console
 
 from rnn_apps.config import resolve_config, save_config
 from rnn_apps.data.examples import Examples
+from rnn_apps.data.streaming import ExampleStream
 from rnn_apps.errors import Interrupted, UserError
 from rnn_apps.runs import (RUN_FILE, create_run_dir, default_run_dir, load_model, new_run_meta, read_json_file,
                            read_run, write_json)
@@ -122,22 +123,23 @@ def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = Non
     keras.utils.set_random_seed(cfg.seed)
     splits = load_splits(task, cfg, data)
     features = task.features(cfg)
+    train = splits["train"]
+    streamed = isinstance(train, ExampleStream)
     if run is not None:
         features.load(run)
     else:
-        features.fit(splits["train"].sample if hasattr(splits["train"], "sample") else splits["train"])
+        features.fit(train.sample if streamed else train)
     batch = cfg.batch_size * replicas
     datasets = {name: features.dataset(part, training=(name == "train"), batch_size=batch)
                 for name, part in splits.items() if len(part) and name != "train"}
-    train = splits["train"]
-    if hasattr(train, "sharded") and worker[1] > 1:
+    if streamed and worker[1] > 1:
         if len(train) < worker[1]:  # a worker with no rows would leave its peers waiting in every all-reduce
             raise UserError(f"{len(train)} training examples cannot be shared by {worker[1]} workers")
         datasets["train"] = features.dataset(train.sharded(*worker), training=True, batch_size=batch // worker[1])
     else:
         datasets["train"] = features.dataset(train, training=True, batch_size=batch)
     return Plan(task, cfg, data_source(data), splits, features, datasets, run, state, batch,
-                sharded=hasattr(train, "sharded") and worker[1] > 1)
+                sharded=streamed and worker[1] > 1)
 
 
 def build(plan: Plan, cluster: Cluster | None = None) -> keras.Model:
