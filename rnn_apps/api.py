@@ -177,11 +177,12 @@ def checked_values(options: dict) -> dict:
 def train(task: Any = None, *, data: str | None = None, config: str | Path | None = None,
           overrides: Iterable[str] = (), preset: str | None = None, epochs: int | None = None,
           batch_size: int | None = None, seed: int | None = None, run_dir: str | Path | None = None,
-          resume: str | Path | None = None, console: Any = None, cluster: Any = None) -> Path:
+          resume: str | Path | None = None, console: Any = None, cluster: Any = None,
+          callbacks: Iterable[Any] = ()) -> Path:
     """Train ``task`` (a registered name, or a ``Task`` record of your own) and return its
     run directory; with ``resume=RUN_DIR`` continue that run instead; with ``cluster`` (or a
-    ``TF_CONFIG`` naming several workers) data-parallel (see ``rnn_apps.training.loop.train``
-    for every argument)."""
+    ``TF_CONFIG`` naming several workers) data-parallel; ``callbacks``: Keras callbacks added
+    after the run's own (see ``rnn_apps.training.loop.train`` for every argument)."""
     from rnn_apps.training.distributed import cluster_from_env
     from rnn_apps.training.loop import train as train_loop
 
@@ -202,7 +203,7 @@ def train(task: Any = None, *, data: str | None = None, config: str | Path | Non
             check_run_dir(Path(run_dir) if run_dir is not None else default_run_dir(record.name))
     return train_loop(record, data=data, config=config, overrides=overrides, preset=preset, epochs=epochs,
                       batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume, console=console,
-                      cluster=cluster)
+                      cluster=cluster, callbacks=callbacks)
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, **options) -> dict:

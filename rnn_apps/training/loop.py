@@ -179,10 +179,12 @@ def create_run(plan: Plan, run_dir: Path | None) -> Path:
     return create_run_dir(Path(run_dir) if run_dir else default_run_dir(plan.task.name), write)
 
 
-def make_callbacks(plan: Plan, run: Path, console: Console, chief: bool = True) -> tuple[RichProgress, list]:
+def make_callbacks(plan: Plan, run: Path, console: Console, chief: bool = True,
+                   extra: Iterable = ()) -> tuple[RichProgress, list]:
     """Progress, the NaN guard (before anything saves), checkpoints with the history,
     TensorBoard logs (these two on the chief only), the output kind's own (resetting carried
-    states), time budget, early stopping."""
+    states), time budget, early stopping, then the caller's ``extra`` callbacks (e.g. a
+    tuning study's pruning)."""
     has_val = "val" in plan.datasets
     progress = RichProgress(console, plan.cfg.epochs, plan.steps_per_epoch)
     writers = [Checkpoints(run / "checkpoints", monitor="val_loss" if has_val else "loss", state=plan.state),
@@ -192,7 +194,7 @@ def make_callbacks(plan: Plan, run: Path, console: Console, chief: bool = True) 
         callbacks.append(TimeBudget(plan.cfg.time_budget))
     if plan.cfg.early_stopping > 0 and has_val:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=plan.cfg.early_stopping))
-    return progress, callbacks
+    return progress, [*callbacks, *extra]
 
 
 def fit(model: keras.Model, plan: Plan, callbacks: list, progress: RichProgress, run: Path,
@@ -272,7 +274,7 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
           overrides: Iterable[str] = (), preset: str | None = None, epochs: int | None = None,
           batch_size: int | None = None, seed: int | None = None, run_dir: str | Path | None = None,
           resume: str | Path | None = None, console: Console | None = None,
-          cluster: Cluster | None = None) -> Path:
+          cluster: Cluster | None = None, callbacks: Iterable = ()) -> Path:
     """Train ``task`` and return its run directory (``rnn_apps.train`` resolves task names).
 
     Args:
@@ -285,6 +287,7 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         cluster: train data-parallel under this ``Cluster`` (default: the one ``TF_CONFIG``
             names, if any; see ``rnn_apps.training.distributed``). ``batch_size`` is then
             per worker; the chief writes the run, the other workers join it.
+        callbacks: Keras callbacks run after the run's own (``make_callbacks``).
     """
     console = console or Console(stderr=True)
     cluster = cluster if cluster is not None else cluster_from_env()
@@ -353,7 +356,7 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
             if plan.splits.note:
                 console.print(plan.splits.note, soft_wrap=True, highlight=False)
 
-    progress, callbacks = make_callbacks(plan, run, console, chief)
+    progress, callbacks = make_callbacks(plan, run, console, chief, callbacks)
     seconds = fit(model, plan, callbacks, progress, run, cluster)
     budget = next((c for c in callbacks if isinstance(c, TimeBudget)), None)
     if budget and budget.stopped_at:
