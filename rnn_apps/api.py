@@ -201,9 +201,17 @@ def train(task: Any = None, *, data: str | None = None, config: str | Path | Non
         record = _task(task)
         if cluster is None or cluster.chief:  # before the data are read: fail fast where no run can be written
             check_run_dir(Path(run_dir) if run_dir is not None else default_run_dir(record.name))
-    return train_loop(record, data=data, config=config, overrides=overrides, preset=preset, epochs=epochs,
-                      batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume, console=console,
-                      cluster=cluster, callbacks=callbacks)
+    from rnn_apps.task import NotStreamed
+
+    try:
+        return train_loop(record, data=data, config=config, overrides=overrides, preset=preset, epochs=epochs,
+                          batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume, console=console,
+                          cluster=cluster, callbacks=callbacks)
+    except NotStreamed as exc:
+        from rnn_apps.models import TASKS, get_task
+
+        streaming = ", ".join(sorted(name for name in TASKS if get_task(name).stream_examples is not None))
+        raise UserError(f"{exc}; the tasks that read files as a stream are {streaming}") from None
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, **options) -> dict:
