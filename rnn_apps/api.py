@@ -138,40 +138,10 @@ def _check_labels(path: Path, features: Any, model: Any) -> None:
                         f"{'unit' if classes == 1 else 'classes'}: a label file of another run, or a damaged one")
 
 
-# Longest prompt a language model reads and most tokens one call generates: beyond these a
-# request is a mistake (a file passed as a prompt, a length with extra zeros), not a wish.
-MAX_PROMPT_CHARS = 100_000
-MAX_NEW_TOKENS = 100_000
-MAX_SAMPLES = 1_000
-MAX_SEED = 2**32 - 1
-
-
-def check_prompt(prompt: Any, where: str = "the prompt") -> None:
-    """A prompt a language model can read in reasonable time; a longer one is a ``UserError``."""
-    if isinstance(prompt, str) and len(prompt) > MAX_PROMPT_CHARS:
-        raise UserError(f"{where} is {len(prompt):,} characters; a language model reads at most "
-                        f"{MAX_PROMPT_CHARS:,} (its state carries only so much: give the end of the text)")
-
-
-def checked_values(options: dict) -> dict:
-    """``options`` (predict/evaluate/generate settings) with their values checked where the
-    command line cannot: finite numbers, a seed in 0..2**32-1, a token budget, a file to draw into."""
-    import math
-
-    from rnn_apps.options import OPTIONS
-    from rnn_apps.runs import check_new_path
-
-    for name, value in options.items():
-        flag = OPTIONS[name].flag if name in OPTIONS else "--" + name.replace("_", "-")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UserError(f"{flag} must be a finite number, got {value}")
-        if name == "seed" and value is not None and not 0 <= value <= MAX_SEED:
-            raise UserError(f"{flag} must be between 0 and {MAX_SEED}, got {value}")
-        if name in ("max_length", "length") and value is not None and value > MAX_NEW_TOKENS:
-            raise UserError(f"{flag} must be at most {MAX_NEW_TOKENS:,}, got {value:,}")
-        if name in OPTIONS and OPTIONS[name].type == "path" and value is not None:
-            check_new_path(value, "file")
-    return options
+# The limits and value checks live with the option catalogue (TensorFlow-free, so the
+# on-device runtime uses them too); imported here under their old names.
+from rnn_apps.options import (MAX_NEW_TOKENS, MAX_PROMPT_CHARS, MAX_SAMPLES, MAX_SEED,  # noqa: E402,F401
+                              check_prompt, checked_values)
 
 
 def train(task: Any = None, *, data: str | None = None, config: str | Path | None = None,

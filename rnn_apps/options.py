@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from rnn_apps.errors import UserError
+
 
 @dataclasses.dataclass(frozen=True)
 class Option:
@@ -68,3 +70,38 @@ def checked(options: dict, allowed, command: str, what: str) -> dict:
     if wrong:
         raise UserError(f"{flags(wrong)}: not an option of {command} for {what}; its options: {flags(allowed)}")
     return given
+
+
+# Longest prompt a language model reads and most tokens one call generates: beyond these a
+# request is a mistake (a file passed as a prompt, a length with extra zeros), not a wish.
+MAX_PROMPT_CHARS = 100_000
+MAX_NEW_TOKENS = 100_000
+MAX_SAMPLES = 1_000
+MAX_SEED = 2**32 - 1
+
+
+def check_prompt(prompt: Any, where: str = "the prompt") -> None:
+    """A prompt a language model can read in reasonable time; a longer one is a ``UserError``."""
+    if isinstance(prompt, str) and len(prompt) > MAX_PROMPT_CHARS:
+        raise UserError(f"{where} is {len(prompt):,} characters; a language model reads at most "
+                        f"{MAX_PROMPT_CHARS:,} (its state carries only so much: give the end of the text)")
+
+
+def checked_values(options: dict) -> dict:
+    """``options`` (predict/evaluate/generate settings) with their values checked where the
+    command line cannot: finite numbers, a seed in 0..2**32-1, a token budget, a file to draw into."""
+    import math
+
+    from rnn_apps.runs import check_new_path
+
+    for name, value in options.items():
+        flag = OPTIONS[name].flag if name in OPTIONS else "--" + name.replace("_", "-")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{flag} must be a finite number, got {value}")
+        if name == "seed" and value is not None and not 0 <= value <= MAX_SEED:
+            raise UserError(f"{flag} must be between 0 and {MAX_SEED}, got {value}")
+        if name in ("max_length", "length") and value is not None and value > MAX_NEW_TOKENS:
+            raise UserError(f"{flag} must be at most {MAX_NEW_TOKENS:,}, got {value:,}")
+        if name in OPTIONS and OPTIONS[name].type == "path" and value is not None:
+            check_new_path(value, "file")
+    return options

@@ -187,7 +187,7 @@ class LiteModel:
     def checked(self, options: dict) -> dict:
         """The options given (not None); one this export does not take, or a value out of
         range, is a ``UserError``."""
-        from rnn_apps.api import checked_values
+        from rnn_apps.options import checked_values
 
         return checked_values(checked(options, self.predict_options, "predict", f"a {self.task} TFLite export"))
 
@@ -270,7 +270,7 @@ class LanguageModel(LiteModel):
         return texts
 
     def predict(self, inputs: list, **options) -> list[dict]:
-        from rnn_apps.api import check_prompt
+        from rnn_apps.options import check_prompt
 
         options = {**self.output.settings["defaults"], **self.checked(options)}
         for i, row in enumerate(self.rows(inputs)):
