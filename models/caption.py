@@ -27,8 +27,10 @@ TSV (several lines per image: Flickr8k), the COCO captions JSON (``images`` +
 """
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
+import os
 import random
 from pathlib import Path
 from typing import Literal
@@ -45,6 +47,7 @@ from rnn_apps.errors import UserError
 from rnn_apps.layers.attention import AttendingCell, DoublyStochastic
 from rnn_apps.layers.cnn import grid_sequence, image_encoder
 from rnn_apps.layers.recurrent import recurrent_stack, state_names
+from rnn_apps.layers.relation import GridCoordinates
 from rnn_apps.outputs.sequence import END, START, Networks, TokenSequence
 from rnn_apps.task import Features, Task
 
@@ -59,17 +62,22 @@ class CaptionConfig(VisionConfig, RecurrentConfig, TrainConfig):
     doubly_stochastic: float = setting(0.0, "weight of Show-Attend-Tell's penalty pushing every location to be "
                                             "attended about once over the caption (0 = off)", min=0)
     attention_units: int = setting(64, "hidden size of the attention score", min=1)
+    grid_positions: bool = setting(True, "append each grid cell's (x, y) in [-1, 1] to its features, so what the "
+                                         "decoder attends to says where it is")
     units: int = setting(128, "decoder hidden units", min=1)
     bidirectional: bool = setting(False, "must stay false: a decoder writes left to right")
     tokenizer: Literal["words", "chars", "subwords"] = setting("words", "caption tokens: words, characters or "
                                                                          "subwords (a SentencePiece model)")
-    lowercase: bool = setting(True, "lower-case captions")
+    lowercase: bool = setting(False, "lower-case captions (default: keep the data's case, which BLEU against "
+                                     "the references counts)")
     vocab_size: int = setting(5000, "caption vocabulary cap (incl. padding, unknown, start, end)", min=5)
     max_length: int = setting(20, "caption tokens kept; decoding stops after this many + 1", min=1)
     epochs: int = setting(20, "passes over the training captions", min=1)
     learning_rate: float = setting(3e-3, "optimizer step size", min=0)
     builtin_examples: int = setting(3000, "built-in images (each with several reference captions)", min=10)
     tfds_data_dir: str = setting("", "TensorFlow Datasets data dir for tfds: sources")
+    image_dir: str = setting("", "folder of the pictures a captions file names (default: looked up next to the "
+                                 "file: Images/, images/, Flicker8k_Dataset/, COCO's split folder, or beside it)")
 
     def __post_init__(self):
         if self.bidirectional:
@@ -98,7 +106,10 @@ def output(cfg: CaptionConfig) -> TokenSequence:
 
 def _encoder(cfg: CaptionConfig, image):
     """``image`` -> grid ``[b, L, D]``, its mask (all ones) and the decoder's initial states."""
-    grid = grid_sequence(image_encoder(cfg)(image))
+    features = image_encoder(cfg)(image)
+    # a mixed context z_t says what was looked at, not where: with positions it also carries the
+    # attended cells' (x, y), which "left of" / "above" need
+    grid = GridCoordinates(name="grid_positions")(features) if cfg.grid_positions else grid_sequence(features)
     v = keras.ops.mean(grid, axis=1)
     if cfg.image_conditioning in ("init", "both"):
         states = [keras.layers.Dense(cfg.units, activation="tanh", name=f"init_{n}")(v) for n in state_names(cfg)]
@@ -233,32 +244,109 @@ def nearest_captions(train: Examples, images: list) -> list[str]:
 
 # --- real data ----------------------------------------------------------------------------------
 
-def read_flickr(path: Path) -> Examples:
-    """``image<TAB>caption`` lines (several per image; a ``#n`` suffix on the image name, as
-    Flickr8k writes it, is dropped); images relative to the file, or in an ``Images`` folder."""
-    images, captions, origins = [], [], []
-    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
-        if not line.strip():
+# Where the pictures of a captions file usually are, beside it (or beside the folder that holds it):
+# Flickr8k's zip unpacks to Flicker8k_Dataset/ (sic), Kaggle's copy to Images/, others write images/.
+TSV_FOLDERS = ("Images", "images", "Flicker8k_Dataset", "Flickr8k_Dataset", "")
+# A captions file inside one of these folders has its pictures beside the folder (COCO's annotations/).
+HOLDERS = ("annotations", "flickr8k_text", "captions")
+
+
+class ImageFolders:
+    """Finds the picture a captions file names, in the same places for every layout.
+
+    ``folders`` are tried in order: ``image_dir`` alone when given, else each of
+    ``subfolders`` of the file's folder (and of its parent when the file sits in an
+    ``annotations/``-like folder), "" meaning that folder itself. Each folder is listed once
+    (a file of 40,000 captions of 8,000 pictures costs 8,000 look-ups, not 40,000 stats);
+    a name with a sub-path is checked directly.
+    """
+
+    def __init__(self, path: Path, subfolders: tuple[str, ...], image_dir: str = ""):
+        if image_dir:
+            folder = Path(image_dir).expanduser()
+            if not folder.is_dir():
+                raise UserError(f"image_dir: no such folder: {folder}")
+            self.folders = [folder]
+        else:
+            roots = [path.parent] + ([path.parent.parent] if path.parent.name.lower() in HOLDERS else [])
+            self.folders = list(dict.fromkeys(root / sub if sub else root for root in roots for sub in subfolders))
+        self._listed: dict[Path, set[str]] = {}
+
+    def _names(self, folder: Path) -> set[str]:
+        if folder not in self._listed:
+            try:
+                self._listed[folder] = {e.name for e in os.scandir(folder) if not e.is_dir()}
+            except OSError:  # absent or unreadable: nothing there
+                self._listed[folder] = set()
+        return self._listed[folder]
+
+    def find(self, name: str, origin: str) -> str:
+        """The path of picture ``name`` (as the file writes it); a ``UserError`` naming
+        ``origin`` and every folder tried when it is in none of them."""
+        for folder in self.folders:
+            if ("/" in name or "\\" in name) and (folder / name).is_file() or name in self._names(folder):
+                return str(folder / name)
+        tried = ", ".join(f"{f}/" for f in self.folders)
+        raise UserError(f"{origin}: no image {name} in {tried} (set image_dir=DIR to name the folder)")
+
+
+def _caption_lines(path: Path):
+    """``(line number, image name, caption)`` of a Flickr8k-style file: ``image<TAB>caption``
+    (Flickr8k.token.txt writes ``name.jpg#0``; the ``#n`` is dropped) or, after an
+    ``image,caption`` header (Kaggle's captions.txt), ``image,caption`` rows (the caption may
+    be quoted or hold more commas)."""
+    lines = read_text_file(path).splitlines()
+    comma = bool(lines) and lines[0].replace(" ", "").lower() == "image,caption"
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or comma and number == 1:
             continue
-        name, tab, caption = line.partition("\t")
-        if not tab or not caption.strip():
-            raise UserError(f"{path}:{number}: expected image<TAB>caption")
-        name = name.split("#")[0].strip()
-        folder = path.parent / "Images" if (path.parent / "Images" / name).exists() else path.parent
-        images.append(str(folder / name))
-        captions.append(caption.strip())
+        if comma:
+            fields = next(csv.reader([line]))
+            name, caption = (fields[0], ",".join(fields[1:])) if len(fields) > 1 else ("", "")
+            if not caption.strip():
+                raise UserError(f"{path}:{number}: expected image,caption (after the image,caption header)")
+        else:
+            name, tab, caption = line.partition("\t")
+            if not tab or not caption.strip():
+                raise UserError(f"{path}:{number}: expected image<TAB>caption")
+        yield number, name.split("#")[0].strip(), caption.strip()
+
+
+def read_flickr(path: Path, image_dir: str = "") -> Examples:
+    """Flickr8k-style captions (several lines per image, see ``_caption_lines``); images in
+    ``Images/``, ``images/``, ``Flicker8k_Dataset/`` or beside the file (``image_dir`` to say)."""
+    folders = ImageFolders(path, TSV_FOLDERS, image_dir)
+    images, captions, origins = [], [], []
+    for number, name, caption in _caption_lines(path):
+        images.append(folders.find(name, f"{path}:{number}"))
+        captions.append(caption)
         origins.append(f"{path}:{number}")
     if not images:
         raise UserError(f"{path}: no captions found (the file is empty)")
     return Examples({"image": images, "caption": captions}, origins)
 
 
-def read_coco(path: Path) -> Examples:
-    """COCO captions JSON: ``images`` (id, file_name) and ``annotations`` (image_id, caption);
-    images beside the file or in a folder next to it."""
+def _coco_id(value) -> str | None:
+    """An image id as a key: ``2``, ``2.0`` and ``"2"`` are one id; None when not an id."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def read_coco(path: Path, image_dir: str = "") -> Examples:
+    """COCO captions JSON: ``images`` (id, file_name) and ``annotations`` (image_id, caption).
+    Images in the split's folder named by the file (``captions_train2014.json`` ->
+    ``train2014/``), ``images/`` or beside it, next to the file or next to its ``annotations/``
+    folder (``image_dir`` to say)."""
     try:
         data = json.loads(read_text_file(path))
-        files = {image["id"]: image["file_name"] for image in data["images"]}
+        files = {_coco_id(image["id"]): image["file_name"] for image in data["images"]}
         annotations = data["annotations"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"{path}: not a COCO captions file with images and annotations ({exc})") from None
@@ -266,20 +354,23 @@ def read_coco(path: Path) -> Examples:
         raise UserError(f"{path}: not a COCO captions file (annotations is {json_type(annotations)}, not a list)")
     if not annotations:
         raise UserError(f"{path}: no captions found (the annotations list is empty)")
-    folders = [path.parent] + sorted(p for p in path.parent.iterdir() if p.is_dir())
+    split = path.stem.split("_", 1)[1] if path.stem.startswith("captions_") else ""
+    subfolders = (split, f"images/{split}", "images", "") if split else ("images", "")
+    folders = ImageFolders(path, subfolders, image_dir)
     images, captions = [], []
     for i, annotation in enumerate(annotations):
-        if not isinstance(annotation, dict) or not isinstance(annotation.get("caption"), str) or isinstance(
-                annotation.get("image_id"), (list, dict)):
+        if not isinstance(annotation, dict) or not isinstance(annotation.get("caption"), str) or \
+                _coco_id(annotation.get("image_id")) is None:
             raise UserError(f"{path}: annotation {i} needs image_id and caption (a string)")
-        if annotation.get("image_id") not in files:
-            raise UserError(f"{path}: annotation {i} names image_id {annotation.get('image_id')}, not in images")
-        name = files[annotation["image_id"]]
+        key = _coco_id(annotation["image_id"])
+        if key not in files:
+            raise UserError(f"{path}: annotation {i} names image_id {annotation['image_id']!r}, not in images")
+        if not annotation["caption"].strip():
+            raise UserError(f"{path}: annotation {i} (image_id {key}) has a blank caption")
+        name = files[key]
         if not isinstance(name, str):
-            raise UserError(f"{path}: image {annotation['image_id']} has a file_name that is {json_type(name)}, "
-                            f"not a string")
-        folder = next((f for f in folders if (f / name).exists()), path.parent)
-        images.append(str(folder / name))
+            raise UserError(f"{path}: image {key} has a file_name that is {json_type(name)}, not a string")
+        images.append(folders.find(name, f"{path}#annotation {i}"))
         captions.append(annotation["caption"].strip())
     return Examples({"image": images, "caption": captions}, [f"{path}#annotation {i}" for i in range(len(images))])
 
@@ -298,16 +389,19 @@ def load_examples(cfg: CaptionConfig, source: str | None) -> Examples:
         return Examples({"image": images, "caption": captions}, [f"{source}#{i}" for i in range(len(images))])
     path = Path(source)
     if path.suffix.lower() == ".json":
-        return read_coco(path)
+        return read_coco(path, cfg.image_dir)
     if path.suffix.lower() in (".tsv", ".txt", ".csv") and path.is_file():
         if path.suffix.lower() == ".csv":
             rows = read_records(path)
+            folders = ImageFolders(path, TSV_FOLDERS, cfg.image_dir)
             for origin, row in rows:
                 if "image" not in row or "caption" not in row:
                     raise UserError(f"{origin}: needs columns image and caption; found {', '.join(row)}")
-            return Examples({"image": [str(path.parent / r["image"]) for _, r in rows],
-                             "caption": [r["caption"] for _, r in rows]}, [o for o, _ in rows])
-        return read_flickr(path)
+                if not row["caption"].strip():
+                    raise UserError(f"{origin}: blank caption")
+            return Examples({"image": [folders.find(r["image"].strip(), o) for o, r in rows],
+                             "caption": [r["caption"].strip() for _, r in rows]}, [o for o, _ in rows])
+        return read_flickr(path, cfg.image_dir)
     raise UserError(f"{source}: give an image<TAB>caption .tsv/.txt, a COCO captions .json or tfds:coco_captions")
 
 

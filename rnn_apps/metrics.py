@@ -156,3 +156,23 @@ def sacrebleu_warnings_once() -> None:
     logger = logging.getLogger("sacrebleu")
     if not any(isinstance(f, OncePerMessage) for f in logger.filters):
         logger.addFilter(OncePerMessage())
+
+
+# --- generated text: diversity ------------------------------------------------------------------
+
+def caption_diversity(texts: Sequence[str]) -> dict:
+    """How varied generated sentences are: a decoder that collapses onto one sentence form
+    can still share many n-grams with the references (BLEU), so report beside it
+
+    * ``distinct_captions``: the number of different texts (of ``captions``), and their ratio;
+    * ``distinct_1`` / ``distinct_2``: distinct word unigrams / bigrams over all of them
+      (Li et al. 2016's distinct-n; words split on whitespace, case kept; 0 when there are none).
+    """
+    texts = [t.strip() for t in texts]
+    words = [t.split() for t in texts]
+    report: dict = {"captions": len(texts), "distinct_captions": len(set(texts)),
+                    "distinct_ratio": len(set(texts)) / len(texts) if texts else 0.0}
+    for n in (1, 2):
+        grams = [tuple(w[i:i + n]) for w in words for i in range(len(w) - n + 1)]
+        report[f"distinct_{n}"] = len(set(grams)) / len(grams) if grams else 0.0
+    return report

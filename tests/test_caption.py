@@ -119,6 +119,23 @@ def test_cli_predict_with_beam_and_attention_plot_and_evaluate(caption_run, tmp_
     assert (tmp_path / "att.png").read_bytes()[:4] == b"\x89PNG"
     report = json.loads(CliRunner().invoke(cli, ["evaluate", str(caption_run), "--json"]).output)
     assert {"bleu_1", "bleu_4", "references"} <= set(report) and report["references"] > report["examples"]
+    assert 1 <= report["distinct_captions"] <= report["examples"] and 0 < report["distinct_2"] <= 1
+
+
+def test_captions_keep_the_data_case_by_default():
+    """References are scored as written (sacreBLEU, cased): a lower-cased output loses every
+    capital "A" at the start of a Flickr8k or COCO caption."""
+    import tensorflow as tf
+
+    from rnn_apps.models.caption import output
+
+    out = output(resolve_config(CaptionConfig))
+    out.text.fit(["A Dog runs on the Grass .", "a dog"])
+    assert {"A", "a", "Dog", "dog"} <= set(out.text.id_tokens)
+    ids = out.text.ids(tf.constant(["A Dog runs on the Grass ."])).to_list()
+    assert out.texts(ids) == ["A Dog runs on the Grass."]
+    lowered = output(resolve_config(CaptionConfig, overrides=["lowercase=true"]))
+    assert "A" not in lowered.text.fit(["A Dog"]).vocab.id_tokens
 
 
 def test_beam_search_of_one_beam_equals_greedy_and_wider_beams_score_higher(caption_run):
@@ -171,3 +188,18 @@ def test_attention_writes_better_captions_than_the_image_vector_alone_or_the_nea
     streams = [[r[k] if k < len(r) else None for r in references] for k in range(max(map(len, references)))]
     bleu["nearest"] = BLEU().corpus_score(guesses, streams).score
     assert bleu["soft"] > bleu["none"] + 10 and bleu["soft"] > bleu["nearest"] + 10, bleu
+
+
+def test_the_attended_grid_carries_each_cells_position():
+    """With ``grid_positions`` the encoder's grid ends in each cell's (x, y), so a context mixed
+    from it says where the decoder looked; without, the grid is the CNN's features alone."""
+    from rnn_apps.models.caption import build_encoder
+
+    cfg = resolve_config(CaptionConfig, presets=PRESETS, preset="tiny")  # 24 px, two stride-2 layers: 6 x 6 cells
+    grid = build_encoder(cfg, None)(np.random.default_rng(0).random((2, 24, 24, 3)).astype("float32"))[0].numpy()
+    assert grid.shape == (2, 36, cfg.cnn_filters + 2)
+    xs, ys = grid[0, :, -2].reshape(6, 6), grid[1, :, -1].reshape(6, 6)
+    np.testing.assert_allclose(xs[0], np.linspace(-1, 1, 6), atol=1e-6)  # x grows along a row
+    np.testing.assert_allclose(ys[:, 0], np.linspace(-1, 1, 6), atol=1e-6)  # y grows down a column
+    plain = resolve_config(CaptionConfig, presets=PRESETS, preset="tiny", overrides=["grid_positions=false"])
+    assert build_encoder(plain, None).outputs[0].shape[-1] == cfg.cnn_filters

@@ -70,3 +70,16 @@ def test_sacrebleu_warnings_are_said_once_per_process(caplog):
             BLEU().corpus_score(hypotheses, references)
     detokenize = [r for r in caplog.records if "forgot to detokenize" in r.getMessage()]
     assert len(detokenize) == 1
+
+
+def test_caption_diversity_matches_hand_counts():
+    from rnn_apps.metrics import caption_diversity
+
+    report = caption_diversity(["a red circle", "a red circle ", "a blue square", "a"])
+    # texts: 3 distinct of 4; unigrams: a red circle a red circle a blue square a -> 10, distinct {a red circle
+    # blue square} = 5; bigrams: (a red)(red circle) x2, (a blue)(blue square) -> 6, distinct 4
+    assert report == {"captions": 4, "distinct_captions": 3, "distinct_ratio": 0.75, "distinct_1": 0.5,
+                      "distinct_2": pytest.approx(4 / 6)}
+    assert caption_diversity([]) == {"captions": 0, "distinct_captions": 0, "distinct_ratio": 0.0,
+                                     "distinct_1": 0.0, "distinct_2": 0.0}
+    assert caption_diversity(["A dog", "a dog"])["distinct_captions"] == 2  # case kept

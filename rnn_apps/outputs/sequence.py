@@ -26,7 +26,7 @@ from rnn_apps.decoding.settings import Decoding
 from rnn_apps.errors import UserError
 from rnn_apps.exporters.signatures import Signature
 from rnn_apps.layers.recurrent import copy_weights
-from rnn_apps.metrics import sacrebleu_warnings_once, sequence_cross_entropy
+from rnn_apps.metrics import caption_diversity, sacrebleu_warnings_once, sequence_cross_entropy
 from rnn_apps.task import Features
 
 START, END = "[START]", "[END]"
@@ -204,8 +204,9 @@ class TokenSequence:
                  length_penalty: float | None = None, max_length: int | None = None) -> dict:
         """Standard sacreBLEU and chrF of the output text against the references as they are in
         the data (cased, untokenized; Unicode NFC), with their signatures; BLEU-1..4 and CIDEr
-        where one source has several references; exact match; the teacher-forced loss and
-        token accuracy. ``bleu_lowercase`` is the case-insensitive BLEU, labelled as such."""
+        where one source has several references, with the outputs' diversity (distinct outputs,
+        distinct-1/-2: ``rnn_apps.metrics.caption_diversity``); exact match; the teacher-forced
+        loss and token accuracy. ``bleu_lowercase`` is the case-insensitive BLEU, labelled as such."""
         from sacrebleu.metrics import BLEU, CHRF
 
         sacrebleu_warnings_once()
@@ -238,6 +239,8 @@ class TokenSequence:
             for n in (1, 2, 3, 4):
                 report[f"bleu_{n}"] = BLEU(max_ngram_order=n).corpus_score(hypotheses, streams).score
             report.update(cider(hypotheses, references))
+            # a decoder that collapses onto a few sentences can still score BLEU: say how varied they are
+            report.update({k: v for k, v in caption_diversity(hypotheses).items() if k != "captions"})
         if decoding.beam > 1:
             report["mean_log_probability"] = float(np.mean([out["log_probability"] for out in outputs]))
         report["samples"] = [{"source": s if isinstance(s, str) else f"array {i + 1}", "reference": r[0],
