@@ -30,8 +30,9 @@ def frame_predictions(output, results: list[dict], inputs: list[str]) -> None:
     for r in results:
         table = Table("frames", "label", "mean confidence", title=escape(str(r[inputs[0]])))
         for s in r["segments"]:
-            confidence = sum(r["confidence"][s["start"]:s["end"]]) / (s["end"] - s["start"])
-            table.add_row(f"{s['start']}-{s['end'] - 1}", escape(s["label"]), f"{confidence:.2f}")
+            # segments name their first and last frame, both included (as segment label files do)
+            confidence = sum(r["confidence"][s["start"]:s["end"] + 1]) / (s["end"] - s["start"] + 1)
+            table.add_row(f"{s['start']}-{s['end']}", escape(s["label"]), f"{confidence:.2f}")
         out.print(table)
         if "plot" in r:
             err.print(f"wrote {r['plot']}")

@@ -1,27 +1,43 @@
 """Video frame classification: many-to-many, one label per frame (CNN + RNN).
 
-A CNN reads every frame on its own; a recurrent stack reads the frames' features in order
-and a softmax labels every frame:
+A CNN reads every frame together with what changed since the frame before; a recurrent
+stack reads the frames' features in order and a softmax labels every frame:
 
-    frames [b, T, H, W, C] -> TimeDistributed(CNN) -> flatten -> Dense -> (bi)RNN stack (masked)
-                          -> Dense softmax -> labels [b, T, classes]
+    frames [b, T, H, W, C] -> FrameDifference -> [b, T, H, W, 2C] (x_t and x_t - x_{t-1})
+        -> per-frame CNN -> flatten -> Dense -> (bi)RNN stack (masked) -> Dense softmax
+        -> labels [b, T, classes]
+
+Why the difference (``motion``, see ``rnn_apps.layers.motion``): a motion label belongs to
+a pair of frames. Fed frames alone, the RNN must compare features across steps, and its
+state carries a movement on into a short pause (a ``still`` frame right after a movement
+reads as the movement: 94.6 % per frame on moving-digit clips, nearly every error a
+``still`` frame). With the difference, a still frame is a blank picture and a direction is
+a local pattern, and the same clips reach 99-100 % (``benchmarks/real_video.py``).
+``motion: features`` appends the change of each frame's features instead (for CNN
+backbones that take RGB only); ``motion: none`` feeds frames alone.
 
 Clips of different lengths are padded and masked (``frames_mask``): padded frames count in
 neither the loss nor the accuracy. ``temporal: none`` drops the recurrent stack, which
-leaves a per-frame CNN: the baseline that shows what the RNN adds.
+leaves a per-frame CNN (with ``motion: none``, the single-frame baseline that shows what
+seeing time adds).
 
 The built-in clips show a small square moving on a grey field with a still circle beside
 it; the square moves left, right, up or down, or stays still, for a few frames at a time,
 and each frame is labelled with the motion that brought the square there. One frame shows
-where the square is, not where it is going, so a per-frame CNN cannot tell the labels
-apart; the RNN compares frames and can.
+where the square is, not where it is going, so a single-frame CNN cannot tell the labels
+apart; a model that compares frames can.
 
-Real data: a label file next to the clips (``--data labels.csv``), one of
-``clip,frame,label`` (a label per frame), ``clip,start_frame,end_frame,label`` (segments,
-frames numbered from 0, end included; frames in no segment get ``background_label``) or
-``clip,label`` (one label for the whole clip); or JSON lines ``{"clip": ..., "labels": [...]}``.
-Clips are video files (.mp4, .avi, .gif), .npy arrays or folders of frames, relative to
-the label file. TFDS video datasets with a clip label (``tfds:ucf101``) work too.
+Real data: a label file (``--data labels.csv``), one of ``clip,frame,label`` (a label per
+frame), ``clip,start_frame,end_frame,label`` (segments: first and last frame, numbered from
+0, both included; frames in no segment get ``background_label``) or ``clip,label`` (one
+label for the whole clip); or JSON lines ``{"clip": ..., "labels": [...]}``. Every frame
+has exactly one label (overlaps and repeats are refused). Clips are ``.npy`` arrays
+(uint8, or float 0..1), video files (.mp4, .avi, .gif) or folders of frame images, named
+either by path relative to the label file (``clips/a.mp4``) or by stem (``train_0000``),
+looked up with those extensions in ``clip_dir`` when set, else beside the label file and
+in its ``clips/``, ``videos/`` or ``frames/`` folder and their sub-folder named like a word
+of the label file's name (``labels_train.csv`` -> ``clips/train/``). TFDS video datasets
+with a clip label (``tfds:ucf101``) work too.
 """
 from __future__ import annotations
 
@@ -41,6 +57,7 @@ from rnn_apps.data.shapes import Shape, render
 from rnn_apps.data.vision import FramesInput
 from rnn_apps.errors import UserError
 from rnn_apps.layers.cnn import PerFrame, image_encoder
+from rnn_apps.layers.motion import FeatureDifference, FrameDifference
 from rnn_apps.layers.recurrent import recurrent_stack
 from rnn_apps.outputs.per_step import LabelPerStep
 from rnn_apps.task import Features, Task
@@ -54,11 +71,18 @@ class VideoConfig(VisionConfig, RecurrentConfig, TrainConfig):
     cnn_layers: int = setting(3, "3x3 stride-2 conv layers of the small conv net", min=1)
     temporal: Literal["rnn", "none"] = setting("rnn", "rnn: recurrent stack over frames; none: per-frame CNN "
                                                       "baseline")
+    motion: Literal["pixels", "features", "none"] = setting(
+        "pixels", "what the network sees of the change between frames (rnn_apps.layers.motion): pixels: each "
+                  "frame stacked with its difference from the previous frame before the CNN (small CNN only); "
+                  "features: each frame's features with their change from the previous frame before the RNN "
+                  "(any CNN); none: frames alone")
     frame_features: int = setting(64, "size of each frame's feature vector fed to the RNN", min=1)
     units: int = setting(64, "hidden units per recurrent layer (per direction)", min=1)
     max_frames: int = setting(64, "frames kept per clip (longer clips are cut)", min=1)
     epochs: int = setting(12, "passes over the training clips", min=1)
     batch_size: int = setting(16, "clips per mini-batch", min=1)
+    clip_dir: str = setting("", "folder of the clips a label file names (default: beside the label file, or in "
+                                "its clips/, videos/ or frames/ folder or their <split>/ sub-folder)")
     background_label: str = setting("background", "label of frames that no segment covers (segment files)")
     builtin_examples: int = setting(1200, "clips of the built-in data", min=10)
     tfds_data_dir: str = setting("", "TensorFlow Datasets data dir for tfds: sources")
@@ -81,9 +105,17 @@ def build_model(cfg: VideoConfig, features: Features) -> keras.Model:
     """``{frames [b, T, H, W, C], frames_mask [b, T]}`` -> ``[b, T, classes]`` probabilities."""
     frames = keras.Input((None, cfg.image_size, cfg.image_size, cfg.channels), name="frames")
     frames_mask = keras.Input((None,), name="frames_mask")
-    grid = PerFrame(image_encoder(cfg), name="frame_cnn")(frames)  # [b, T, h, w, D]
+    x, cnn_cfg = frames, cfg
+    if cfg.motion == "pixels":  # [b, T, H, W, 2C]: the frame and what changed since the last one
+        if cfg.cnn != "small":
+            raise UserError(f"motion=pixels stacks frames and their differences as channels, which the small CNN "
+                            f"reads but cnn {cfg.cnn} does not; set motion=features or motion=none")
+        x, cnn_cfg = FrameDifference(name="frame_difference")(x), dataclasses.replace(cfg, channels=2 * cfg.channels)
+    grid = PerFrame(image_encoder(cnn_cfg), name="frame_cnn")(x)  # [b, T, h, w, D]
     x = keras.layers.Reshape((-1, int(np.prod(grid.shape[2:]))), name="frame_flatten")(grid)  # keeps *where*
     x = keras.layers.Dense(cfg.frame_features, activation="relu", name="frame_features")(x)
+    if cfg.motion == "features":  # [b, T, 2F]: the features and their change since the last frame
+        x = FeatureDifference(name="feature_difference")(x)
     if cfg.temporal == "rnn":
         x = recurrent_stack(x, cfg, mask=keras.ops.greater(frames_mask, 0.5))
     if cfg.dropout > 0:
@@ -133,10 +165,16 @@ def generate_clips(n: int, seed: int, frames: tuple[int, int] = (16, 32)) -> Exa
 
 def read_clip_labels(source: str, cfg: VideoConfig) -> Examples:
     """Per-frame, segment or clip labels (see the module docstring), checked against each clip's
-    frame count; a mistake names the label file and line."""
+    frame count; a mistake names the label file and line.
+
+    Clips are found by :func:`rnn_apps.data.media.find_clip`: a path relative to the label
+    file, or a stem looked up in ``clip_dir`` or beside the label file and in its ``clips/``,
+    ``videos/`` or ``frames/`` folder (and their ``<split>/`` sub-folder). Every frame gets
+    exactly one label: a frame labelled twice, overlapping segments or a clip listed twice
+    (under two names, or twice in a clip- or JSON-lines file) are refused with both lines."""
     path = Path(source)
-    folder = path.parent
     rows = read_records(path)  # [(origin, {column: value})]
+    places = media.clip_places(path, cfg.clip_dir or None)
     clips: dict[str, dict] = {}
     for origin, row in rows:
         if "clip" not in row or not ({"label", "labels"} & set(row)):
@@ -145,32 +183,54 @@ def read_clip_labels(source: str, cfg: VideoConfig) -> Examples:
             raise UserError(f"{origin}: clip must be a file name (a string), got {json_type(row['clip'])}")
         clip = clips.setdefault(row["clip"], {"origin": origin, "rows": []})
         clip["rows"].append((origin, row))
-    examples, labels, origins = [], [], []
+    examples, labels, origins, seen = [], [], [], {}
     for name, clip in clips.items():
-        clip_path = media.check_clip(folder / name, clip["origin"])
+        clip_path = media.check_clip(media.find_clip(name, places, clip["origin"]), clip["origin"])
+        if (key := clip_path.resolve()) in seen:
+            raise UserError(f"{clip['origin']}: {name} is the clip {seen[key][0]} names at {seen[key][1]}; "
+                            f"give each clip one name")
+        seen[key] = (name, clip["origin"])
         frames = media.clip_length(clip_path)
-        labels.append(_frame_labels(clip["rows"], frames, name, cfg))
+        declared = media.declared_length(clip_path)
+        shown = name if declared in (None, frames) else \
+            f"{name} (a truncated video? it declares {declared} frames, {frames} decode)"
+        labels.append(_frame_labels(clip["rows"], frames, shown, cfg))
         examples.append(str(clip_path))
         origins.append(clip["origin"])
     return Examples({"frames": examples, "labels": labels}, origins)
 
 
 def _frame_labels(rows: list, frames: int, name: str, cfg: VideoConfig) -> list[str]:
+    """One label per frame of the clip ``name`` (``frames`` long) from its ``rows`` of the label file."""
     origin, first = rows[0]
+    if ("labels" in first or not ({"start_frame", "frame"} & set(first))) and len(rows) > 1:
+        raise UserError(f"{rows[1][0]}: {name} is listed again (first at {origin}); a clip-level or JSON lines "
+                        f"file gives each clip one line")
     if "labels" in first:  # JSON lines: the whole list
         if not isinstance(first["labels"], list):
             raise UserError(f"{origin}: labels must be a list of one label per frame, got {json_type(first['labels'])}")
         labels = [str(v) for v in first["labels"]]
-    elif "start_frame" in first:  # segments, end included
-        labels = [cfg.background_label] * frames
+    elif "start_frame" in first:  # segments, first and last frame included
+        labels, owner = [cfg.background_label] * frames, [None] * frames
         for where, row in rows:
             start, end = _int(_value(row, "start_frame", where), where), _int(_value(row, "end_frame", where), where)
             if not 0 <= start <= end < frames:
                 raise UserError(f"{where}: segment {start}-{end} is outside {name}'s {frames} frames (0-{frames - 1})")
+            if (taken := next((t for t in range(start, end + 1) if owner[t] is not None), None)) is not None:
+                raise UserError(f"{where}: segment {start}-{end} overlaps the segment at {owner[taken]} "
+                                f"(frame {taken} of {name} would get two labels)")
             labels[start:end + 1] = [str(_value(row, "label", where))] * (end - start + 1)
+            owner[start:end + 1] = [where] * (end - start + 1)
     elif "frame" in first:
-        by_frame = {_int(_value(row, "frame", where), where): str(_value(row, "label", where)) for where, row in rows}
-        labels = [by_frame.get(t) for t in range(max(len(by_frame), frames))]
+        by_frame: dict[int, tuple[str, str]] = {}
+        for where, row in rows:
+            t = _int(_value(row, "frame", where), where)
+            if not 0 <= t < frames:
+                raise UserError(f"{where}: frame {t} is outside {name}'s {frames} frames (0-{frames - 1})")
+            if t in by_frame:
+                raise UserError(f"{where}: frame {t} of {name} is labelled twice (first at {by_frame[t][1]})")
+            by_frame[t] = (str(_value(row, "label", where)), where)
+        labels = [by_frame[t][0] if t in by_frame else None for t in range(frames)]
     else:  # one label for the clip
         labels = [str(first["label"])] * frames
     if len(labels) != frames or None in labels:
@@ -187,9 +247,12 @@ def _value(row: dict, key: str, origin: str):
 
 
 def _int(value, origin: str) -> int:
+    """A frame number: an integer, or text or a JSON number that is one (``3``, ``"3"``, ``3.0``)."""
     try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UserError(f"{origin}: expected a frame number, got {value!r}") from None
 
 

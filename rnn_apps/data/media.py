@@ -184,12 +184,27 @@ def _npy_header(path: Path, where: str) -> np.ndarray:
     except (OSError, ValueError, EOFError) as exc:
         raise UserError(f"{where}: cannot read .npy ({_reason(exc)})") from None
     shape = list(clip.shape)
-    if not (clip.ndim == 3 or (clip.ndim == 4 and shape[-1] in (1, 3, 4))) or shape[0] == 0:
+    if not (clip.ndim == 3 or (clip.ndim == 4 and shape[-1] in (1, 3, 4))) or 0 in shape:
         raise UserError(f"{where}: expected a clip of shape [T, H, W] or [T, H, W, C] with C in 1/3/4 "
-                        f"and T > 0, got shape {shape}")
+                        f"and every size above 0, got shape {shape}")
     if clip.dtype != np.uint8 and not np.issubdtype(clip.dtype, np.floating):
         raise UserError(f"{where}: expected uint8 or float (0..1) values, got {clip.dtype} of shape {shape}")
     return clip
+
+
+def _check_float_range(clip: np.ndarray, where: str) -> None:
+    """A float clip must be finite and hold 0..1. Values in 0..255 are refused rather than
+    guessed: a dark 0..255 clip and a bright 0..1 clip overlap, so no rule on the values
+    can tell them apart, and clipping would turn the 0..255 clip white."""
+    if not np.isfinite(clip).all():
+        raise UserError(f"{where}: the clip holds NaN or infinite values")
+    low, high = float(clip.min()), float(clip.max())
+    if low < -_FLOAT_SLACK or high > 1 + _FLOAT_SLACK:
+        hint = "; divide by 255, or save it as uint8" if high <= 255 + _FLOAT_SLACK and low >= -_FLOAT_SLACK else ""
+        raise UserError(f"{where}: float clips must hold values in 0..1, this one holds {low:g}..{high:g}{hint}")
+
+
+_FLOAT_SLACK = 1e-3  # rounding error of a float clip computed in 0..1
 
 
 def check_clip(path: str | os.PathLike, origin: str | None = None, thorough: bool = False) -> Path:
@@ -217,8 +232,8 @@ def check_clip(path: str | os.PathLike, origin: str | None = None, thorough: boo
                                     f"is {sizes[0][0]}x{sizes[0][1]}")
     elif path.suffix.lower() == ".npy":
         clip = _npy_header(path, where)
-        if thorough and clip.dtype != np.uint8 and not np.isfinite(clip).all():
-            raise UserError(f"{where}: the clip holds NaN or infinite values")
+        if thorough and clip.dtype != np.uint8:
+            _check_float_range(clip, where)
     elif path.suffix.lower() not in VIDEO_SUFFIXES:
         raise UserError(f"{where}: not a clip; give a .npy file, a folder of frames or a "
                         f"{'/'.join(VIDEO_SUFFIXES)} video")
@@ -227,10 +242,64 @@ def check_clip(path: str | os.PathLike, origin: str | None = None, thorough: boo
     return path
 
 
+CLIP_SUFFIXES = (".npy", *VIDEO_SUFFIXES)  # what a clip named by its stem may end with
+CLIP_FOLDERS = ("clips", "videos", "frames")  # where clips usually sit beside a label file
+
+
+def clip_places(label_file: str | os.PathLike, clip_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The folders a label file's clip names are looked up in, in order.
+
+    Without ``clip_dir``: the label file's folder, then its ``clips/``, ``videos/`` and
+    ``frames/`` folders (those that exist); with ``clip_dir``: that folder alone. Each is
+    followed by its sub-folders named like a word of the label file's name, so that
+    ``labels_train.csv`` also looks in ``clips/train/`` (the split layout of most datasets),
+    and ``test.csv`` in ``clips/test/``."""
+    label_file = Path(label_file)
+    if clip_dir:
+        roots = [Path(clip_dir)]
+        if not roots[0].is_dir():
+            raise UserError(f"clip_dir: no such folder: {_where(clip_dir, None)}")
+    else:
+        roots = [label_file.parent, *(label_file.parent / name for name in CLIP_FOLDERS)]
+    words = set(re.split(r"[^a-z0-9]+", label_file.stem.lower())) - {""}
+    places = []
+    for root in roots:
+        if root.is_dir():
+            places.append(root)
+            places += [root / word for word in sorted(words) if (root / word).is_dir()]
+    return places
+
+
+def find_clip(name: str, places: list[Path], origin: str | None = None) -> Path:
+    """The clip a label file calls ``name``: a path (``a.mp4``, ``clips/b``) or a stem
+    (``train_0000``) that, in the first of ``places`` holding it, is a ``.npy`` file, an
+    ``.mp4``/``.avi``/``.gif`` video or a folder of frames. Two matches in one folder
+    (``x.npy`` and ``x.mp4``) are ambiguous and refused; nothing found names what was tried."""
+    stem = Path(name)
+    for place in places:
+        target = place / stem
+        if target.exists():  # named by path, or a frame folder
+            return target
+        found = [target.with_name(target.name + suffix) for suffix in CLIP_SUFFIXES + tuple(s.upper() for s in
+                                                                                           CLIP_SUFFIXES)]
+        found = [path for path in found if path.is_file()]
+        if len(found) > 1:
+            raise UserError(f"{_where(name, origin)}: ambiguous clip name, "
+                            f"{' and '.join(_where(p, None) for p in found)} both match; name the file")
+        if found:
+            return found[0]
+    tried = ", ".join(_where(place, None) for place in places) or "(no folder)"
+    raise UserError(f"{_where(name, origin)}: no such clip (looked for {name}, {name}"
+                    f"{{{','.join(CLIP_SUFFIXES)}}} or a frame folder {name}/ in {tried}; "
+                    f"--set clip_dir=DIR names the clips' folder)")
+
+
 def clip_length(path: str | os.PathLike, origin: str | None = None) -> int:
-    """Frames in a clip, T, without decoding pictures. For ``.mp4``/``.avi`` this is the
-    count the container declares, which a badly written file may get wrong: the length of
-    :func:`read_clip`'s array is the truth."""
+    """Frames in a clip, T: the length of :func:`read_clip`'s array. Folders and ``.npy``
+    files are counted without decoding pictures; ``.mp4``/``.avi`` are decoded once (and the
+    count remembered while the file is unchanged), because the count a container declares
+    is wrong for a truncated or badly written file, and labels must match the frames the
+    training pipeline will see (see :func:`declared_length`)."""
     path = check_clip(path, origin)
     if path.is_dir():
         return len(_frame_names(path, ""))
@@ -242,23 +311,41 @@ def clip_length(path: str | os.PathLike, origin: str | None = None) -> int:
                 return getattr(image, "n_frames", 1)
         except _DECODE_ERRORS as exc:
             raise UserError(f"{_where(path, origin)}: cannot decode GIF ({_reason(exc)})") from None
-    cv2 = _cv2(_where(path, origin))
-    capture = cv2.VideoCapture(str(path))
-    declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
-    capture.release()
-    if declared <= 0 and not (declared := len(_read_video(path, _where(path, origin)))):
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _DECODED_LENGTHS:
+        _DECODED_LENGTHS[key] = len(_read_video(path, _where(path, origin)))
+    if not _DECODED_LENGTHS[key]:
         raise UserError(f"{_where(path, origin)}: no frames could be decoded (corrupt or unsupported video)")
-    return declared
+    return _DECODED_LENGTHS[key]
+
+
+_DECODED_LENGTHS: dict[tuple, int] = {}  # (path, mtime, size) -> frames decoded
+
+
+def declared_length(path: str | os.PathLike) -> int | None:
+    """The frame count an ``.mp4``/``.avi`` container declares (None for other clips, or
+    when it declares none): what a message shows beside :func:`clip_length` when a video
+    decodes fewer frames than it claims."""
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() not in (".mp4", ".avi"):
+        return None
+    capture = _cv2(str(path)).VideoCapture(str(path))
+    try:
+        declared = int(capture.get(_cv2(str(path)).CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    return declared if declared > 0 else None
 
 
 def _read_npy(path: Path, where: str) -> np.ndarray:
-    """``[T, H, W, C]`` uint8 from a checked ``.npy``: floats 0..1 are rounded to 0..255."""
+    """``[T, H, W, C]`` uint8 from a checked ``.npy``: floats 0..1 are rounded to 0..255
+    (other ranges are refused, see :func:`_check_float_range`)."""
     clip = np.array(_npy_header(path, where))
     clip = clip[..., None] if clip.ndim == 3 else clip
     if clip.dtype == np.uint8:
         return clip
-    if not np.isfinite(clip).all():
-        raise UserError(f"{where}: the clip holds NaN or infinite values")
+    _check_float_range(clip, where)
     return np.rint(np.clip(clip, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 

@@ -344,7 +344,7 @@ class FrameLabeler(LiteModel):
             probs = self.call("label_frames", **arrays)["probabilities"][0][: int(arrays[f"{name}_mask"].sum())]
             frame_labels = [labels[k] for k in probs.argmax(-1)]
             result = {name: row[name] if isinstance(row[name], str) else f"array {i + 1}", "labels": frame_labels,
-                      "segments": [{"label": lab, "start": s, "end": e} for lab, s, e in segments(frame_labels)],
+                      "segments": [{"label": lab, "start": s, "end": e - 1} for lab, s, e in segments(frame_labels)],
                       "confidence": [round(float(p), 4) for p in probs.max(-1)]}
             if plot is not None:
                 from rnn_apps.plots import plot_frame_labels

@@ -6,7 +6,8 @@ step gets weight 0 (Keras sample weights), so padding counts in neither the loss
 accuracy. ``evaluate`` gives per-frame accuracy and per-class F1, and what action
 segmentation papers report: the segmental edit score, F1@IoU 0.1/0.25/0.5 and clip
 accuracy by majority vote. ``predict`` gives each frame's label, the runs of equal
-labels as segments, and optionally a strip of frames with their labels (``--plot``).
+labels as segments (first and last frame, both included, as in segment label files),
+and optionally a strip of frames with their labels (``--plot``).
 """
 from __future__ import annotations
 
@@ -90,8 +91,13 @@ class LabelPerStep:
         return out
 
     def predict(self, model: keras.Model, features: Features, inputs: list, plot: str | Path | None = None) -> list[dict]:
-        """Each input with its frame ``labels``, their ``segments`` (label, start, end exclusive)
-        and each frame's ``confidence``; with ``plot`` a PNG strip per clip."""
+        """Each input with its frame ``labels``, their ``segments`` and each frame's
+        ``confidence``; with ``plot`` a PNG strip per clip.
+
+        A segment is ``{"label", "start", "end"}`` with ``start`` and ``end`` the first and the
+        last frame of the run, both included and numbered from 0: the convention of the
+        segment label files (``clip,start_frame,end_frame,label``) and of the table ``predict``
+        prints (``0-7`` is frames 0 to 7, eight frames). The TFLite runtime returns the same."""
         examples = features.as_examples(inputs)
         results = []
         for i, probs in enumerate(self.probabilities(model, features, examples)):
@@ -99,7 +105,7 @@ class LabelPerStep:
             labels = [self.labels.labels[k] for k in best]
             results.append({self.input: examples[self.input][i] if isinstance(examples[self.input][i], str)
                             else f"array {i + 1}", "labels": labels,
-                            "segments": [{"label": label, "start": s, "end": e} for label, s, e in segments(labels)],
+                            "segments": [{"label": label, "start": s, "end": e - 1} for label, s, e in segments(labels)],
                             "confidence": [round(float(p), 4) for p in probs.max(-1)]})
         if plot is not None:
             from rnn_apps.plots import plot_frame_labels

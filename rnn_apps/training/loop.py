@@ -34,8 +34,8 @@ from rnn_apps.errors import Interrupted, UserError
 from rnn_apps.runs import (RUN_FILE, create_run_dir, default_run_dir, load_model, new_run_meta, read_json_file,
                            read_run, write_json)
 from rnn_apps.task import Features, Task, model_inputs
-from rnn_apps.training.callbacks import (Checkpoints, NaNGuard, NonFiniteError, RichProgress, StopOnInterrupt,
-                                         TimeBudget)
+from rnn_apps.training.callbacks import (Checkpoints, HParams, NaNGuard, NonFiniteError, RichProgress,
+                                         StopOnInterrupt, TimeBudget)
 from rnn_apps.training.distributed import Cluster, cluster_from_env, fit_distributed, wait_for_run
 from rnn_apps.training.optimizers import optimizer_for
 
@@ -79,7 +79,7 @@ class Plan:
         return steps if steps > 0 else math.ceil(len(self.splits["train"]) / (self.batch_size or self.cfg.batch_size))
 
 
-PATH_KEYS = ("val_data", "test_data", "embeddings", "cnn_weights")  # config keys naming files
+PATH_KEYS = ("val_data", "test_data", "embeddings", "cnn_weights", "clip_dir")  # config keys naming files
 
 
 def data_source(data: str | None) -> str | None:
@@ -182,13 +182,14 @@ def create_run(plan: Plan, run_dir: Path | None) -> Path:
 def make_callbacks(plan: Plan, run: Path, console: Console, chief: bool = True,
                    extra: Iterable = ()) -> tuple[RichProgress, list]:
     """Progress, the NaN guard (before anything saves), checkpoints with the history,
-    TensorBoard logs (these two on the chief only), the output kind's own (resetting carried
-    states), time budget, early stopping, then the caller's ``extra`` callbacks (e.g. a
+    TensorBoard logs and HParams (these three on the chief only), the output kind's own (resetting
+    carried states), time budget, early stopping, then the caller's ``extra`` callbacks (e.g. a
     tuning study's pruning)."""
     has_val = "val" in plan.datasets
     progress = RichProgress(console, plan.cfg.epochs, plan.steps_per_epoch)
     writers = [Checkpoints(run / "checkpoints", monitor="val_loss" if has_val else "loss", state=plan.state),
-               keras.callbacks.TensorBoard(log_dir=str(run / "logs"), write_graph=False)] if chief else []
+               keras.callbacks.TensorBoard(log_dir=str(run / "logs"), write_graph=False),
+               HParams(run / "logs", plan.cfg, run.name)] if chief else []
     callbacks = [progress, NaNGuard(), *writers, *plan.features.output.callbacks()]
     if plan.cfg.time_budget > 0:
         callbacks.append(TimeBudget(plan.cfg.time_budget))
