@@ -11,6 +11,7 @@ import sys
 import click
 
 from rnn_apps.cli.common import CONTEXT, VERBOSE, Group, quiet_native_logs
+from rnn_apps.cli.compare import compare
 from rnn_apps.cli.diagnose import diagnose
 from rnn_apps.cli.evaluate import evaluate
 from rnn_apps.cli.export import export
@@ -19,6 +20,7 @@ from rnn_apps.cli.info import info, plot
 from rnn_apps.cli.predict import predict
 from rnn_apps.cli.tasks import config, tasks
 from rnn_apps.cli.train import train
+from rnn_apps.cli.tune import tune
 
 
 @click.group(cls=Group, context_settings=CONTEXT)
@@ -37,10 +39,12 @@ def cli(verbose):
       rnn-apps generate RUN --prompt "ROSA:" sample text from it, streamed
       rnn-apps train translate               an encoder-decoder with attention
       rnn-apps predict RUN "the dog saw a cat ." --beam 4 --attention-plot att.png
+      rnn-apps tune sentiment --space space.yaml --study-dir runs/tune   search settings
+      rnn-apps compare RUN RUN ...           runs side by side (compare.html)
     """
 
 
-for command in (tasks, config, train, evaluate, predict, generate, info, export, plot, diagnose):
+for command in (tasks, config, train, tune, compare, evaluate, predict, generate, info, export, plot, diagnose):
     cli.add_command(command)
 
 

@@ -1,4 +1,4 @@
-"""Keras callbacks for training: rich progress, atomic checkpoints, a NaN guard, Ctrl-C."""
+"""Keras callbacks for training: rich progress, atomic checkpoints, TensorBoard HParams, a NaN guard, Ctrl-C."""
 from __future__ import annotations
 
 import math
@@ -102,6 +102,46 @@ def write_history(run: Path, history: dict[str, list]) -> None:
     rows = zip(*(history[k] for k in keys))
     write_text(run / "history.csv", ",".join(["epoch", *keys]) + "\n" + "".join(
         ",".join([str(i), *("" if v is None else repr(v) for v in row)]) + "\n" for i, row in enumerate(rows)))
+
+
+class HParams(keras.callbacks.Callback):
+    """The run's config as a TensorBoard HParams summary in ``RUN/logs``, so that
+    ``tensorboard --logdir runs`` lists every run by its settings beside its epoch metrics
+    (the ``epoch_<metric>`` scalars Keras writes to ``logs/train`` and ``logs/validation``).
+
+    The session (the config's scalar values) is written when training begins; the
+    experiment's metric list after the first epoch, when the logged names are known."""
+
+    def __init__(self, log_dir: Path, cfg, name: str):
+        super().__init__()
+        import dataclasses
+
+        self.log_dir, self.name, self.described = str(log_dir), name, False
+        self.values = {k: v for k, v in dataclasses.asdict(cfg).items() if isinstance(v, (bool, int, float, str))}
+
+    def _write(self, write) -> None:
+        import tensorflow as tf
+
+        writer = tf.summary.create_file_writer(self.log_dir)
+        with writer.as_default():
+            write()
+        writer.close()
+
+    def on_train_begin(self, logs=None):
+        from tensorboard.plugins.hparams import api as hp
+
+        self._write(lambda: hp.hparams(self.values, trial_id=self.name))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.described:
+            return
+        from tensorboard.plugins.hparams import api as hp
+
+        names = sorted({k.removeprefix("val_") for k in (logs or {})})
+        metrics = [hp.Metric(f"epoch_{name}", group=group, display_name=f"{name} ({group})")
+                   for name in names for group in ("train", "validation")]
+        self._write(lambda: hp.hparams_config(hparams=[hp.HParam(k) for k in self.values], metrics=metrics))
+        self.described = True
 
 
 class NonFiniteError(RuntimeError):
