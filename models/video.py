@@ -191,10 +191,14 @@ def read_clip_labels(source: str, cfg: VideoConfig) -> Examples:
                             f"give each clip one name")
         seen[key] = (name, clip["origin"])
         frames = media.clip_length(clip_path)
-        declared = media.declared_length(clip_path)
-        shown = name if declared in (None, frames) else \
-            f"{name} (a truncated video? it declares {declared} frames, {frames} decode)"
-        labels.append(_frame_labels(clip["rows"], frames, shown, cfg))
+        try:
+            labels.append(_frame_labels(clip["rows"], frames, name, cfg))
+        except UserError as exc:  # say so when the video claims more frames than decode
+            declared = media.declared_length(clip_path)
+            if declared in (None, frames):
+                raise
+            raise UserError(f"{exc} ({name} declares {declared} frames but only {frames} decode: "
+                            f"a truncated or damaged video?)") from None
         examples.append(str(clip_path))
         origins.append(clip["origin"])
     return Examples({"frames": examples, "labels": labels}, origins)

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from rnn_apps.data.media import (check_clip, check_image, clip_length, read_clip, read_image,
-                                 resize_bilinear, to_float)
+from rnn_apps.data.media import (check_clip, check_image, clip_length, clip_places, declared_length, find_clip,
+                                 read_clip, read_image, resize_bilinear, to_float)
 from rnn_apps.errors import UserError
 
 RNG = np.random.default_rng(0)
@@ -225,6 +225,71 @@ def test_malformed_clips_name_file(tmp_path):
     pytest.importorskip("cv2")
     assert "corrupt.mp4: no frames could be decoded" in user_error(read_clip, tmp_path / "corrupt.mp4")
     assert "corrupt.mp4: no frames could be decoded" in user_error(clip_length, tmp_path / "corrupt.mp4")
+
+
+def test_zero_size_npy_clips_are_refused_before_decoding(tmp_path):
+    """A ``[5, 0, 16, 1]`` clip passed the header check and crashed resizing (or hung training)."""
+    for shape in ([5, 0, 16, 1], [5, 16, 0], [3, 4, 4, 0]):
+        np.save(tmp_path / "z.npy", np.zeros(shape, np.uint8))
+        for read in (check_clip, clip_length, read_clip):
+            message = user_error(read, tmp_path / "z.npy", origin="clips.csv:4")
+            assert message.startswith(f"clips.csv:4: {tmp_path / 'z.npy'}: expected a clip of shape"), message
+            assert f"got shape {shape}" in message
+
+
+def test_float_clips_outside_0_1_are_refused_not_clipped(tmp_path):
+    """Floats in 0..255 were clipped to 1.0 (white frames); they are refused, naming the file."""
+    frames = RNG.integers(0, 256, (3, 4, 5, 1)).astype(np.float32)
+    np.save(tmp_path / "f255.npy", frames)
+    for read in (read_clip, lambda p, origin: check_clip(p, origin, thorough=True)):
+        message = user_error(read, tmp_path / "f255.npy", origin="clips.csv:2")
+        assert message.startswith(f"clips.csv:2: {tmp_path / 'f255.npy'}: float clips must hold values in 0..1")
+        assert "divide by 255" in message
+    np.save(tmp_path / "neg.npy", np.full((2, 3, 3), -0.5, np.float32))
+    message = user_error(read_clip, tmp_path / "neg.npy")
+    assert "holds -0.5..-0.5" in message and "divide" not in message
+    np.save(tmp_path / "ok.npy", frames / 255 + 1e-6)  # rounding error of a 0..1 clip is fine
+    np.testing.assert_array_equal(read_clip(tmp_path / "ok.npy", 1), frames.astype(np.uint8))
+
+
+def test_a_truncated_video_counts_the_frames_it_decodes(tmp_path):
+    """An .avi cut short still declares 12 frames; its length is what decodes (as training sees it)."""
+    cv2 = pytest.importorskip("cv2")
+    writer = cv2.VideoWriter(str(tmp_path / "v.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 32), isColor=True)
+    for _ in range(12):
+        writer.write(RNG.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    writer.release()
+    data = (tmp_path / "v.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: int(len(data) * 0.7)])
+    assert clip_length(tmp_path / "v.avi") == 12 and declared_length(tmp_path / "v.avi") == 12
+    assert declared_length(tmp_path / "cut.avi") == 12
+    assert clip_length(tmp_path / "cut.avi") == len(read_clip(tmp_path / "cut.avi")) < 12
+    assert declared_length(tmp_path / "v.npy") is None
+
+
+def test_find_clip_by_path_or_stem_and_what_it_tried(tmp_path):
+    (tmp_path / "clips" / "train").mkdir(parents=True)
+    (tmp_path / "clips" / "test").mkdir()
+    (tmp_path / "videos").mkdir()
+    np.save(tmp_path / "clips" / "train" / "0001.npy", np.zeros((2, 4, 4), np.uint8))
+    np.save(tmp_path / "clips" / "test" / "0001.npy", np.zeros((3, 4, 4), np.uint8))
+    (tmp_path / "videos" / "walk.MP4").write_bytes(b"x")
+    (tmp_path / "clips" / "frames_of_a").mkdir()
+    train = clip_places(tmp_path / "labels_train.csv")
+    assert train == [tmp_path, tmp_path / "clips", tmp_path / "clips" / "train", tmp_path / "videos"]
+    assert find_clip("0001", train) == tmp_path / "clips" / "train" / "0001.npy"
+    assert find_clip("0001", clip_places(tmp_path / "test.csv")) == tmp_path / "clips" / "test" / "0001.npy"
+    assert find_clip("walk", train) == tmp_path / "videos" / "walk.MP4"
+    assert find_clip("frames_of_a", train) == tmp_path / "clips" / "frames_of_a"
+    assert find_clip("clips/test/0001.npy", train) == tmp_path / "clips" / "test" / "0001.npy"  # by path
+    assert find_clip("clips/test/0001", train) == tmp_path / "clips" / "test" / "0001.npy"
+    message = user_error(find_clip, "0002", train, "labels_train.csv:3")
+    assert message.startswith("labels_train.csv:3: 0002: no such clip (looked for 0002, 0002{.npy,.mp4,.avi,.gif}")
+    assert f"{tmp_path / 'clips' / 'train'}" in message and "clip_dir" in message
+    (tmp_path / "clips" / "train" / "0001.gif").write_bytes(b"GIF89a")
+    assert "ambiguous" in user_error(find_clip, "0001", train)
+    assert clip_places(tmp_path / "test.csv", tmp_path / "clips") == [tmp_path / "clips", tmp_path / "clips" / "test"]
+    assert "clip_dir: no such folder" in user_error(clip_places, tmp_path / "x.csv", tmp_path / "nope")
 
 
 def test_import_loads_neither_tensorflow_nor_keras():

@@ -11,6 +11,9 @@ import rnn_apps
 from rnn_apps.cli.main import cli
 from rnn_apps.config import resolve_config
 from rnn_apps.errors import UserError
+from rnn_apps.data import media
+from rnn_apps.data.text import LabelVocabulary
+from rnn_apps.layers.motion import FeatureDifference, FrameDifference
 from rnn_apps.models.video import MOTIONS, PRESETS, TASK, VideoConfig, generate_clips, load_examples
 
 
@@ -92,12 +95,73 @@ def test_label_files_per_frame_segments_clip_and_jsonl(tmp_path):
     ("clip,frame,label\na.npy,one,x\n", r"labels.csv:2: expected a frame number, got 'one'"),
     ("clip,frame,label\na.npy,0\n", r"labels.csv:2: expected 3 columns"),
     ("video,label\na.npy,x\n", r"labels.csv:2: needs columns clip and label"),
+    # every frame gets one label: overlaps and repeats are refused, naming both lines
+    ("clip,start_frame,end_frame,label\na.npy,0,3,walk\na.npy,3,5,run\n",
+     r"labels.csv:3: segment 3-5 overlaps the segment at .*labels.csv:2 \(frame 3 of a.npy would get two labels\)"),
+    ("clip,start_frame,end_frame,label\na.npy,2,4,walk\na.npy,0,9,run\n", r"labels.csv:3: segment 0-9 overlaps"),
+    ("clip,frame,label\na.npy,0,x\na.npy,1,y\na.npy,0,z\n",
+     r"labels.csv:4: frame 0 of a.npy is labelled twice \(first at .*labels.csv:2\)"),
+    ("clip,frame,label\na.npy,0,x\na.npy,-1,y\n", r"labels.csv:3: frame -1 is outside a.npy's 1\d frames"),
+    ("clip,frame,label\na.npy,1.5,x\n", r"labels.csv:2: expected a frame number, got '1.5'"),
+    ("clip\tlabel\na.npy\twave\nc.mp4\tclap\na.npy\tjump\n",
+     r"labels.tsv:4: a.npy is listed again \(first at .*labels.tsv:2\)"),
+    ("clip,label\na.npy,wave\na,jump\n", r"labels.csv:3: a is the clip a.npy names at .*labels.csv:2"),
 ])
 def test_bad_label_files_name_file_and_line(tmp_path, content, message):
     write_clips(tmp_path)
-    (tmp_path / "labels.csv").write_text(content)
+    name = "labels.tsv" if "\t" in content else "labels.csv"
+    (tmp_path / name).write_text(content)
     with pytest.raises(UserError, match=message):
+        load_examples(resolve_config(VideoConfig), str(tmp_path / name))
+
+
+def test_a_truncated_video_does_not_train_against_its_declared_frames(tmp_path):
+    """An .avi that declares 12 frames but decodes fewer: the labels for 12 are refused, naming it."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(tmp_path / "full.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 32), isColor=True)
+    for frame in generate_clips(1, seed=2, frames=(12, 12))["frames"][0]:
+        writer.write(np.repeat(frame, 3, axis=-1))
+    writer.release()
+    data = (tmp_path / "full.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: int(len(data) * 0.7)])
+    (tmp_path / "labels.csv").write_text("clip,frame,label\n" + "".join(f"cut.avi,{t},x\n" for t in range(12)))
+    with pytest.raises(UserError, match=r"labels.csv:\d+: frame \d is outside cut.avi's \d frames \(0-\d\) "
+                                        r"\(cut.avi declares 12 frames but only \d decode: a truncated or damaged "
+                                        r"video\?\)$"):
         load_examples(resolve_config(VideoConfig), str(tmp_path / "labels.csv"))
+    (tmp_path / "labels.csv").write_text("clip,label\ncut.avi,x\n")  # a clip label: one per decoded frame
+    read = load_examples(resolve_config(VideoConfig), str(tmp_path / "labels.csv"))
+    assert len(read["labels"][0]) == len(media.read_clip(tmp_path / "cut.avi")) < 12
+
+
+def test_motion_layers_give_the_change_since_the_previous_frame():
+    frames = np.random.default_rng(0).random((2, 5, 4, 4, 1)).astype("float32")
+    out = np.asarray(FrameDifference()(frames))
+    assert out.shape == (2, 5, 4, 4, 2)
+    np.testing.assert_array_equal(out[..., 0], frames[..., 0])
+    np.testing.assert_array_equal(out[:, 0, ..., 1], 0)  # nothing moved before the first frame
+    np.testing.assert_allclose(out[:, 1:, ..., 1], frames[:, 1:, ..., 0] - frames[:, :-1, ..., 0], atol=1e-7)
+    features = frames.reshape(2, 5, 16)
+    out = np.asarray(FeatureDifference()(features))
+    assert out.shape == (2, 5, 32)
+    np.testing.assert_allclose(out[:, 1:, 16:], features[:, 1:] - features[:, :-1], atol=1e-7)
+
+
+@pytest.mark.parametrize("motion", ["pixels", "features", "none"])
+def test_each_motion_setting_builds_and_a_backbone_needs_features(motion):
+    cfg = resolve_config(VideoConfig, presets=PRESETS, preset="tiny", overrides=[f"motion={motion}"])
+    features = TASK.features(cfg)
+    features.output.labels = LabelVocabulary.fit(["left", "still"])
+    model = TASK.build_model(cfg, features)
+    assert ("frame_difference" in [layer.name for layer in model.layers]) == (motion == "pixels")
+    assert ("feature_difference" in [layer.name for layer in model.layers]) == (motion == "features")
+    probs = model([np.zeros((1, 3, 16, 16, 1), "float32"), np.ones((1, 3), "float32")])
+    assert probs.shape == (1, 3, 2)
+    if motion == "pixels":
+        backbone = resolve_config(VideoConfig, overrides=["cnn=MobileNetV2", "channels=3"])
+        with pytest.raises(UserError, match="motion=pixels .* set motion=features or motion=none"):
+            TASK.build_model(backbone, features)
 
 
 def test_cli_train_predict_evaluate_on_clip_files(tmp_path):
@@ -116,6 +180,13 @@ def test_cli_train_predict_evaluate_on_clip_files(tmp_path):
     predictions = json.loads(result.output)
     assert [len(p["labels"]) for p in predictions] == [len(labels[2]), len(labels[1])]
     assert (tmp_path / "strip_1.png").stat().st_size > 1000 and predictions[0]["segments"][0]["start"] == 0
+    for p in predictions:  # segments: first and last frame, both included, covering every frame once
+        assert p["segments"][-1]["end"] == len(p["labels"]) - 1
+        assert all(a["end"] + 1 == b["start"] for a, b in zip(p["segments"], p["segments"][1:]))
+        assert all(set(p["labels"][s["start"]:s["end"] + 1]) == {s["label"]} for s in p["segments"])
+    table = runner.invoke(cli, ["predict", str(tmp_path / "run"), str(tmp_path / "c.mp4")]).output
+    first = predictions[0]["segments"][0]
+    assert f"{first['start']}-{first['end']}" in table  # the table shows the same numbers
     report = json.loads(runner.invoke(cli, ["evaluate", str(tmp_path / "run"), "--data", str(data), "--json"]).output)
     assert {"accuracy", "edit", "f1@0.5", "clip_accuracy", "per_class"} <= set(report) and report["examples"] == 3
     result = runner.invoke(cli, ["predict", str(tmp_path / "run"), str(tmp_path / "nope.mp4")])
@@ -140,9 +211,9 @@ def test_the_shared_tflite_checks(video_run, tmp_path):
 def test_the_rnn_labels_motion_that_a_per_frame_cnn_cannot(tmp_path):
     """Per-frame accuracy: CNN + RNN well above the per-frame CNN, which sees no motion."""
     accuracy = {}
-    for temporal in ("rnn", "none"):
+    for temporal in ("rnn", "none"):  # motion=none: the per-frame CNN sees one frame, no difference
         run = rnn_apps.train("video", preset="small", run_dir=tmp_path / temporal, console=QUIET,
-                             overrides=[f"temporal={temporal}", "builtin_examples=500", "epochs=6"])
+                             overrides=[f"temporal={temporal}", "motion=none", "builtin_examples=500", "epochs=6"])
         accuracy[temporal] = json.loads((run / "metrics.json").read_text())["test"]["accuracy"]
     # measured 0.79 and 0.26 (500 clips, 6 epochs, about 35 s); chance by the label prior is about 0.25
     assert accuracy["rnn"] > 0.65 and accuracy["none"] < 0.4, accuracy
