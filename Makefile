@@ -12,7 +12,6 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,tune,vectors]'
-	$(BIN)/python -m pip install --quiet --no-deps tensorflow-text==2.21.1  # beside tensorflow-cpu, see setup.cfg
 	touch $@
 
 install: $(BIN)/.installed

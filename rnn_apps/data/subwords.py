@@ -12,8 +12,10 @@ Where text is turned into ids:
 
 * training and ``predict``: the ``sentencepiece`` package, in Python or inside tf.data
   (``tf.numpy_function``);
-* a SavedModel's raw-string signatures: TensorFlow Text's ``SentencepieceTokenizer`` op in
-  the graph, with the same model; loading such a SavedModel needs ``import tensorflow_text``;
+* a SavedModel's raw-string signatures: the same model encoded in core TensorFlow ops
+  (``rnn_apps.data.subword_graph``: a piece table and a Viterbi or merge loop, held to the
+  ``sentencepiece`` package by a test), so the SavedModel loads in plain TensorFlow and TF
+  Serving, with no ``import tensorflow_text``;
 * the TF-free runtime (``rnn_apps.lite``): the ``sentencepiece`` package.
 
 Turning ids back into text is the same everywhere: join the pieces, ``▁`` becomes a space.
@@ -124,24 +126,18 @@ class SubwordVocabulary:
         return tf.RaggedTensor.from_row_lengths(values, lengths)
 
     def encode_serving(self, texts):
-        """``[batch]`` strings -> ragged ids with TensorFlow Text's SentencePiece op, for a
-        SavedModel that tokenizes raw strings itself."""
-        if not self.serving_tokenizer():
-            raise UserError("a subword model tokenizes raw strings in a SavedModel with TensorFlow Text, which is "
-                            "not installed; install it beside tensorflow-cpu with `pip install --no-deps "
-                            "tensorflow-text==2.21.1` (the TFLite export needs nothing more)")
-        return self._tokenizer.tokenize(texts)
+        """``[batch]`` strings -> ragged ids in core TensorFlow ops, for a SavedModel that
+        tokenizes raw strings itself (it then loads without TensorFlow Text)."""
+        self.serving_tokenizer()
+        return self._tokenizer.encode(texts)
 
     def serving_tokenizer(self) -> list:
-        """The TensorFlow Text op a SavedModel tracks (made now, outside any trace); [] without it."""
-        try:
-            import tensorflow_text as tf_text
-        except ImportError:
-            return []
-        import tensorflow as tf
-
+        """The module a SavedModel tracks for ``encode_serving`` (its piece table), made now,
+        outside any trace."""
         if self._tokenizer is None:
-            self._tokenizer = tf_text.SentencepieceTokenizer(model=self.model, out_type=tf.int32)
+            from rnn_apps.data.subword_graph import GraphSentencePiece
+
+            self._tokenizer = GraphSentencePiece(self.model)
         return [self._tokenizer]
 
     def decode_graph(self, ids):
