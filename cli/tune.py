@@ -79,12 +79,15 @@ def render_report(result: dict) -> None:
                   title=f"study {result['study']} ({result['task']}, {result['direction']} {result['metric']}): "
                         f"{sum(r['state'] in ('complete', 'pruned') for r in rows)} finished, {result['pruned']} pruned")
     best = (result["best"] or {}).get("trial")
+    folder = Path(result["study_dir"])
     for row in rows:
         value = row["value"]
+        run = Path(row["run"]) if row["run"] else None
+        shown = str(run.relative_to(folder)) if run and run.is_relative_to(folder) else str(run or "")
         cells = [f"{row['params'][k]:.4g}" if isinstance(row["params"].get(k), float) else str(row["params"].get(k, ""))
                  for k in params]
         table.add_row(f"{row['trial']}{' *' if row['trial'] == best else ''}", row["state"],
-                      "" if value is None else f"{value:.4f}", *cells, str(row["epochs"]), row["run"] or "",
+                      "" if value is None else f"{value:.4f}", *cells, str(row["epochs"]), shown,
                       style="bold green" if row["trial"] == best else None)
     out.print(table)
     if result["best"]:

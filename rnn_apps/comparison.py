@@ -82,7 +82,7 @@ def compare(runs: Iterable[str | Path], out: str | Path | None = None, metric: s
 
     Returns ``{"task", "split", "metric", "differences": [keys], "rows": [{run, config: {key:
     value}, metrics, parameters, seconds, epochs}], "curves": {run: {history key: [values]}},
-    "figures": {name: PNG bytes}, "html": path or None}``.
+    "lines": {metric: [labels of the lines drawn]}, "figures": {name: PNG bytes}, "html": path or None}``.
     """
     paths = [Path(r) for r in runs]
     if len(paths) < 2:
@@ -91,11 +91,12 @@ def compare(runs: Iterable[str | Path], out: str | Path | None = None, metric: s
         from rnn_apps.runs import check_new_path
 
         check_new_path(out, "file")
-    summaries = [read_summary(p, n) for p, n in zip(paths, run_names(paths))]
-    tasks = sorted({s.task for s in summaries})
-    if len(tasks) > 1:
-        which = ", ".join(f"{s.name} is {s.task}" for s in summaries)
+    names = run_names(paths)
+    tasks = [read_run(p)[1]["task"] for p in paths]  # before any model is loaded: fail fast
+    if len(set(tasks)) > 1:
+        which = ", ".join(f"{n} is {t}" for n, t in zip(names, tasks))
         raise UserError(f"runs of different tasks cannot be compared ({which}); compare runs of one task")
+    summaries = [read_summary(p, n) for p, n in zip(paths, names)]
     split = "test" if all("test" in s.metrics for s in summaries) else "val"
     names = [k for k, v in summaries[0].metrics.get(split, {}).items()
              if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "examples"
@@ -110,14 +111,15 @@ def compare(runs: Iterable[str | Path], out: str | Path | None = None, metric: s
     rows = [{"run": s.name, "path": str(s.path), "config": {k: s.config.get(k) for k in differences},
              "metrics": {k: s.metrics[split][k] for k in names}, "parameters": s.parameters, "seconds": s.seconds,
              "epochs": len(next(iter(s.history.values()), []))} for s in summaries]
-    figures = {"curves": plot_curves(summaries)}
+    curves, lines = plot_curves(summaries)
+    figures = {"curves": curves}
     if all("per_class" in s.metrics.get(split, {}) for s in summaries):
         figures["per_class"] = plot_per_class(summaries, split)
     if all("confusion" in s.metrics.get(split, {}) for s in summaries):
         figures["confusion"] = plot_confusions(summaries, split)
     result = {"task": tasks[0], "split": split, "metric": metric, "lower_is_better": lower,
               "differences": differences, "rows": rows, "curves": {s.name: s.history for s in summaries},
-              "figures": figures, "html": None}
+              "lines": lines, "figures": figures, "html": None}
     if out is not None:
         write_text(Path(out), render_html(result))
         result["html"] = str(out)
@@ -150,8 +152,9 @@ def _pyplot():
     return plt
 
 
-def plot_curves(summaries: list[RunSummary]) -> bytes:
-    """One panel per metric; each run one colour, training dashed and validation solid."""
+def plot_curves(summaries: list[RunSummary]) -> tuple[bytes, dict[str, list[str]]]:
+    """One panel per metric; each run one colour, training dashed and validation solid.
+    Returns the PNG and the lines drawn in each panel (``{metric: ["RUN (train)", ...]}``)."""
     plt = _pyplot()
     metrics = list(dict.fromkeys(k for s in summaries for k in s.history if not k.startswith("val_")))
     fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(5 * max(1, len(metrics)), 3.8), squeeze=False)
@@ -167,7 +170,8 @@ def plot_curves(summaries: list[RunSummary]) -> bytes:
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    return _png(fig)
+    lines = {name: [line.get_label() for line in ax.get_lines()] for ax, name in zip(axes[0], metrics)}
+    return _png(fig), lines
 
 
 def plot_per_class(summaries: list[RunSummary], split: str) -> bytes:

@@ -409,7 +409,7 @@ def make_pruner(name: str, epochs: int):
     if name not in PRUNERS:
         raise UserError(f"unknown pruner {name!r}; pruners: {', '.join(PRUNERS)}")
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)  # steps are epoch numbers
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 2))
     return optuna.pruners.NopPruner()
