@@ -130,7 +130,8 @@ def test_a_name_that_matches_nothing_says_what_was_tried(tmp_path):
     with pytest.raises(UserError) as info:
         load_examples(resolve_config(VideoConfig), str(tmp_path / "labels_train.csv"))
     message = str(info.value)
-    assert message.startswith(f"{tmp_path / 'labels_train.csv'}:3: train_0001: no such clip (looked for train_0001, "
+    assert message.startswith(f"{tmp_path / 'labels_train.csv'}:3: {tmp_path / 'train_0001'}: no such clip (looked "
+                              f"for train_0001, "
                               f"train_0001{{.npy,.mp4,.avi,.gif}} or a frame folder train_0001/ in {tmp_path}, "
                               f"{tmp_path / 'clips'}, {tmp_path / 'clips/train'}, {tmp_path / 'videos'}; "
                               f"--set clip_dir=DIR"), message

@@ -284,7 +284,8 @@ def test_find_clip_by_path_or_stem_and_what_it_tried(tmp_path):
     assert find_clip("clips/test/0001.npy", train) == tmp_path / "clips" / "test" / "0001.npy"  # by path
     assert find_clip("clips/test/0001", train) == tmp_path / "clips" / "test" / "0001.npy"
     message = user_error(find_clip, "0002", train, "labels_train.csv:3")
-    assert message.startswith("labels_train.csv:3: 0002: no such clip (looked for 0002, 0002{.npy,.mp4,.avi,.gif}")
+    assert message.startswith(f"labels_train.csv:3: {tmp_path / '0002'}: no such clip (looked for 0002, "
+                              "0002{.npy,.mp4,.avi,.gif}")
     assert f"{tmp_path / 'clips' / 'train'}" in message and "clip_dir" in message
     (tmp_path / "clips" / "train" / "0001.gif").write_bytes(b"GIF89a")
     assert "ambiguous" in user_error(find_clip, "0001", train)

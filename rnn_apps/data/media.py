@@ -289,7 +289,7 @@ def find_clip(name: str, places: list[Path], origin: str | None = None) -> Path:
         if found:
             return found[0]
     tried = ", ".join(_where(place, None) for place in places) or "(no folder)"
-    raise UserError(f"{_where(name, origin)}: no such clip (looked for {name}, {name}"
+    raise UserError(f"{_where(places[0] / stem if places else name, origin)}: no such clip (looked for {name}, {name}"
                     f"{{{','.join(CLIP_SUFFIXES)}}} or a frame folder {name}/ in {tried}; "
                     f"--set clip_dir=DIR names the clips' folder)")
 
