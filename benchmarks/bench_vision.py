@@ -38,7 +38,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = Path(__file__).resolve().parent
-VARIANTS = {"video": {"temporal=rnn": ["temporal=rnn"], "temporal=none": ["temporal=none"]},
+VARIANTS = {"video": {"temporal=rnn": ["temporal=rnn"], "temporal=none": ["temporal=none", "motion=none"]},
             "vqa": {"fusion=multiply": ["fusion=multiply"], "fusion=concat": ["fusion=concat"],
                     "image=none": ["image=none"]}}
 UNIT = {"video": "frames", "vqa": "images"}

@@ -76,41 +76,44 @@ def glyphs(seed: int) -> tuple[list[np.ndarray], str]:
     return [images[i] for i in order], "scikit-learn load_digits (8x8)"
 
 
-def clip(rng: random.Random, glyph: np.ndarray, frames: int) -> tuple[np.ndarray, list[str]]:
-    """``[frames, CANVAS, CANVAS]`` uint8 of ``glyph`` (scaled x3) moving and pausing, and the
-    label of every frame: the motion from the frame before (``still`` for frame 0)."""
+def clip(rng: random.Random, glyph: np.ndarray, frames: int, canvas: int = CANVAS,
+         speeds: tuple[int, ...] = (2, 3)) -> tuple[np.ndarray, list[str]]:
+    """``[frames, canvas, canvas]`` uint8 of ``glyph`` (scaled x3) moving ``speeds`` pixels a
+    frame and pausing, and the label of every frame: the motion from the frame before
+    (``still`` for frame 0)."""
     digit = np.kron(glyph, np.ones((3, 3)))  # 24 x 24
-    size, speed = digit.shape[0], rng.choice([2, 3])
+    size, speed = digit.shape[0], rng.choice(speeds)
     brightness, noise = rng.uniform(150, 255), rng.uniform(0, 8)
-    x, y = rng.randint(0, CANVAS - size), rng.randint(0, CANVAS - size)
+    x, y = rng.randint(0, canvas - size), rng.randint(0, canvas - size)
     labels, pictures, motion, left = [], [], "still", 0
     for t in range(frames):
         if t:
             if left == 0:  # a new segment: a pause of 1-4 frames or a movement of 2-7
                 fits = [m for m, (dx, dy) in MOTIONS.items()
-                        if 0 <= x + 2 * speed * dx <= CANVAS - size and 0 <= y + 2 * speed * dy <= CANVAS - size]
+                        if 0 <= x + 2 * speed * dx <= canvas - size and 0 <= y + 2 * speed * dy <= canvas - size]
                 pause = motion != "still" and rng.random() < 0.6
                 motion = "still" if pause or not fits else rng.choice([m for m in fits if m != motion] or fits)
                 left = rng.randint(1, 4) if motion == "still" else rng.randint(2, 7)
             dx, dy = MOTIONS.get(motion, (0, 0))
-            if not (0 <= x + speed * dx <= CANVAS - size and 0 <= y + speed * dy <= CANVAS - size):
+            if not (0 <= x + speed * dx <= canvas - size and 0 <= y + speed * dy <= canvas - size):
                 motion, dx, dy, left = "still", 0, 0, rng.randint(1, 3)  # at the edge: stop
             x, y, left = x + speed * dx, y + speed * dy, left - 1
         labels.append("still" if t == 0 else motion)
-        picture = np.zeros((CANVAS, CANVAS))
+        picture = np.zeros((canvas, canvas))
         picture[y:y + size, x:x + size] = digit * brightness
-        picture += np.asarray([rng.gauss(12, noise) for _ in range(CANVAS * CANVAS)]).reshape(CANVAS, CANVAS)
+        picture += np.random.default_rng(rng.randrange(2**32)).normal(12, noise, (canvas, canvas))
         pictures.append(np.clip(picture, 0, 255).astype(np.uint8))
     return np.stack(pictures), labels
 
 
-def write_split(root: Path, split: str, digits: list[np.ndarray], n: int, seed: int) -> tuple[Path, list, list]:
+def write_split(root: Path, split: str, digits: list[np.ndarray], n: int, seed: int,
+                **shape) -> tuple[Path, list, list]:
     """``n`` clips as ``clips/<split>/<split>_0000.npy`` and ``labels_<split>.csv`` naming them by stem."""
     rng = random.Random(seed)
     (root / "clips" / split).mkdir(parents=True, exist_ok=True)
     lines, clips, labels = ["clip,frame,label"], [], []
     for i in range(n):
-        frames, ls = clip(rng, digits[i % len(digits)], rng.randint(24, 36))
+        frames, ls = clip(rng, digits[i % len(digits)], rng.randint(24, 36), **shape)
         np.save(root / "clips" / split / f"{split}_{i:04d}.npy", frames)
         lines += [f"{split}_{i:04d},{t},{label}" for t, label in enumerate(ls)]
         clips.append(frames)
@@ -123,7 +126,8 @@ def differences(clips: list[np.ndarray]) -> np.ndarray:
     """Per frame ``x_t - x_{t-1}`` (0 for frame 0) of 2x2-pooled pixels in 0..1: ``[frames, 576]``."""
     out = []
     for frames in clips:
-        pooled = frames.reshape(len(frames), CANVAS // 2, 2, CANVAS // 2, 2).mean((2, 4)) / 255.0
+        side = frames.shape[1] // 2
+        pooled = frames.reshape(len(frames), side, 2, side, 2).mean((2, 4)) / 255.0
         diff = np.diff(pooled, axis=0, prepend=pooled[:1])
         out.append(diff.reshape(len(frames), -1))
     return np.concatenate(out)
@@ -173,9 +177,11 @@ def train_row(overrides: list[str], data: Path, test: Path, run_dir: Path) -> di
 
 
 def run(quick: bool, train_clips: int | None = None, test_clips: int | None = None,
-        rows: list[str] | None = None, seed: int = 0) -> list[dict]:
+        rows: list[str] | None = None, seed: int = 0, canvas: int = CANVAS,
+        speeds: tuple[int, ...] = (2, 3)) -> list[dict]:
     """Rows ``{task, data, model, overrides, accuracy, still_recall, seconds, ...}``: the default
-    config and the baselines on the same moving-digit clips (quick: 300 training clips)."""
+    config and the baselines on the same moving-digit clips (quick: 300 training clips);
+    ``canvas`` and ``speeds`` (pixels a frame) vary the clips (the model sees 32 x 32)."""
     train_clips = train_clips or (300 if quick else 1000)
     test_clips = test_clips or (100 if quick else 300)
     digits, source = glyphs(seed)
@@ -183,9 +189,11 @@ def run(quick: bool, train_clips: int | None = None, test_clips: int | None = No
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        train_file, *train = write_split(root, "train", digits[:cut], train_clips, seed)
-        test_file, *test = write_split(root, "test", digits[cut:], test_clips, seed + 1)
-        data = f"moving digits ({source}), {train_clips} train / {test_clips} test clips, 24-36 frames"
+        shape = {"canvas": canvas, "speeds": speeds}
+        train_file, *train = write_split(root, "train", digits[:cut], train_clips, seed, **shape)
+        test_file, *test = write_split(root, "test", digits[cut:], test_clips, seed + 1, **shape)
+        data = (f"moving digits ({source}), {train_clips} train / {test_clips} test clips, 24-36 frames, "
+                f"{canvas}x{canvas}, {'/'.join(map(str, speeds))} px a frame")
         for name in rows or [*ROWS, "logistic regression"]:
             if name == "logistic regression":
                 result = logistic_regression(train, test)
@@ -215,12 +223,15 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="300 training and 100 test clips")
     parser.add_argument("--train", type=int, default=None, help="training clips (default 1000, quick 300)")
     parser.add_argument("--test", type=int, default=None, help="test clips (default 300, quick 100)")
-    parser.add_argument("--rows", default="", help=f"comma-separated subset of {', '.join([*ROWS, 'logistic regression'])}")
+    parser.add_argument("--rows", default="",
+                        help=f"comma-separated subset of {', '.join([*ROWS, 'logistic regression'])}")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--canvas", type=int, default=CANVAS, help="clip size in pixels (even, at least 32)")
+    parser.add_argument("--speeds", default="2,3", help="pixels a frame a moving digit travels, one per clip")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "real_video.json")
     args = parser.parse_args()
     rows = run(args.quick, args.train, args.test, [r.strip() for r in args.rows.split(",") if r.strip()] or None,
-               args.seed)
+               args.seed, args.canvas, tuple(int(v) for v in args.speeds.split(",")))
     print_table(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     temp = args.out.with_name(f".{args.out.name}.tmp")
