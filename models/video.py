@@ -34,9 +34,9 @@ label for the whole clip); or JSON lines ``{"clip": ..., "labels": [...]}``. Eve
 has exactly one label (overlaps and repeats are refused). Clips are ``.npy`` arrays
 (uint8, or float 0..1), video files (.mp4, .avi, .gif) or folders of frame images, named
 either by path relative to the label file (``clips/a.mp4``) or by stem (``train_0000``),
-looked up with those extensions in ``clip_dir`` when set, else beside the label file and
-in its ``clips/``, ``videos/`` or ``frames/`` folder and their sub-folder named like a word
-of the label file's name (``labels_train.csv`` -> ``clips/train/``). TFDS video datasets
+looked up with those extensions in ``clip_dir`` when set, then beside the label file and
+in its ``clips/``, ``videos/`` or ``frames/`` folder, each followed by its sub-folder named
+like a word of the label file's name (``labels_train.csv`` -> ``clips/train/``). TFDS video datasets
 with a clip label (``tfds:ucf101``) work too.
 """
 from __future__ import annotations
@@ -81,8 +81,8 @@ class VideoConfig(VisionConfig, RecurrentConfig, TrainConfig):
     max_frames: int = setting(64, "frames kept per clip (longer clips are cut)", min=1)
     epochs: int = setting(12, "passes over the training clips", min=1)
     batch_size: int = setting(16, "clips per mini-batch", min=1)
-    clip_dir: str = setting("", "folder of the clips a label file names (default: beside the label file, or in "
-                                "its clips/, videos/ or frames/ folder or their <split>/ sub-folder)")
+    clip_dir: str = setting("", "folder of the clips a label file names, looked in first (then beside the label "
+                                "file, and in its clips/, videos/ or frames/ folder or their <split>/ sub-folder)")
     background_label: str = setting("background", "label of frames that no segment covers (segment files)")
     builtin_examples: int = setting(1200, "clips of the built-in data", min=10)
     tfds_data_dir: str = setting("", "TensorFlow Datasets data dir for tfds: sources")
@@ -168,8 +168,8 @@ def read_clip_labels(source: str, cfg: VideoConfig) -> Examples:
     frame count; a mistake names the label file and line.
 
     Clips are found by :func:`rnn_apps.data.media.find_clip`: a path relative to the label
-    file, or a stem looked up in ``clip_dir`` or beside the label file and in its ``clips/``,
-    ``videos/`` or ``frames/`` folder (and their ``<split>/`` sub-folder). Every frame gets
+    file, or a stem looked up in ``clip_dir``, then beside the label file and in its ``clips/``,
+    ``videos/`` or ``frames/`` folder (each with its ``<split>/`` sub-folder). Every frame gets
     exactly one label: a frame labelled twice, overlapping segments or a clip listed twice
     (under two names, or twice in a clip- or JSON-lines file) are refused with both lines."""
     path = Path(source)

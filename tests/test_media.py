@@ -289,7 +289,8 @@ def test_find_clip_by_path_or_stem_and_what_it_tried(tmp_path):
     assert f"{tmp_path / 'clips' / 'train'}" in message and "clip_dir" in message
     (tmp_path / "clips" / "train" / "0001.gif").write_bytes(b"GIF89a")
     assert "ambiguous" in user_error(find_clip, "0001", train)
-    assert clip_places(tmp_path / "test.csv", tmp_path / "clips") == [tmp_path / "clips", tmp_path / "clips" / "test"]
+    assert clip_places(tmp_path / "test.csv", tmp_path / "clips") == [
+        tmp_path / "clips", tmp_path / "clips" / "test", tmp_path, tmp_path / "videos"]  # clip_dir first
     assert "clip_dir: no such folder" in user_error(clip_places, tmp_path / "x.csv", tmp_path / "nope")
 
 

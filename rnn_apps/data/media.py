@@ -249,25 +249,27 @@ CLIP_FOLDERS = ("clips", "videos", "frames")  # where clips usually sit beside a
 def clip_places(label_file: str | os.PathLike, clip_dir: str | os.PathLike | None = None) -> list[Path]:
     """The folders a label file's clip names are looked up in, in order.
 
-    Without ``clip_dir``: the label file's folder, then its ``clips/``, ``videos/`` and
-    ``frames/`` folders (those that exist); with ``clip_dir``: that folder alone. Each is
-    followed by its sub-folders named like a word of the label file's name, so that
-    ``labels_train.csv`` also looks in ``clips/train/`` (the split layout of most datasets),
-    and ``test.csv`` in ``clips/test/``."""
+    ``clip_dir`` first when given, then the label file's folder and its ``clips/``,
+    ``videos/`` and ``frames/`` folders (those that exist). Each is followed by its
+    sub-folders named like a word of the label file's name, so that ``labels_train.csv``
+    also looks in ``clips/train/`` (the split layout of most datasets) and ``test.csv`` in
+    ``clips/test/``. (The label file's own folders stay in the list with ``clip_dir``, so a
+    run trained with it still reads a label file that names its clips by path.)"""
     label_file = Path(label_file)
+    roots = [label_file.parent, *(label_file.parent / name for name in CLIP_FOLDERS)]
     if clip_dir:
-        roots = [Path(clip_dir)]
-        if not roots[0].is_dir():
+        if not Path(clip_dir).is_dir():
             raise UserError(f"clip_dir: no such folder: {_where(clip_dir, None)}")
-    else:
-        roots = [label_file.parent, *(label_file.parent / name for name in CLIP_FOLDERS)]
+        roots.insert(0, Path(clip_dir))
     words = set(re.split(r"[^a-z0-9]+", label_file.stem.lower())) - {""}
-    places = []
+    places: list[Path] = []
     for root in roots:
         if root.is_dir():
-            places.append(root)
-            places += [root / word for word in sorted(words) if (root / word).is_dir()]
-    return places
+            places += [root, *(root / word for word in sorted(words) if (root / word).is_dir())]
+    unique = {}
+    for place in places:  # clip_dir may be one of the default folders
+        unique.setdefault(os.path.abspath(place), place)
+    return list(unique.values())
 
 
 def find_clip(name: str, places: list[Path], origin: str | None = None) -> Path:
