@@ -158,8 +158,8 @@ def baselines(train: list[tuple], test: list[tuple]) -> list[dict]:
 
 
 def train_and_score(train_tsv: Path, test: list[tuple], budget: float, run_dir: Path, overrides=(),
-                    label: str = "caption, default config") -> list[dict]:
-    """Train the default config for ``budget`` minutes; rows for greedy and beam 3."""
+                    label: str = "caption, default config", epochs: int = 10_000) -> list[dict]:
+    """Train the default config for ``budget`` minutes (or ``epochs``); rows for greedy and beam 3."""
     from rich.console import Console
 
     import rnn_apps
@@ -167,7 +167,7 @@ def train_and_score(train_tsv: Path, test: list[tuple], budget: float, run_dir: 
 
     started = time.perf_counter()
     rnn_apps.train("caption", data=str(train_tsv), run_dir=run_dir, overrides=[f"time_budget={budget}", *overrides],
-                   epochs=10_000, console=Console(stderr=True))
+                   epochs=epochs, console=Console(stderr=True))
     seconds = time.perf_counter() - started
     history = json.loads((run_dir / "history.json").read_text())
     run = rnn_apps.load_run(run_dir)
@@ -179,15 +179,21 @@ def train_and_score(train_tsv: Path, test: list[tuple], budget: float, run_dir: 
     return rows
 
 
-def run(quick: bool = False, budget: float | None = None, scenes: int | None = None, overrides=()) -> list[dict]:
-    """The rows of the table: the two baselines, then the trained model greedy and beam 3."""
+def run(quick: bool = False, budget: float | None = None, scenes: int | None = None, overrides=(),
+        epochs: int = 0) -> list[dict]:
+    """The rows of the table: the two baselines, then the trained model greedy and beam 3
+    (``epochs``: a fixed number of epochs without early stopping or budget, for comparing settings
+    on a busy machine)."""
     budget = budget if budget is not None else (2.0 if quick else 10.0)
     scenes = scenes or (800 if quick else 2500)
     train, test = make_data(scenes, seed=1), make_data(100 if quick else 200, seed=2)
     rows = baselines(train, test)
     with tempfile.TemporaryDirectory() as tmp:
         tsv = write_tsv(train, Path(tmp) / "data")
-        rows += train_and_score(tsv, test, budget, Path(tmp) / "run", overrides)
+        if epochs:
+            budget, overrides = 0, [*overrides, "early_stopping=0"]
+        label = "caption, " + (", ".join(overrides) if overrides else "default config")
+        rows += train_and_score(tsv, test, budget, Path(tmp) / "run", overrides, label, epochs or 10_000)
     for row in rows:
         row.update(task="caption", data=f"multi-shape scenes ({scenes} train, {len(test)} test)")
     return rows
@@ -213,11 +219,12 @@ def main() -> int:
     parser.add_argument("--scenes", type=int, default=None, help="training scenes (default 2500; quick 800)")
     parser.add_argument("--quick", action="store_true", help="fewer scenes, a 2-minute budget")
     parser.add_argument("--set", action="append", default=[], help="extra config overrides (experiments)")
+    parser.add_argument("--epochs", type=int, default=0, help="train this many epochs instead of the budget")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "real_caption.json")
     args = parser.parse_args()
     from rnn_apps.machine import describe as machine
 
-    rows = run(args.quick, args.budget_minutes, args.scenes, args.set)
+    rows = run(args.quick, args.budget_minutes, args.scenes, args.set, args.epochs)
     print_table(rows)
     for r in rows:
         print(f"{r['name']}: {r['samples']}")

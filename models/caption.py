@@ -137,10 +137,11 @@ def _decoder(cfg: CaptionConfig, vocab_size: int, tokens, grid, states, target_m
         stepped = keras.layers.RNN(cell, return_sequences=True, return_state=True, name=f"decoder_{cfg.cell}_1")(
             keras.layers.Concatenate(name="word_and_grid")([words, steps * flat]), initial_state=states)
         sequence, final = stepped[0], list(stepped[1:])
-        hidden, context = sequence[:, :, :cfg.units], sequence[:, :, cfg.units:cfg.units + depth]
         weights = sequence[:, :, cfg.units + depth:]
-        if target_mask is not None and cfg.doubly_stochastic > 0:
-            weights = DoublyStochastic(cfg.doubly_stochastic, name="doubly_stochastic")(weights, target_mask)
+        if target_mask is not None and cfg.doubly_stochastic > 0:  # on the way to the logits, so it counts
+            sequence = DoublyStochastic(cfg.doubly_stochastic, name="doubly_stochastic")(weights, target_mask,
+                                                                                         sequence)
+        hidden, context = sequence[:, :, :cfg.units], sequence[:, :, cfg.units:cfg.units + depth]
         out = [hidden, context, words]  # Show-Attend-Tell's deep output: L_o(E y + L_h h + L_z z)
     deep = keras.layers.Dense(cfg.embedding_dim, activation="tanh", name="deep_output")(
         keras.layers.Concatenate(name="deep_inputs")(out))
@@ -292,13 +293,14 @@ class ImageFolders:
 
 def _caption_lines(path: Path):
     """``(line number, image name, caption)`` of a Flickr8k-style file: ``image<TAB>caption``
-    (Flickr8k.token.txt writes ``name.jpg#0``; the ``#n`` is dropped) or, after an
-    ``image,caption`` header (Kaggle's captions.txt), ``image,caption`` rows (the caption may
-    be quoted or hold more commas)."""
+    (Flickr8k.token.txt writes ``name.jpg#0``; the ``#n`` is dropped; an ``image<TAB>caption``
+    header is skipped) or, after an ``image,caption`` header (Kaggle's captions.txt),
+    ``image,caption`` rows (the caption may be quoted or hold more commas)."""
     lines = read_text_file(path).splitlines()
-    comma = bool(lines) and lines[0].replace(" ", "").lower() == "image,caption"
+    header = lines[0].replace(" ", "").lower() if lines else ""
+    comma = header == "image,caption"
     for number, line in enumerate(lines, start=1):
-        if not line.strip() or comma and number == 1:
+        if not line.strip() or number == 1 and header in ("image,caption", "image\tcaption"):
             continue
         if comma:
             fields = next(csv.reader([line]))

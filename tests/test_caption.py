@@ -203,3 +203,24 @@ def test_the_attended_grid_carries_each_cells_position():
     np.testing.assert_allclose(ys[:, 0], np.linspace(-1, 1, 6), atol=1e-6)  # y grows down a column
     plain = resolve_config(CaptionConfig, presets=PRESETS, preset="tiny", overrides=["grid_positions=false"])
     assert build_encoder(plain, None).outputs[0].shape[-1] == cfg.cnn_filters
+
+
+def test_the_doubly_stochastic_penalty_reaches_the_training_loss():
+    """The penalty's layer must sit on the way to the logits: a Keras model drops a layer whose
+    output it never reads, and with it the loss the layer adds (it was silently off)."""
+    from rnn_apps.models.caption import build_model
+
+    class Output:
+        vocab_size = 7
+
+    class Features:
+        output = Output()
+
+    inputs = {"image": np.random.default_rng(0).random((2, 24, 24, 3)).astype("float32"),
+              "target_in": np.array([[2, 4, 5], [2, 6, 0]], "int32")}
+    for strength, expected in ((0.0, 0), (1.0, 1)):
+        cfg = resolve_config(CaptionConfig, presets=PRESETS, preset="tiny", overrides=[f"doubly_stochastic={strength}"])
+        model = build_model(cfg, Features())
+        model(inputs)
+        assert len(model.losses) == expected
+    assert float(model.losses[0]) > 0  # 3 steps cannot cover 36 cells once each

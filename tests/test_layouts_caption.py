@@ -66,7 +66,7 @@ def test_tsv_beside_its_pictures_and_image_dir_setting(tmp_path):
     for name in CAPTIONS:
         picture(tmp_path / name)
     tsv = tmp_path / "captions.tsv"
-    tsv.write_text("".join(f"{name}\t{c}\n" for name, cs in CAPTIONS.items() for c in cs))
+    tsv.write_text("image\tcaption\n" + "".join(f"{name}\t{c}\n" for name, cs in CAPTIONS.items() for c in cs))
     assert by_picture(read(tsv)) == {str(tmp_path / n): cs for n, cs in CAPTIONS.items()}
     elsewhere = tmp_path / "elsewhere"
     for name in CAPTIONS:

@@ -142,22 +142,25 @@ class AttendingCell(keras.layers.Layer):
 class DoublyStochastic(keras.layers.Layer):
     """Show-Attend-Tell's regulariser: every location attended about once over the caption.
 
-    ``(weights [b, T, L], token mask [b, T])`` -> ``weights`` unchanged; adds the loss
-    ``strength * mean_b sum_l (1 - sum_t alpha_tl)^2`` over the real steps, which pushes the
-    decoder to look at every part of the image at some point instead of staring at one.
+    ``(weights [b, T, L], token mask [b, T], carry)`` -> ``carry`` unchanged (``weights``
+    when there is none); adds the loss ``strength * mean_b sum_l (1 - sum_t alpha_tl)^2`` over
+    the real steps, which pushes the decoder to look at every part of the image at some point
+    instead of staring at one. Pass a tensor the model's output depends on as ``carry`` (the
+    decoder's outputs): a Keras model keeps only the layers on the way to its outputs, so a
+    penalty whose output nothing reads is never added to the loss.
     """
 
     def __init__(self, strength: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.strength = strength
 
-    def call(self, weights, mask):
+    def call(self, weights, mask, carry=None):
         coverage = ops.sum(weights * mask[:, :, None], axis=1)  # [b, L]
         self.add_loss(self.strength * ops.mean(ops.sum(ops.square(1.0 - coverage), axis=-1)))
-        return weights
+        return weights if carry is None else carry
 
-    def compute_output_shape(self, weights_shape, mask_shape=None):
-        return weights_shape
+    def compute_output_shape(self, weights_shape, mask_shape=None, carry_shape=None):
+        return weights_shape if carry_shape is None else carry_shape
 
     def get_config(self):
         return {**super().get_config(), "strength": self.strength}
