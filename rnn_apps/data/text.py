@@ -69,6 +69,29 @@ class TextEncoder:
         """``[batch]`` strings -> dense ``[batch, time]`` ids padded with 0 to the longest."""
         return self.encode_ragged(texts).to_tensor(default_value=PAD)
 
+    def token_of(self, word: str) -> str | None:
+        """The vocabulary token that ``word`` alone becomes under this encoder's standardisation
+        (``"n't"`` -> ``"nt"``, ``"Well-made"`` -> ``"wellmade"``), or None when it becomes no
+        token or several: how a pretrained vector's word finds its row. The TensorFlow-free twin
+        (``rnn_apps.lite.text``) standardises exactly as the layer does, and fast for 400k words."""
+        if not hasattr(self, "_twin"):
+            from rnn_apps.lite.text import VectorizerTokenizer
+
+            self._twin = VectorizerTokenizer(self.level, [], 1, self.lowercase)
+        tokens = self._twin.tokens(word)
+        return tokens[0] if len(tokens) == 1 else None
+
+    def extend(self, words: Sequence[str]) -> "TextEncoder":
+        """Append ``words`` (standardised tokens) the vocabulary lacks, after the fitted ones,
+        so every fitted id keeps its meaning (pretrained vectors' words never seen in training)."""
+        vocab = self.vocabulary
+        known = set(vocab)
+        new = [w for w in dict.fromkeys(words) if w and w not in known]
+        if new:
+            self.max_tokens = len(vocab) + len(new)
+            self.__init__(self.level, self.max_tokens, self.max_length, vocab + new, self.lowercase)
+        return self
+
     def decode(self, ids: Sequence[int]) -> list[str]:
         vocab = self.vocabulary
         return [vocab[i] for i in ids if i != PAD]
