@@ -681,6 +681,51 @@ CASES = [
     case("export-vocabulary-missing", "predict export hi",
          "export/vocab.json is missing (the export lists it in manifest.json)", task="sentiment",
          setup=damaged_export("sentiment_tflite", vocab__json=None)),
+    # an export's integrity: every path it names is one of its hashed files, and what the manifest
+    # says (after an edit with the hashes recomputed) is held to the model's own tensors
+    case("export-model-outside-the-folder", "predict export hi",
+         "export/manifest.json is damaged: \"model\" is '../outside.tflite', not one of the files it lists",
+         task="sentiment", setup=lambda ctx: (damaged_export("sentiment_tflite", manifest__json=edit_manifest(
+             model="../outside.tflite"))(ctx), shutil.copy(ctx.tmp / "export" / "model.tflite",
+                                                           ctx.tmp / "outside.tflite"))),
+    case("export-model-not-hashed", "generate export --length 3",
+         "\"model\" is 'other.tflite', not one of the files it lists and hashes", task="textgen",
+         setup=lambda ctx: (damaged_export("textgen_tflite", manifest__json=edit_manifest(model="other.tflite"))(ctx),
+                            shutil.copy(ctx.tmp / "export" / "model.tflite", ctx.tmp / "export" / "other.tflite"))),
+    case("export-vocabulary-path-absolute", "predict export hi",
+         "input 'text' 'vocabulary' is '/etc/passwd', not one of the files", task="sentiment",
+         setup=damaged_export("sentiment_tflite", manifest__json=edit_manifest(
+             inputs={"text": {"kind": "text", "tokenizer": "vectorizer", "vocabulary": "/etc/passwd"}}))),
+    case("export-file-is-a-link-outside", "predict export hi", "export/vocab.json leads outside the export folder",
+         task="sentiment", setup=lambda ctx: (damaged_export("sentiment_tflite")(ctx),
+                                              shutil.move(ctx.tmp / "export" / "vocab.json", ctx.tmp / "v.json"),
+                                              (ctx.tmp / "export" / "vocab.json").symlink_to(ctx.tmp / "v.json"))),
+    case("export-vocabulary-500-more-rehashed", "predict export hi",
+         "does not match its model: input 'text': its vocabulary vocab.json has", "the model's embedding",
+         task="sentiment", setup=damaged_export("sentiment_tflite", rehash=True, vocab__json=lambda old: json.dumps(
+             {**json.loads(old), "vocabulary": json.loads(old)["vocabulary"] + [f"w{i}" for i in range(500)]}
+         ).encode())),
+    case("export-tokens-500-more-rehashed", "generate export --length 3",
+         "does not match its model: input 'text': its vocabulary tokens.json has", task="textgen",
+         setup=damaged_export("textgen_tflite", rehash=True, tokens__json=lambda old: json.dumps(
+             {**json.loads(old), "tokens": json.loads(old)["tokens"] + [f"w{i}" for i in range(500)]}).encode())),
+    case("export-static-length-0", "predict export hi", "input 'text' has static_length 0, the model's text_ids is",
+         task="sentiment", setup=damaged_export("sentiment_tflite", manifest__json=lambda old: edit_manifest(
+             inputs={"text": {**json.loads(old)["inputs"]["text"], "static_length": 0}})(old))),
+    case("export-labels-empty", "predict export hi", "0 labels (strings), the model gives 2 probabilities",
+         task="sentiment", setup=damaged_export("sentiment_tflite", manifest__json=lambda old: edit_manifest(
+             output={**json.loads(old)["output"], "labels": []})(old))),
+    case("export-signature-shape-edited", "predict export hi", "does not match its model: signature 'classify' is",
+         task="sentiment", setup=damaged_export("sentiment_tflite", manifest__json=lambda old: edit_manifest(
+             signatures={"classify": {**json.loads(old)["signatures"]["classify"], "inputs": {
+                 "text_ids": {"shape": [1, 7], "dtype": "int32"}}}})(old))),
+    case("export-banned-id-past-the-vocabulary", "generate export --length 3",
+         "the output's banned_ids [100000] is not among the model's", task="textgen",
+         setup=damaged_export("textgen_tflite", manifest__json=lambda old: edit_manifest(
+             output={**json.loads(old)["output"], "banned_ids": [100000]})(old))),
+    case("export-default-length-absurd", "generate export", "the output's defaults: --max-length must be at most",
+         task="textgen", setup=damaged_export("textgen_tflite", manifest__json=lambda old: edit_manifest(
+             output={**json.loads(old)["output"], "defaults": {"max_length": 10 ** 12}})(old))),
     case("export-option-not-taken", "predict {sentiment_tflite} hi --beam 2",
          "--beam: not an option of predict for a sentiment TFLite export; its options: none", task="sentiment"),
     case("export-video-predicts", "predict {video_tflite} c.npy --json", '"segments": [', task="video",

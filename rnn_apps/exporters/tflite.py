@@ -155,12 +155,6 @@ def describe_signatures(model: bytes) -> dict:
     """``{signature: {"inputs": {name: {shape, dtype}}, "outputs": {...}}}`` as LiteRT sees them."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=model)
-    described = {}
-    for name in interpreter.get_signature_list():
-        runner = interpreter.get_signature_runner(name)
-        described[name] = {side: {key: {"shape": [int(d) for d in detail["shape"]], "dtype": np.dtype(detail["dtype"]).name}
-                                  for key, detail in sorted(details.items())}
-                           for side, details in (("inputs", runner.get_input_details()),
-                                                 ("outputs", runner.get_output_details()))}
-    return described
+    from rnn_apps.lite.runtime import model_signatures
+
+    return model_signatures(Interpreter(model_content=model))

@@ -63,19 +63,102 @@ def read_manifest(directory: Path) -> dict:
             what = "string" if kind is str else "object"
             raise UserError(f"{path} is damaged: {key!r} is missing or not a JSON {what}")
     for name, digest in manifest["files"].items():
-        if Path(name).name != name:  # the files of an export are beside its manifest, nowhere else
+        if not _plain_name(name):  # the files of an export are beside its manifest, nowhere else
             raise UserError(f"{path} is damaged: it lists {name!r}, not a file of the export folder")
         if not (directory / name).is_file():
             raise UserError(f"{directory / name} is missing (the export lists it in {MANIFEST})")
-        if sha256(directory / name) != digest:
+        if (directory / name).resolve().parent != directory.resolve():
+            raise UserError(f"{directory / name} leads outside the export folder (a link); an export's files "
+                            f"sit beside its {MANIFEST}")
+        if not isinstance(digest, str) or sha256(directory / name) != digest:
             raise UserError(f"{directory / name} is not the file this export was made with (its SHA-256 differs): "
                             f"a vocabulary or model from another export, or a damaged copy")
+    for where, name in manifest_paths(manifest):  # every path it names is one of the files it hashes
+        if not _plain_name(name) or name not in manifest["files"]:
+            raise UserError(f"{path} is damaged: {where} is {name!r}, not one of the files it lists and hashes "
+                            f"beside it")
     return manifest
+
+
+def _plain_name(name: Any) -> bool:
+    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name and "\\" not in name
+
+
+def manifest_paths(manifest: dict) -> list[tuple[str, Any]]:
+    """Every file name the manifest refers to, with where: the model and the vocabularies."""
+    found = [('"model"', manifest["model"])]
+    for side, settings in [*((f'input {n!r}', s) for n, s in manifest["inputs"].items()),
+                           ("the output", manifest["output"])]:
+        if not isinstance(settings, dict):
+            raise UserError(f"manifest.json is damaged: {side} is not a JSON object")
+        found += [(f"{side} {key!r}", settings[key]) for key in ("vocabulary", "model") if key in settings]
+    return found
+
+
+MAX_OUTPUT_LENGTH = 100_000  # tokens one translation may run to (a manifest saying more is damaged)
+
+
+def model_signatures(interpreter: Any) -> dict:
+    """``{signature: {"inputs": {name: {shape, dtype}}, "outputs": {...}}}`` as LiteRT sees them."""
+    described = {}
+    for name in interpreter.get_signature_list():
+        runner = interpreter.get_signature_runner(name)
+        described[name] = {side: {key: {"shape": [int(d) for d in detail["shape"]],
+                                        "dtype": np.dtype(detail["dtype"]).name}
+                                  for key, detail in sorted(details.items())}
+                           for side, details in (("inputs", runner.get_input_details()),
+                                                 ("outputs", runner.get_output_details()))}
+    return described
+
+
+def embedding_rows(model: bytes) -> int | None:
+    """The most rows of any embedding table in a TFLite model: the constant 2-D table a
+    ``GATHER`` reads (directly, or through a ``DEQUANTIZE`` of float16 weights). A token id
+    at or past it is outside every table. None where the model has no such table."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    root = schema.Model.GetRootAs(model, 0)
+    codes = [max(root.OperatorCodes(i).BuiltinCode(), root.OperatorCodes(i).DeprecatedBuiltinCode())
+             for i in range(root.OperatorCodesLength())]
+    found = []
+    for g in range(root.SubgraphsLength()):
+        graph = root.Subgraphs(g)
+        made_by = {}
+        ops = [graph.Operators(i) for i in range(graph.OperatorsLength())]
+        for op in ops:
+            for k in range(op.OutputsLength()):
+                made_by[op.Outputs(k)] = op
+        for op in ops:
+            if codes[op.OpcodeIndex()] != schema.BuiltinOperator.GATHER:
+                continue
+            table = op.Inputs(0)
+            source = made_by.get(table)
+            if source is not None and codes[source.OpcodeIndex()] == schema.BuiltinOperator.DEQUANTIZE:
+                table = source.Inputs(0)
+            tensor = graph.Tensors(table)
+            buffer = root.Buffers(tensor.Buffer())
+            if tensor.ShapeLength() == 2 and (buffer.DataLength() > 0 or buffer.Size() > 0):
+                found.append(int(tensor.Shape(0)))
+    return max(found) if found else None
+
+
+def vocabulary_size(tokens: Any) -> int:
+    """How many ids a tokenizer gives (padding and [UNK] included)."""
+    return len(getattr(tokens, "id_tokens", None) or tokens.vocabulary)
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def tokenizer(directory: Path, settings: dict):
     """The TF-free tokenizer an input (or a sequence output) was trained with."""
     path = directory / settings["vocabulary"]
+    if settings["tokenizer"] == "subwords":  # its JSON names the SentencePiece model: one of the export's files
+        model = json.loads(path.read_text(encoding="utf-8")).get("model")
+        if model != settings.get("model"):
+            raise UserError(f"{path} names the subword model {model!r}, the manifest {settings.get('model')!r}")
     if settings["tokenizer"] == "vectorizer":
         return VectorizerTokenizer.from_file(path)
     if settings["tokenizer"] == "subwords":
@@ -150,10 +233,74 @@ class LiteModel:
         except (ValueError, RuntimeError) as exc:
             raise UserError(f"{self.path / self.manifest['model']}: not a TFLite model this runtime can load "
                             f"({str(exc).splitlines()[0]})") from None
+        signatures = model_signatures(self.interpreter)
+        for name in sorted(set(signatures) | set(self.manifest["signatures"])):
+            if signatures.get(name) != self.manifest["signatures"].get(name):
+                raise self.damaged(f"signature {name!r} is {_brief(self.manifest['signatures'].get(name))} there, "
+                                   f"{_brief(signatures.get(name))} in the model")
         self.runners = {name: self.interpreter.get_signature_runner(name) for name in self.manifest["signatures"]}
         self.inputs = {name: ARRAYS[settings["kind"]](self.path, name, settings)
                        for name, settings in self.manifest["inputs"].items()}
         self.output = _OutputInfo(self.manifest["output"])
+        self.check_inputs(embedding_rows((self.path / self.manifest["model"]).read_bytes()))
+        self.check_output()
+
+    def damaged(self, what: str) -> UserError:
+        """The error for a manifest that does not describe its own model (edited, hashes recomputed)."""
+        return UserError(f"{self.path / MANIFEST} does not match its model: {what}")
+
+    def model_input(self, name: str, stepped: bool = False) -> list[int] | None:
+        """The shape of the model's input ``name`` (in whichever signature takes it); None for
+        the text of a language model (``stepped``), which goes in token by token."""
+        for signature in self.manifest["signatures"].values():
+            if name in signature["inputs"]:
+                return signature["inputs"][name]["shape"]
+        if stepped and self.output.kind == "next_token":
+            return None
+        raise self.damaged(f"no signature of the model takes the input {name!r}")
+
+    def model_output(self, signature: str, name: str) -> list[int]:
+        if signature not in self.manifest["signatures"] or name not in self.manifest["signatures"][signature]["outputs"]:
+            raise self.damaged(f"the model has no output {name!r} of a signature {signature!r}")
+        return self.manifest["signatures"][signature]["outputs"][name]["shape"]
+
+    def check_inputs(self, rows: int | None) -> None:
+        """Each input's settings against the model's own tensors: the static length, picture size
+        and channels its input tensor has, and a vocabulary no larger than the embedding tables."""
+        for name, encode in self.inputs.items():
+            settings = self.manifest["inputs"][name]
+            if settings["kind"] == "text":
+                shape, want = self.model_input(f"{name}_ids", stepped=True), settings.get("static_length")
+                if shape is not None and shape[1:] != [want]:
+                    raise self.damaged(f"input {name!r} has static_length {want!r}, the model's {name}_ids is "
+                                       f"{shape}")
+                size = vocabulary_size(encode.tokenizer)
+                if rows is not None and size > rows:
+                    raise self.damaged(f"input {name!r}: its vocabulary {settings['vocabulary']} has {size} entries, "
+                                       f"the model's embedding {rows} rows")
+            else:
+                shape = self.model_input(name)
+                want = [encode.size, encode.size, encode.channels]
+                if settings["kind"] == "frames":
+                    want = [encode.frames, *want]
+                if shape[1:] != want:
+                    raise self.damaged(f"input {name!r} is {[1, *want]} there, {shape} in the model")
+
+    def check_output(self) -> None:
+        """The output settings against the model's outputs (labels, ids in the vocabulary)."""
+
+    def check_labels(self, signature: str) -> None:
+        labels, shape = self.output.settings.get("labels"), self.model_output(signature, "probabilities")
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels) or len(labels) != shape[-1]:
+            count = f"{len(labels)} labels" if isinstance(labels, list) else f"labels {_brief(labels)}"
+            raise self.damaged(f"{count} (strings), the model gives {shape[-1]} probabilities")
+
+    def check_ids(self, size: int, **ids: Any) -> None:
+        """Every named id (or list of ids) of the output settings is one of ``size`` ids."""
+        for key, value in ids.items():
+            for i in value if isinstance(value, list) else [value]:
+                if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < size:
+                    raise self.damaged(f"the output's {key} {_brief(value)} is not among the model's {size} ids")
 
     @property
     def input_names(self) -> list[str]:
@@ -202,6 +349,9 @@ class _OutputInfo:
 class Classifier(LiteModel):
     """"label": probabilities over the manifest's labels from ``classify``."""
 
+    def check_output(self) -> None:
+        self.check_labels("classify")
+
     def probabilities(self, row: dict) -> np.ndarray:
         return self.call("classify", **self.arrays(row))["probabilities"][0].astype(np.float64)  # one per label
 
@@ -230,6 +380,22 @@ class LanguageModel(LiteModel):
         super().__init__(directory, manifest)
         self.vocab = self.inputs[self.output.settings["input"]].tokenizer
         self.state_names = [n for n in self.manifest["signatures"]["step"]["inputs"] if n != "token"]
+
+    def check_output(self) -> None:
+        from rnn_apps.options import checked_values
+
+        vocab = self.inputs[self.output.settings["input"]].tokenizer
+        logits = self.model_output("step", "logits")[-1]
+        if vocabulary_size(vocab) != logits:
+            raise self.damaged(f"the vocabulary has {vocabulary_size(vocab)} entries, the model's logits {logits}")
+        self.check_ids(logits, banned_ids=self.output.settings["banned_ids"])
+        defaults = self.output.settings["defaults"]
+        if not isinstance(defaults, dict) or set(defaults) - set(self.predict_options):
+            raise self.damaged(f"the output's defaults {_brief(defaults)} are not options of generate")
+        try:
+            checked_values(dict(defaults))
+        except UserError as exc:
+            raise self.damaged(f"the output's defaults: {exc}") from None
 
     def step(self, token: int, states: dict) -> tuple[np.ndarray, dict]:
         out = self.call("step", token=[[token]], **states)
@@ -295,6 +461,22 @@ class Translator(LiteModel):
         self.state_names = [n for n in self.manifest["signatures"]["encode"]["outputs"]
                             if n not in ("encoder_outputs", "source_mask")]
 
+    def check_output(self) -> None:
+        settings = self.output.settings
+        target = tokenizer(self.path, {**settings, "end_token": None})
+        logits = self.model_output("decode_step", "logits")[-1]
+        if vocabulary_size(target) != logits:
+            raise self.damaged(f"the target vocabulary has {vocabulary_size(target)} entries, the model's logits "
+                               f"{logits}")
+        self.check_ids(logits, start_id=settings["start_id"], end_id=settings["end_id"],
+                       banned_ids=settings["banned_ids"])
+        if settings["source"] not in self.inputs:
+            raise self.damaged(f"the output's source {settings['source']!r} is not one of its inputs")
+        if isinstance(settings["max_output_length"], bool) or not isinstance(settings["max_output_length"], int) \
+                or not 1 <= settings["max_output_length"] <= MAX_OUTPUT_LENGTH:
+            raise self.damaged(f"max_output_length {_brief(settings['max_output_length'])} is not in "
+                               f"1..{MAX_OUTPUT_LENGTH}")
+
     def step(self, token: int, states: dict) -> tuple[np.ndarray, dict]:
         out = self.call("decode_step", token=[[token]], **states)
         return out["logits"][0], {**states, **{n: out[n] for n in self.state_names}}
@@ -332,6 +514,11 @@ class FrameLabeler(LiteModel):
     """"labels_per_step": ``label_frames`` on the clip padded to ``max_frames``; a label per real frame."""
 
     predict_options = ("plot",)
+
+    def check_output(self) -> None:
+        self.check_labels("label_frames")
+        if self.output.settings.get("input") not in self.inputs:
+            raise self.damaged(f"the output's input {self.output.settings.get('input')!r} is not one of its inputs")
 
     def predict(self, inputs: list, **options) -> list[dict]:
         from rnn_apps.metrics import segments
