@@ -29,8 +29,10 @@ def compare(runs, html, metric):
     result = rnn_apps.compare(runs, out=html, metric=metric)
     rows = result["rows"]
     metrics = list(rows[0]["metrics"])
-    table = Table("run", *result["differences"], *(f"{result['split']} {m}" for m in metrics), "parameters",
-                  "train s", "epochs", title=f"{result['task']}: ranked by {result['split']} {result['metric']}")
+    table = Table(title=f"{result['task']}: ranked by {result['split']} {result['metric']}")
+    for name in ["run", *result["differences"], *(f"{result['split']} {m}" for m in metrics), "parameters", "train s",
+                 "epochs"]:
+        table.add_column(name, overflow="fold")  # narrow terminals wrap, never hide, names
     for row in rows:
         table.add_row(row["run"], *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row["config"].values()),
                       *(f"{v:.4f}" for v in row["metrics"].values()), f"{row['parameters']:,}",

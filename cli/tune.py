@@ -75,9 +75,10 @@ def render_report(result: dict) -> None:
 
     rows = result["trials"]
     params = list(dict.fromkeys(k for row in rows for k in row["params"]))
-    table = Table("trial", "state", f"val {result['metric']}", *params, "epochs", "run",
-                  title=f"study {result['study']} ({result['task']}, {result['direction']} {result['metric']}): "
+    table = Table(title=f"study {result['study']} ({result['task']}, {result['direction']} {result['metric']}): "
                         f"{sum(r['state'] in ('complete', 'pruned') for r in rows)} finished, {result['pruned']} pruned")
+    for name in ["trial", "state", f"val {result['metric']}", *params, "epochs", "run"]:
+        table.add_column(name, overflow="fold")  # narrow terminals wrap, never hide, values
     best = (result["best"] or {}).get("trial")
     folder = Path(result["study_dir"])
     for row in rows:

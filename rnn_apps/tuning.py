@@ -254,8 +254,10 @@ def open_storage(study_dir: str | Path | None, storage: str | None, create: bool
         raise UserError("give --study-dir DIR (a study in a folder) or --storage URL (e.g. sqlite:///study.db)")
     if storage is not None:
         try:
-            backend = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_SECONDS,
-                                                 grace_period=STALE_SECONDS)
+            with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 5.0
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                backend = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_SECONDS,
+                                                     grace_period=STALE_SECONDS)
         except (ImportError, ValueError, RuntimeError) as exc:
             raise UserError(f"cannot open storage {storage}: {str(exc).splitlines()[0]}") from None
         except Exception as exc:  # SQLAlchemy's errors (a bad URL, a server that does not answer)

@@ -205,3 +205,47 @@ def test_two_processes_sharing_one_storage_run_disjoint_trials_of_one_study(tmp_
     assert len(set(runs)) == len(runs) and sorted(p.name for p in (study_dir / "trials").iterdir()) == sorted(
         Path(r).name for r in runs)
     assert len({t.number for t in trials}) == len(trials)
+
+
+def test_a_trial_left_running_by_a_dead_process_is_failed_and_a_live_ones_kept(tmp_path):
+    import socket
+
+    from rnn_apps.tuning import Study, fail_stale_trials, open_storage
+
+    storage, directory, journal = open_storage(tmp_path / "study", None, create=True)
+    study = optuna.create_study(storage=storage, study_name="sentiment")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    for pid in (gone.pid, os.getpid()):
+        trial = study.ask()
+        for key, value in {"pid": pid, "host": socket.gethostname(), "run": f"trials/{trial.number:04d}"}.items():
+            trial.set_user_attr(key, value)
+        (directory / "trials" / f"{trial.number:04d}").mkdir(parents=True)
+    assert fail_stale_trials(Study(study, storage, directory, journal)) == [0]
+    assert [t.state.name for t in study.get_trials()] == ["FAIL", "RUNNING"]
+    assert not (directory / "trials" / "0000").exists() and (directory / "trials" / "0001").is_dir()
+
+
+def test_a_study_in_an_sqlite_storage_is_reported_by_name(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    from rnn_apps.tuning import open_storage
+
+    storage, _, _ = open_storage(None, url, create=True)
+    study = optuna.create_study(storage=storage, study_name="mine", direction="maximize")
+    for units, value in ((8, 0.6), (16, 0.8), (24, 0.7)):
+        study.add_trial(optuna.trial.create_trial(
+            value=value, params={"units": units}, distributions={"units": optuna.distributions.IntDistribution(8, 24)},
+            user_attrs={"run": f"trials/{units}"}))
+    report = tune(report="mine", storage=url, study_dir=tmp_path / "runs", console=QUIET)
+    assert report["best"]["params"] == {"units": 16} and [r["value"] for r in report["trials"]] == [0.6, 0.8, 0.7]
+    assert Path(report["plots"]["history"]).is_file() and Path(report["report"]).parent == tmp_path / "runs" / "report"
+    with pytest.raises(UserError, match="no study 'other'"):
+        tune(report="other", storage=url, console=QUIET)
+    with pytest.raises(UserError, match="not a study directory"):
+        tune(report=tmp_path, console=QUIET)
+
+
+@pytest.mark.parametrize("command", ["tune", "compare"])
+def test_help_teaches_with_examples(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Examples:" in result.output and f"rnn-apps {command}" in result.output
