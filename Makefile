@@ -11,7 +11,7 @@ DEMO   ?= runs/demo/sentiment
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,tune,vectors]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,serve,tune,vectors]'
 	touch $@
 
 install: $(BIN)/.installed

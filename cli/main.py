@@ -18,6 +18,7 @@ from rnn_apps.cli.export import export
 from rnn_apps.cli.generate import generate
 from rnn_apps.cli.info import info, plot
 from rnn_apps.cli.predict import predict
+from rnn_apps.cli.serve import serve
 from rnn_apps.cli.tasks import config, tasks
 from rnn_apps.cli.train import train
 from rnn_apps.cli.tune import tune
@@ -41,10 +42,12 @@ def cli(verbose):
       rnn-apps predict RUN "the dog saw a cat ." --beam 4 --attention-plot att.png
       rnn-apps tune sentiment --space space.yaml --study-dir runs/tune   search settings
       rnn-apps compare RUN RUN ...           runs side by side (compare.html)
+      rnn-apps serve RUN [EXPORT ...]        TF Serving's REST API on localhost:8501
     """
 
 
-for command in (tasks, config, train, tune, compare, evaluate, predict, generate, info, export, plot, diagnose):
+for command in (tasks, config, train, tune, compare, evaluate, predict, generate, info, export, serve, plot,
+                diagnose):
     cli.add_command(command)
 
 
