@@ -113,7 +113,8 @@ def main() -> int:
     table = Table("side", "wall s", "runs / epochs", "val accuracy", "honest test accuracy",
                   title=f"SST-2: {args.minutes:g}-minute budget each ({honest.note})")
     table.add_row(f"study: {study['trials_finished']} trials ({study['trials_pruned']} pruned), best = trial "
-                  f"{best['trial']}", f"{study['seconds']:.0f}", f"{study['trials_finished']} / {study['epochs_trained']}",
+                  f"{best['trial']}", f"{study['seconds']:.0f}",
+                  f"{study['trials_finished']} / {study['epochs_trained']}",
                   f"{study['best_val_accuracy']:.4f}", f"{study['best_honest_test_accuracy']:.4f}")
     table.add_row("default config, same budget", f"{default['seconds']:.0f}", f"1 / {default['epochs_trained']}",
                   f"{default['val_accuracy']:.4f}", f"{default['honest_test_accuracy']:.4f}")

@@ -18,10 +18,12 @@ from rnn_apps.models import TASKS
 @click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), metavar="MIN",
               help="stop starting trials after MIN minutes (the trial running then stops at its next step)")
 @click.option("--metric", default="loss", show_default=True, help="validation metric to optimise (accuracy, ...)")
-@click.option("--direction", type=click.Choice(["min", "max"]), help="default: min for losses and error rates, else max")
+@click.option("--direction", type=click.Choice(["min", "max"]),
+              help="default: min for losses and error rates, else max")
 @click.option("--study-dir", type=click.Path(file_okay=False, path_type=Path),
               help="folder of the study: its journal, trials/ (run directories), report/")
-@click.option("--storage", metavar="URL", help="an Optuna RDB URL shared by hosts (sqlite:///study.db, postgresql://...)")
+@click.option("--storage", metavar="URL",
+              help="an Optuna RDB URL shared by hosts (sqlite:///study.db, postgresql://...)")
 @click.option("--study-name", help="the study's name in the storage (default: the task)")
 @click.option("--pruner", type=click.Choice(["median", "hyperband", "none"]), default="median", show_default=True,
               help="stop trials whose validation metric falls behind, epoch by epoch")
@@ -52,8 +54,8 @@ def tune(task, space, trials, time_budget, metric, direction, study_dir, storage
       units: {int: [32, 256], step: 32}
       dropout: {uniform: [0.0, 0.5]}
       END
-      rnn-apps tune sentiment --space space.yaml --trials 20 --metric accuracy --study-dir runs/tune-sst2 \\
-          --data ../shared/data/sst2/train.tsv --epochs 4
+      rnn-apps tune sentiment --space space.yaml --trials 20 --metric accuracy \\
+          --study-dir runs/tune-sst2 --data ../shared/data/sst2/train.tsv --epochs 4
       rnn-apps tune --report runs/tune-sst2
       rnn-apps tune sentiment --space space.yaml --storage sqlite:///study.db --study-dir runs/tune-db
       rnn-apps compare runs/tune-sst2/trials/0003 runs/tune-sst2/trials/0007
@@ -75,8 +77,9 @@ def render_report(result: dict) -> None:
 
     rows = result["trials"]
     params = list(dict.fromkeys(k for row in rows for k in row["params"]))
+    finished = sum(r["state"] in ("complete", "pruned") for r in rows)
     table = Table(title=f"study {result['study']} ({result['task']}, {result['direction']} {result['metric']}): "
-                        f"{sum(r['state'] in ('complete', 'pruned') for r in rows)} finished, {result['pruned']} pruned")
+                        f"{finished} finished, {result['pruned']} pruned")
     for name in ["trial", "state", f"val {result['metric']}", *params, "epochs", "run"]:
         table.add_column(name, overflow="fold")  # narrow terminals wrap, never hide, values
     best = (result["best"] or {}).get("trial")
@@ -85,8 +88,8 @@ def render_report(result: dict) -> None:
         value = row["value"]
         run = Path(row["run"]) if row["run"] else None
         shown = str(run.relative_to(folder)) if run and run.is_relative_to(folder) else str(run or "")
-        cells = [f"{row['params'][k]:.4g}" if isinstance(row["params"].get(k), float) else str(row["params"].get(k, ""))
-                 for k in params]
+        cells = [f"{row['params'][k]:.4g}" if isinstance(row["params"].get(k), float)
+                 else str(row["params"].get(k, "")) for k in params]
         table.add_row(f"{row['trial']}{' *' if row['trial'] == best else ''}", row["state"],
                       "" if value is None else f"{value:.4f}", *cells, str(row["epochs"]), shown,
                       style="bold green" if row["trial"] == best else None)

@@ -156,7 +156,7 @@ def test_pruning_stops_a_trial_behind_the_median_of_planted_curves(tmp_path, pla
 
 def command(study_dir: Path, space: Path, trials: int) -> list[str]:
     return [str(Path(sys.executable).parent / "rnn-apps"), "tune", "sentiment", "--space", str(space), "--trials",
-            str(trials), "--study-dir", str(study_dir), "--preset", "tiny", "--epochs", "2", "--metric", "accuracy",
+            str(trials), "--study-dir", str(study_dir), "--preset", "tiny", "--epochs", "1", "--metric", "accuracy",
             "--pruner", "none", *(part for pair in FAST for part in ("--set", pair))]
 
 
