@@ -251,3 +251,45 @@ def test_cli_names_targets_and_refuses_what_is_not_one(sentiment_run, sentiment_
     assert set(parse_targets((f"reviews={sentiment_run}",))) == {"reviews"}
     result = CliRunner().invoke(serve, [str(tmp_path)])
     assert result.exit_code != 0 and "not a run directory" in str(result.exception or result.output)
+
+
+def test_pictures_and_clips_come_as_b64_or_from_the_allowed_folder(vqa_run, video_run, tmp_path):
+    """A VQA picture and a video clip sent as {"b64": ...} get what predict gives for the
+    same files; a path is refused unless it lies inside --allow-dir."""
+    import base64
+
+    import numpy as np
+    from PIL import Image
+
+    from rnn_apps.models.video import generate_clips
+    from rnn_apps.models.vqa import generate_scenes
+
+    Image.fromarray(generate_scenes(1, seed=3)["image"][0]).save(tmp_path / "scene.png")
+    np.save(tmp_path / "clip.npy", generate_clips(1, seed=3)["frames"][0])
+    question = "is there a red object ?"
+    b64 = {name: {"b64": base64.b64encode((tmp_path / name).read_bytes()).decode()}
+           for name in ("scene.png", "clip.npy")}
+    client = ready_client({"vqa": vqa_run, "video": video_run}, ServerSettings(allow_dir=tmp_path))
+    try:
+        vqa = client.post("/v1/models/vqa:predict",
+                          json={"instances": [{"image": b64["scene.png"], "question": question}]})
+        assert vqa.status_code == 200, vqa.text
+        local = rnn_apps.predict(vqa_run, [{"image": str(tmp_path / "scene.png"), "question": question}])[0]
+        assert vqa.json()["predictions"][0]["label"] == local["label"]
+        video = client.post("/v1/models/video:predict", json={"instances": [b64["clip.npy"]]})
+        assert video.status_code == 200, video.text
+        assert video.json()["predictions"][0]["labels"] == rnn_apps.predict(video_run, [str(tmp_path / "clip.npy")])[0]["labels"]
+        by_path = client.post("/v1/models/video:predict", json={"instances": ["clip.npy"]})
+        assert by_path.status_code == 200, by_path.text
+        outside = client.post("/v1/models/video:predict", json={"instances": ["../../etc/passwd"]})
+        assert outside.status_code == 403
+        not_a_picture = client.post("/v1/models/video:predict", json={"instances": [{"b64": "aGVsbG8="}]})
+        assert not_a_picture.status_code == 400 and "not a PNG" in not_a_picture.json()["error"]
+    finally:
+        client.__exit__(None, None, None)
+    closed = ready_client({"video": video_run})
+    try:
+        refused = closed.post("/v1/models/video:predict", json={"instances": [str(tmp_path / "clip.npy")]})
+        assert refused.status_code == 400 and "--allow-dir" in refused.json()["error"]
+    finally:
+        closed.__exit__(None, None, None)
