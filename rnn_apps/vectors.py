@@ -101,6 +101,37 @@ def load_vectors(spec: str, wanted: Iterable[str] | None = None,
     return _read_text(Path(spec).expanduser(), wanted, standardize)
 
 
+def frequent_words(spec: str, count: int, skip: set[str],
+                   standardize: Callable[[str], str | None] = str) -> list[str]:
+    """The first ``count`` standardised words of ``spec``'s vectors (the most frequent, for GloVe
+    and word2vec) that are not in ``skip``: words a vocabulary fitted on training text lacks,
+    whose vectors still carry meaning for held-out text. Only the words are read."""
+    name = Path(spec).name
+    if name in NAMED and not Path(spec).expanduser().exists():
+        return _frequent(_named_words(name), count, skip, standardize)
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        return []  # load_vectors reports it
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
+        return _frequent((line.split(" ", 1)[0] for line in lines if " " in line.strip()), count, skip, standardize)
+
+
+def _frequent(words: Iterable[str], count: int, skip: set[str], standardize) -> list[str]:
+    found: dict[str, None] = {}
+    for word in words:
+        if len(found) >= count:
+            break
+        form = standardize(word)
+        if form and form not in skip:
+            found.setdefault(form)
+    return list(found)
+
+
+def _named_words(name: str) -> list[str]:
+    return _read_named(name, set(), str, words_only=True)
+
+
 def _keep(words: Iterable[str], wanted: set[str] | None,
           standardize: Callable[[str], str | None]) -> tuple[list[str], list[int]]:
     """Standardised words and their row numbers: the first row of each form, wanted only."""
@@ -122,7 +153,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_named(name: str, wanted: set[str] | None, standardize) -> WordVectors:
+def _read_named(name: str, wanted: set[str] | None, standardize, words_only: bool = False):
     """A named set from its installed package, checked against pip's RECORD digests."""
     import base64
     import importlib.metadata as metadata
@@ -152,6 +183,8 @@ def _read_named(name: str, wanted: set[str] | None, standardize) -> WordVectors:
     matrix_path = Path(dist.locate_file(files[spec.matrix]))
     matrix = np.load(matrix_path, mmap_mode="r")
     words = parquet.read_table(Path(dist.locate_file(files[spec.words]))).column(0).to_pylist()
+    if words_only:
+        return words
     if matrix.ndim != 2 or len(words) != matrix.shape[0]:
         raise UserError(f"embeddings: {matrix_path} has shape {matrix.shape} for {len(words)} words")
     kept, rows = _keep(words, wanted, standardize)

@@ -96,6 +96,9 @@ def test_pretrained_table_starts_at_a_fresh_tables_scale_with_the_vectors_geomet
     np.testing.assert_allclose(ratios, ratios[0, 0], rtol=1e-5)  # one factor: directions and distances kept
     as_read = keras.Model(tokens, token_embedding(tokens, id_tokens, 3, vectors=str(tmp_path / "v.txt")))
     np.testing.assert_allclose(as_read.get_layer(index=1).get_weights()[0][2], big["good"], rtol=1e-6)
+    frozen = keras.Model(tokens, token_embedding(tokens, id_tokens, 3, vectors=str(tmp_path / "v.txt"),
+                                                 std=default_std, trainable=False))
+    np.testing.assert_allclose(frozen.get_layer(index=1).get_weights()[0][2], big["good"], rtol=1e-6)  # as read
 
 
 def test_missing_vectors_file_is_a_clear_error(tmp_path):

@@ -67,3 +67,30 @@ def test_the_shared_task_checks(sentiment_run, tmp_path):
 
 def test_the_shared_tflite_checks(sentiment_run, tmp_path):
     check_tflite(sentiment_run, tmp_path)
+
+
+def test_extra_words_from_the_vectors_keep_their_vector_for_held_out_text(tmp_path):
+    """``embeddings_extra_words``: words the training text lacks but the vectors know (most
+    frequent first) join the vocabulary after the fitted ids, with their vector, so a held-out
+    "superb" is not [UNK]."""
+    import dataclasses
+
+    import numpy as np
+    import tensorflow as tf
+
+    (tmp_path / "v.txt").write_text("the 1 0\nsuperb 0 1\nn't 1 1\nawful -1 0\nrare 5 5\n")
+    cfg = resolve_config(SentimentConfig, overrides=[f"embeddings={tmp_path / 'v.txt'}", "embeddings_extra_words=2",
+                                                     "embeddings_std=0", "embedding_dim=2", "units=4"])
+    train = Examples({"text": ["the plot is n't dull", "the good cast"], "label": ["negative", "positive"]}, ["a", "b"])
+    fitted = TASK.features(dataclasses.replace(cfg, embeddings_extra_words=0)).fit(train).inputs["text"].id_tokens
+    features = TASK.features(cfg).fit(train)
+    vocab = features.inputs["text"].id_tokens
+    assert vocab[:len(fitted)] == fitted and vocab[len(fitted):] == ["superb", "awful"]  # 2 most frequent new ones
+    ids = features.inputs["text"].vocab.encode(tf.constant(["superb"])).numpy()[0]
+    assert vocab[ids[0]] == "superb"
+    table = build_model(cfg, features).get_layer("embedding").get_weights()[0]
+    np.testing.assert_array_equal(table[vocab.index("superb")], [0, 1])
+    np.testing.assert_array_equal(table[vocab.index("nt")], [1, 1])  # n't, standardised as the text is
+    features.save(tmp_path)
+    assert TASK.features(cfg).load(tmp_path).inputs["text"].id_tokens == vocab
+
