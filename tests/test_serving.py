@@ -293,3 +293,31 @@ def test_pictures_and_clips_come_as_b64_or_from_the_allowed_folder(vqa_run, vide
         assert refused.status_code == 400 and "--allow-dir" in refused.json()["error"]
     finally:
         closed.__exit__(None, None, None)
+
+
+def test_generate_and_its_stream_give_the_text_generate_gives(textgen_run, textgen_tflite):
+    """Server-sent events, one per chunk of new text, joined: the text ``rnn_apps.generate``
+    gives for the same seed (run and TFLite export); mistakes are 4xx."""
+    parameters = {"length": 60, "temperature": 0.8, "top_p": 0.9, "seed": 7}
+    client = ready_client({"textgen": textgen_run, "lite": textgen_tflite})
+    try:
+        for name, target in (("textgen", textgen_run), ("lite", textgen_tflite)):
+            expected = rnn_apps.generate(target, "ROSA:", 60, temperature=0.8, top_p=0.9, seed=7)["samples"][0]
+            whole = client.post(f"/v1/models/{name}:generate", json={"text_input": "ROSA:", "parameters": parameters})
+            assert whole.status_code == 200, whole.text
+            assert whole.json()["text_output"] == expected
+            with client.stream("POST", f"/v1/models/{name}:generate_stream",
+                               json={"text_input": "ROSA:", "parameters": parameters}) as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                events = [json.loads(line[len("data: "):]) for line in response.iter_lines() if line.startswith("data: ")]
+            assert events[-1]["done"] is True and len(events) > 2
+            assert "".join(e.get("text_output", "") for e in events) == expected
+        for body, words in (({"text_input": 3}, "text_input"), ({"text_input": "a", "parameters": {"beam": 2}}, "no option"),
+                            ({"text_input": "a", "parameters": {"length": 0}}, "length"),
+                            ({"text_input": "a", "parameters": {"temperature": "hot"}}, "temperature"),
+                            ({"text_input": "a", "parameters": {"top_p": 2.0}}, "top_p")):
+            response = client.post("/v1/models/textgen:generate_stream", json=body)
+            assert response.status_code == 400 and words in response.json()["error"], response.text
+        assert "rnn_apps_generated_characters_total" in client.get("/metrics").text
+    finally:
+        client.__exit__(None, None, None)

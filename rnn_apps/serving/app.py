@@ -29,6 +29,7 @@ import dataclasses
 import json
 import logging
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from typing import Any
 import prometheus_client as prom
 from fastapi import FastAPI, Request  # at module level: FastAPI reads the route annotations by name
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from rnn_apps.errors import UserError
 from rnn_apps.serving.batching import BatchSettings, Batcher, DeadlineExceeded, QueueFull
@@ -68,6 +69,7 @@ class ServedModel:
     output_kind: str = ""
     options: tuple = ()
     batcher: Batcher | None = None
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)  # one model call at a time
 
     def load(self) -> None:
         """Load the target and answer one warm-up request (text inputs); a failure is kept
@@ -84,7 +86,8 @@ class ServedModel:
             self.state, self.error = "FAILED", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
     def run_batch(self, rows: list, options: dict) -> list:
-        return self.predictor.predict(rows, **options)
+        with self.lock:
+            return self.predictor.predict(rows, **options)
 
 
 def load_target(path: Path) -> Any:
@@ -218,6 +221,47 @@ class Materialized:
         self.folder.cleanup()
 
 
+GENERATE_OPTIONS = {"length": int, "temperature": float, "top_k": int, "top_p": float, "greedy": bool, "seed": int}
+
+
+def parse_generate(body: Any, model: ServedModel):
+    """``(prompt, length, Sampling)`` of a ``:generate`` / ``:generate_stream`` body
+    (the Open Inference Protocol's generate extension: ``text_input`` and ``parameters``)."""
+    from rnn_apps.decoding.settings import Sampling
+    from rnn_apps.options import MAX_NEW_TOKENS, check_prompt, checked_values
+
+    if model.output_kind != "next_token":
+        raise BadRequest(f"{model.name} is a {model.task} model; generate needs a language model (textgen)")
+    if not isinstance(body, dict) or not isinstance(body.get("text_input", ""), str):
+        raise BadRequest("the body must be a JSON object with \"text_input\" (a string) and optional \"parameters\"")
+    unknown = sorted(set(body) - {"text_input", "parameters"})
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}; a generate request has text_input and parameters")
+    options = body.get("parameters") or {}
+    if not isinstance(options, dict):
+        raise BadRequest("\"parameters\" must be an object")
+    for key, value in options.items():
+        if key not in GENERATE_OPTIONS:
+            raise BadRequest(f"parameters: no option {key!r}; generate takes {', '.join(GENERATE_OPTIONS)}")
+        wanted = GENERATE_OPTIONS[key]
+        if isinstance(value, bool) != (wanted is bool) or not isinstance(value, (int, float)) or \
+                (wanted is int and not float(value).is_integer()):
+            raise BadRequest(f"parameters.{key} must be {'true/false' if wanted is bool else wanted.__name__}")
+    prompt, length = body.get("text_input", ""), int(options.get("length", 200))
+    if not 1 <= length <= MAX_NEW_TOKENS:
+        raise BadRequest(f"parameters.length must be between 1 and {MAX_NEW_TOKENS:,}")
+    try:
+        check_prompt(prompt, "text_input")
+        checked_values({"temperature": float(options.get("temperature", 1.0)), "top_p": float(options.get("top_p", 1.0)),
+                        "seed": options.get("seed")})
+        sampling = Sampling(greedy=bool(options.get("greedy", False)), temperature=float(options.get("temperature", 1.0)),
+                            top_k=int(options.get("top_k", 0)), top_p=float(options.get("top_p", 1.0)),
+                            seed=None if options.get("seed") is None else int(options["seed"]))
+    except UserError as exc:
+        raise BadRequest(str(exc)) from None
+    return prompt, length, sampling
+
+
 def columns_of(results: list[dict]) -> dict:
     """Row results as columns (TF Serving's ``outputs`` form)."""
     keys = list(results[0]) if results else []
@@ -252,6 +296,8 @@ def create_app(targets: dict[str, Path], settings: ServerSettings = ServerSettin
                              registry=registry)
     batch_rows = prom.Histogram("rnn_apps_batch_size", "Rows per model call", ["model"],
                                 buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=registry)
+    tokens = prom.Counter("rnn_apps_generated_characters", "Characters of text generated", ["model"],
+                          registry=registry)
     queue_depth = prom.Gauge("rnn_apps_queue_depth", "Requests waiting per model", ["model"], registry=registry)
     loading: dict = {}
 
@@ -335,8 +381,11 @@ def create_app(targets: dict[str, Path], settings: ServerSettings = ServerSettin
     async def predict(spec: str, request: Request):
         name, _, verb = spec.partition(":")
         model = served(name)
+        if verb in ("generate", "generate_stream"):
+            return await generate(model, request, stream=verb == "generate_stream")
         if verb != "predict":
-            raise BadRequest(f"unknown method {verb!r}; POST /v1/models/{name}:predict", 404)
+            raise BadRequest(f"unknown method {verb!r}; POST /v1/models/{name}:predict (or :generate, "
+                             f":generate_stream for a language model)", 404)
         started, status = time.perf_counter(), 200
         try:
             if model.state != "AVAILABLE":
@@ -373,6 +422,44 @@ def create_app(targets: dict[str, Path], settings: ServerSettings = ServerSettin
         finally:
             requests.labels(name, "predict", str(status)).inc()
             latency.labels(name).observe(time.perf_counter() - started)
+
+    async def generate(model: ServedModel, request: Request, stream: bool):
+        """The whole text (``:generate``), or server-sent events, one per chunk of new text
+        (``:generate_stream``); the stream stops when the client goes away."""
+        if model.state != "AVAILABLE":
+            raise BadRequest(f"{model.name} is not ready: {model.state.lower()} {model.error}".strip(), 503)
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"the body is not JSON ({exc})") from None
+        prompt, length, sampling = parse_generate(body, model)
+
+        def chunks():
+            with model.lock:
+                yield from model.predictor.stream(prompt, length, sampling, 1)
+
+        if not stream:
+            text = await asyncio.to_thread(lambda: "".join(chunk[0] for chunk in chunks()))
+            requests.labels(model.name, "generate", "200").inc()
+            return {"model_name": model.name, "text_output": text, "seed": sampling.seed}
+
+        async def events():
+            produced = chunks()
+            try:
+                while True:
+                    if await request.is_disconnected():
+                        break
+                    chunk = await asyncio.to_thread(next, produced, None)
+                    if chunk is None:
+                        break
+                    tokens.labels(model.name).inc(len(chunk[0]))
+                    yield f"data: {json.dumps({'model_name': model.name, 'text_output': chunk[0]})}\n\n"
+                yield f"data: {json.dumps({'model_name': model.name, 'done': True, 'seed': sampling.seed})}\n\n"
+            finally:
+                await asyncio.to_thread(produced.close)  # ends the decoding loop and frees the model
+                requests.labels(model.name, "generate_stream", "200").inc()
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.get("/v2/health/live")
     async def live():
