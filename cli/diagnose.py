@@ -46,9 +46,9 @@ def gradients(cells, steps, seeds, units, recurrent_scale, out, as_json):
     import numpy as np
 
     from rnn_apps.diagnostics import gradient_flow, plot_gradient_flow
-    from rnn_apps.runs import check_new_path
+    from rnn_apps.runs import check_output_file
 
-    check_new_path(out, "file")  # before the work, not after it
+    check_output_file(out, image=True)  # before the work, not after it
 
     names = cells
     flows = [gradient_flow(c, steps, units=units, seeds=range(seeds), recurrent_scale=recurrent_scale)
@@ -105,9 +105,9 @@ def long_range(cells, steps, train_steps, units, optimizer, learning_rate, clipn
       rnn-apps diagnose long-range --optimizer sgd --learning-rate 0.5 --out exploding.png
     """
     from rnn_apps.diagnostics import BASELINE_MSE, plot_long_range, train_long_range
-    from rnn_apps.runs import check_new_path
+    from rnn_apps.runs import check_output_file
 
-    check_new_path(out, "file")  # before minutes of training, not after them
+    check_output_file(out, image=True)  # before minutes of training, not after them
 
     names = cells
     runs = []

@@ -50,11 +50,11 @@ def plot(run_dir, out):
     """
     from rnn_apps.errors import UserError
     from rnn_apps.plots import plot_history
-    from rnn_apps.runs import check_new_path, read_json_file, read_run
+    from rnn_apps.runs import check_output_file, read_json_file, read_run
 
     read_run(run_dir)
     history = run_dir / "history.json"
     if history.is_file() and not isinstance(read_json_file(history), dict):  # a damaged one names itself
         raise UserError(f"{history} is damaged (expected a JSON object of per-epoch lists)")
-    check_new_path(out if out is not None else run_dir / "curves.png", "file")
+    check_output_file(out if out is not None else run_dir / "curves.png", image=True)
     console.print(f"wrote {plot_history(run_dir, out)}")

@@ -92,7 +92,7 @@ def checked_values(options: dict) -> dict:
     command line cannot: finite numbers, a seed in 0..2**32-1, a token budget, a file to draw into."""
     import math
 
-    from rnn_apps.runs import check_new_path
+    from rnn_apps.runs import check_output_file
 
     for name, value in options.items():
         flag = OPTIONS[name].flag if name in OPTIONS else "--" + name.replace("_", "-")
@@ -103,5 +103,5 @@ def checked_values(options: dict) -> dict:
         if name in ("max_length", "length") and value is not None and value > MAX_NEW_TOKENS:
             raise UserError(f"{flag} must be at most {MAX_NEW_TOKENS:,}, got {value:,}")
         if name in OPTIONS and OPTIONS[name].type == "path" and value is not None:
-            check_new_path(value, "file")
+            check_output_file(value, image=True)
     return options

@@ -25,10 +25,22 @@ def _pyplot():
 
 
 def save_figure(fig, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, out)
+    """Write ``fig`` to ``out`` in the format its extension names (``runs.IMAGE_FORMATS``),
+    atomically; a place where it cannot be written is a ``UserError`` naming it, and only a
+    file that is really there is returned."""
+    from rnn_apps.runs import IMAGE_FORMATS, check_output_file
+
+    out = check_output_file(out, image=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format=IMAGE_FORMATS[out.suffix.lower()])
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise UserError(f"cannot write {out} ({exc.strerror or exc})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+        _pyplot().close(fig)
     return out
 
 

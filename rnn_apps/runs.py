@@ -84,6 +84,37 @@ def check_new_path(path: str | Path, what: str = "") -> Path:
     return path
 
 
+# The picture formats a figure can be written in (matplotlib, with Pillow for the last three),
+# by the file's extension: the one a command writes is chosen by the name the user gave.
+IMAGE_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg", ".eps": "eps", ".ps": "ps", ".jpg": "jpeg",
+                 ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".webp": "webp"}
+
+
+def check_output_file(path: str | Path, image: bool = False) -> Path:
+    """The one check of every file a command writes (a plot, a figure, a report), made before
+    the work: not a folder, no file where a folder is needed, an image extension a format has
+    (``image``), and a place where a file can really be created (tried: a folder under
+    ``/proc`` or a read-only mount looks writable to ``os.access``). Missing folders on the way
+    are fine: they are made when the file is written. Returns ``path`` as a Path."""
+    path = check_new_path(path, "file")
+    if image and path.suffix.lower() not in IMAGE_FORMATS:
+        said = f"{path.suffix!r} is not the extension of an image format" if path.suffix else "it has no extension"
+        raise UserError(f"cannot write {_shown(path)}: {said}; use one of {', '.join(IMAGE_FORMATS)}")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    try:
+        times = ancestor.stat()
+        handle, probe = tempfile.mkstemp(prefix=".rnn-apps-probe.", dir=ancestor)
+        os.close(handle)
+        os.unlink(probe)
+        os.utime(ancestor, ns=(times.st_atime_ns, times.st_mtime_ns))  # the probe leaves no trace
+    except OSError as exc:
+        raise UserError(_obstacle(path) or f"cannot create {_shown(path)}: no file can be made in {_shown(ancestor)} "
+                        f"({exc.strerror or exc})") from None
+    return path
+
+
 def create_run_dir(path: Path, write: Callable[[Path], None]) -> Path:
     """Create ``path`` holding what ``write(tmp)`` wrote, atomically."""
     check_run_dir(path)
