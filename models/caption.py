@@ -12,8 +12,10 @@ The lecture's three steps, each a setting:
 3. with attention (Show, Attend and Tell): the CNN gives a grid of L feature vectors; at
    every step the hidden state scores the L locations; ``soft`` mixes them by their
    weights, ``hard`` picks one (sampled with a straight-through Gumbel-softmax in
-   training, the most likely at inference); the mix feeds the step. The maps can be
-   drawn over the image (``predict --attention-plot``).
+   training, the most likely at inference); the mix feeds the step. Each grid cell carries its
+   (x, y) (``grid_positions``): a mix of features alone says what was looked at but not where,
+   and "left of" / "above" are about where. The maps can be drawn over the image
+   (``predict --attention-plot``).
 
     image [b, H, W, C] -> CNN -> grid [b, L, D] --------------------------------+
     caption in [b, T] -> Embedding -> RNN (AttendingCell: attend, mix, step) -> [h, z, word] -> logits
@@ -22,8 +24,9 @@ The built-in data are pictures of two or three coloured shapes of two sizes, eac
 several reference captions that name the objects, their colours and sizes, and where one
 is from another ("a small red circle left of a big blue square"): to be right a caption
 must look at the right place. Real data: a folder of images with a ``image<TAB>caption``
-TSV (several lines per image: Flickr8k), the COCO captions JSON (``images`` +
-``annotations``), or ``tfds:coco_captions``.
+TSV (several lines per image: Flickr8k's token file, or Kaggle's ``image,caption``
+captions.txt), the COCO captions JSON (``images`` + ``annotations``), or
+``tfds:coco_captions``; the pictures are looked up the same way for each (``ImageFolders``).
 """
 from __future__ import annotations
 
