@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
+import re
 from pathlib import Path
 from typing import Literal
 
 import keras
 
 from rnn_apps.config import RecurrentConfig, TrainConfig, VisionConfig, setting
-from rnn_apps.data.examples import Examples
+from rnn_apps.data.examples import Examples, as_text
 from rnn_apps.data.inputs import TextInput
 from rnn_apps.data.readers import json_type, read_records, read_text_file
 from rnn_apps.data.shapes import place, render
@@ -40,6 +42,7 @@ from rnn_apps.data.vision import ImageInput
 from rnn_apps.errors import UserError
 from rnn_apps.layers.cnn import image_encoder
 from rnn_apps.layers.recurrent import SequencePooling, recurrent_stack
+from rnn_apps.layers.relation import relation_head
 from rnn_apps.outputs.classification import ClassLabel
 from rnn_apps.task import Features, Task
 
@@ -47,7 +50,9 @@ from rnn_apps.task import Features, Task
 @dataclasses.dataclass
 class VQAConfig(VisionConfig, RecurrentConfig, TrainConfig):
     image_size: int = setting(48, "images are resized to this many pixels square", min=8)
-    fusion: Literal["multiply", "concat"] = setting("multiply", "multiply: v * q (VQA's LSTM Q + norm I); concat")
+    fusion: Literal["multiply", "concat", "relation"] = setting(
+        "multiply", "multiply: v * q (VQA's LSTM Q + norm I); concat; relation: a Relation Network over pairs of "
+                    "grid cells (with their x, y) and the question")
     image: Literal["cnn", "none"] = setting("cnn", "cnn: look at the image; none: the question-only baseline")
     fused_units: int = setting(128, "size of the image and question vectors that are fused", min=1)
     answers: int = setting(1000, "answers kept: the most frequent in training (VQA's top K)", min=2)
@@ -57,6 +62,10 @@ class VQAConfig(VisionConfig, RecurrentConfig, TrainConfig):
     learning_rate: float = setting(2e-3, "optimizer step size", min=0)
     builtin_examples: int = setting(6000, "built-in scenes (each with 2 questions)", min=10)
     tfds_data_dir: str = setting("", "TensorFlow Datasets data dir for tfds: sources")
+    annotations: str = setting("", "VQA v2: the annotations JSON (or a folder of them); default: the one beside "
+                                   "the questions whose name has the same split (train2014)")
+    image_dir: str = setting("", "the image folder (or a folder holding one per split, train2014/ ...); default: "
+                                 "found beside the data file")
 
 
 PRESETS = {
@@ -84,6 +93,8 @@ def build_model(cfg: VQAConfig, features: Features) -> keras.Model:
     q = keras.layers.Dense(cfg.fused_units, activation="tanh", name="question_vector")(x)
     if cfg.image == "none":
         fused = q
+    elif cfg.fusion == "relation":  # every pair of grid cells, with the question
+        fused = relation_head(image_encoder(cfg)(image), q, cfg.fused_units)
     else:
         v = keras.layers.Flatten(name="image_flatten")(image_encoder(cfg)(image))  # keeps where things are
         v = keras.layers.UnitNormalization(name="norm_image")(v)  # "norm I", then to the fused size
@@ -153,19 +164,62 @@ def generate_scenes(n: int, seed: int, size: int = 48, objects: int = 3, per_sce
 
 
 # --- real data ------------------------------------------------------------------------------
+# Every record is checked where it is read: a question that is not a non-empty string, no
+# answer, an id that is not a whole number is a ``UserError`` naming the file and the record.
 
-def read_jsonl(path: Path) -> Examples:
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+SPLIT_NAME = re.compile(r"^(train|val|valid|validation|test-dev|testdev|test)[0-9]*$", re.IGNORECASE)
+
+
+def _text(value, where: str, key: str) -> str:
+    """A non-empty string (a question, an answer, a file name); numbers are taken as text
+    for answers only (``"answer": 2``)."""
+    if key.startswith("answer") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return as_text(value)
+    if not isinstance(value, str):
+        raise UserError(f"{where}: {key} should be a string, got {json_type(value)}")
+    if not value.strip():
+        raise UserError(f"{where}: {key} is empty")
+    return value
+
+
+def _answers(value, where: str) -> str | list[str]:
+    """One answer, or a list of them (several people's: VQA accuracy is reported too); a list
+    needs at least one non-empty answer."""
+    if not isinstance(value, list):
+        return _text(value, where, "answer")
+    if not value:
+        raise UserError(f"{where}: answers is an empty list; give at least one answer")
+    for k, a in enumerate(value):
+        if not isinstance(a, (str, int, float)) or isinstance(a, bool):
+            raise UserError(f"{where}: answer {k + 1} should be a string, got {json_type(a)}")
+    answers = [as_text(a) for a in value]
+    if not any(a.strip() for a in answers):
+        raise UserError(f"{where}: every answer is empty")
+    return answers
+
+
+def read_jsonl(path: Path, image_dir: str = "") -> Examples:
+    """``{"image", "question", "answers" or "answer"[, "question_type"]}`` per line; image
+    names are relative to the file's folder (or ``image_dir``)."""
     rows = read_records(path)
-    columns = {"image": [], "question": [], "answer": []}
+    base = Path(image_dir) if image_dir else path.parent
+    columns: dict[str, list] = {"image": [], "question": [], "answer": [], "type": []}
     for origin, row in rows:
         answer = row.get("answers", row.get("answer"))
         if "image" not in row or "question" not in row or answer is None:
             raise UserError(f"{origin}: needs image, question and answers (or answer); found {', '.join(row)}")
         if not isinstance(row["image"], str):
             raise UserError(f"{origin}: image must be a file name (a string), got {json_type(row['image'])}")
-        columns["image"].append(str(path.parent / row["image"]))
-        columns["question"].append(str(row["question"]))
-        columns["answer"].append(answer)
+        columns["image"].append(str(base / _text(row["image"], origin, "image")))
+        columns["question"].append(_text(row["question"], origin, "question"))
+        columns["answer"].append(_answers(answer, origin))
+        kind = row.get("question_type", "")
+        if not isinstance(kind, (str, int)) or isinstance(kind, bool):
+            raise UserError(f"{origin}: question_type should be a string, got {json_type(kind)}")
+        columns["type"].append(str(kind))
+    if not any(columns["type"]):
+        del columns["type"]  # no types given: no accuracy by type
     return Examples(columns, [origin for origin, _ in rows])
 
 
@@ -176,35 +230,110 @@ def _json(path: Path) -> dict:
         raise UserError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
 
 
-def read_clevr(path: Path, data: dict) -> Examples:
-    """CLEVR: ``{"questions": [{"image_filename", "question", "answer", "split"}]}``."""
-    questions = data["questions"]
+def read_clevr(path: Path, data: dict, image_dir: str = "") -> Examples:
+    """CLEVR: ``{"questions": [{"image_filename", "question", "answer", "split"}]}``; images in
+    ``images/<split>/`` above or beside the file, or in ``image_dir`` (or its ``<split>/``)."""
+    questions = _field(data, "questions", str(path), list)
+    columns: dict[str, list] = {"image": [], "question": [], "answer": [], "type": []}
     for i, q in enumerate(questions):
-        if not isinstance(q, dict) or not isinstance(q.get("image_filename"), str) or not isinstance(
-                q.get("question"), str):
-            raise UserError(f"{path}: question {i} needs image_filename and question (strings)")
+        where = f"{path}: question {i}"
+        columns["image"].append(_text(_field(q, "image_filename", where, str), where, "image_filename"))
+        columns["question"].append(_text(_field(q, "question", where, str), where, "question"))
+        if "answer" not in q:
+            raise UserError(f"{where}: no answer (CLEVR's test questions have none: train and evaluate on "
+                            f"train and val)")
+        columns["answer"].append(_answers(q["answer"], where))
+        columns["type"].append(str(q.get("question_family_index", "")))
     split = str(questions[0].get("split", "")) if questions else ""
-    folders = [path.parent.parent / "images" / split, path.parent / "images" / split, path.parent]
+    if image_dir:
+        folders = [Path(image_dir) / split, Path(image_dir)]
+    else:
+        folders = [path.parent.parent / "images" / split, path.parent / "images" / split, path.parent]
     folder = next((f for f in folders if f.is_dir() and any(f.iterdir())), folders[-1])
-    return Examples({"image": [str(folder / q["image_filename"]) for q in questions],
-                     "question": [q["question"] for q in questions], "answer": [q.get("answer", "") for q in questions],
-                     "type": [str(q.get("question_family_index", "")) for q in questions]},
-                    [f"{path}#question {i}" for i in range(len(questions))])
+    columns["image"] = [str(folder / name) for name in columns["image"]]
+    return Examples(columns, [f"{path}#question {i}" for i in range(len(questions))])
 
 
-def read_vqa2(path: Path, data: dict) -> Examples:
-    """VQA v2: questions JSON + annotations JSON beside it + a COCO image folder. A record
-    without the fields it needs is a ``UserError`` naming the file and the record."""
-    annotation_file = next((p for p in sorted(path.parent.glob("*annotations*.json"))), None)
-    if annotation_file is None:
-        raise UserError(f"{path}: VQA v2 questions need their annotations JSON beside them (*annotations*.json)")
+def split_name(path: Path) -> str | None:
+    """The split a VQA v2 file is of, from its name: ``train2014`` for
+    ``v2_OpenEnded_mscoco_train2014_questions.json``, ``v2_mscoco_train2014_annotations.json``."""
+    return next((part for part in path.stem.split("_") if SPLIT_NAME.match(part)), None)
+
+
+def _listed(paths) -> str:
+    return ", ".join(str(p) for p in paths)
+
+
+def annotations_file(path: Path, split: str | None, given: str = "") -> Path:
+    """The annotations JSON of the questions file ``path``: ``given`` (a file, or a folder to
+    look in), else ``*annotations*.json`` beside it or in ``../annotations``: the one whose
+    name has the same split (``train2014``), or the only one whose name has no split."""
+    if given and Path(given).is_file():
+        return Path(given)
+    if given and not Path(given).is_dir():
+        raise UserError(f"annotations: no such file or folder: {given}")
+    folders = [Path(given)] if given else [path.parent, path.parent.parent / "annotations",
+                                           path.parent.parent / "Annotations", path.parent.parent]
+    for folder in folders:
+        found = sorted(folder.glob("*annotations*.json")) if folder.is_dir() else []
+        same = [f for f in found if split_name(f) == split] if split else []
+        alone = [f for f in found if not split or split_name(f) is None]  # the only one, of no other split
+        if same or len(alone) == 1:
+            return (same or alone)[0]
+    wanted = f"*{split}*annotations*.json" if split else "one *annotations*.json"
+    raise UserError(f"{path}: no annotations for these questions (looked for {wanted} in {_listed(folders)}); "
+                    f"give the file with --set annotations=FILE")
+
+
+def image_folder(path: Path, split: str | None, given: str = "") -> Path:
+    """The COCO image folder of the questions file ``path``: ``<split>/`` (``train2014/``)
+    beside it, in ``images/`` beside it or one folder up; or ``given`` (the folder itself or a
+    folder holding ``<split>/``); else the only sub-folder beside it, if its name has no split."""
+    if given and not Path(given).is_dir():
+        raise UserError(f"image_dir: no such folder: {given}")
+    bases = [Path(given)] if given else [path.parent, path.parent / "images", path.parent / "Images",
+                                         path.parent.parent, path.parent.parent / "images",
+                                         path.parent.parent / "Images"]
+    tried = [base / split for base in bases] if split else []
+    for folder in tried:
+        if folder.is_dir():
+            return folder
+    if given:
+        return Path(given)
+    folders = [f for f in sorted(path.parent.iterdir()) if f.is_dir()]
+    if len(folders) == 1 and not (split and split_name(folders[0])):  # the only one, of no other split
+        return folders[0]
+    what = f"a {split} folder in {_listed(bases)}" if split else f"one image folder beside {path}"
+    raise UserError(f"{path}: no image folder for these questions (looked for {what}); "
+                    f"give it with --set image_dir=FOLDER")
+
+
+def image_index(folder: Path) -> dict[int, Path]:
+    """``{image id: file}`` of ``folder``, listed once: the number that ends a COCO name
+    (``COCO_train2014_000000000042.jpg`` -> 42) or is the name (``42.jpg``)."""
+    index: dict[int, Path] = {}
+    for name in sorted(os.listdir(folder)):
+        stem, suffix = os.path.splitext(name)
+        number = re.search(r"[0-9]+$", stem)
+        if suffix.lower() in IMAGE_SUFFIXES and number:
+            index.setdefault(int(number.group()), folder / name)
+    return index
+
+
+def read_vqa2(path: Path, data: dict, annotations: str = "", image_dir: str = "") -> Examples:
+    """VQA v2: a questions JSON, its annotations JSON and its COCO image folder, matched by
+    the split in their names (train/val/test side by side) or given as settings."""
+    split = split_name(path)
+    annotation_file = annotations_file(path, split, annotations)
+    folder = image_folder(path, split, image_dir)
     answers = {}
     for i, a in enumerate(_field(_json(annotation_file), "annotations", f"{annotation_file}", list)):
         where = f"{annotation_file}: annotation {i}"
         given = _field(a, "answers", where, list)
         answers[_field(a, "question_id", where, int)] = (
-            [_field(x, "answer", f"{where}, answer {k}", str) for k, x in enumerate(given)], a.get("answer_type", ""))
-    folder = next((f for f in sorted(path.parent.iterdir()) if f.is_dir()), path.parent)
+            _answers([_field(x, "answer", f"{where}, answer {k}", str) for k, x in enumerate(given)], where),
+            a.get("answer_type", ""))
+    images = image_index(folder)
     columns: dict[str, list] = {"image": [], "question": [], "answer": [], "type": []}
     origins = []
     for i, q in enumerate(_field(data, "questions", str(path), list)):
@@ -212,11 +341,11 @@ def read_vqa2(path: Path, data: dict) -> Examples:
         question_id, image_id = _field(q, "question_id", where, int), _field(q, "image_id", where, int)
         if question_id not in answers:
             raise UserError(f"{annotation_file}: no annotation for question {question_id} of {path}")
-        match = sorted(folder.glob(f"*{image_id:012d}.*")) or sorted(folder.glob(f"{image_id}.*"))
-        if not match:
-            raise UserError(f"{path}: no image for image_id {image_id} in {folder}")
-        columns["image"].append(str(match[0]))
-        columns["question"].append(_field(q, "question", where, str))
+        if image_id not in images:
+            raise UserError(f"{where}: no image for image_id {image_id} in {folder} (looked for *{image_id:012d}.* "
+                            f"and {image_id}.*)")
+        columns["image"].append(str(images[image_id]))
+        columns["question"].append(_text(_field(q, "question", where, str), where, "question"))
         columns["answer"].append(answers[question_id][0])
         columns["type"].append(str(answers[question_id][1]))
         origins.append(f"{path}#question {question_id}")
@@ -228,8 +357,10 @@ def _field(record, key: str, where: str, kind: type):
     if not isinstance(record, dict) or key not in record:
         raise UserError(f"{where}: missing {key!r}")
     value = record[key]
+    if kind is int and isinstance(value, float) and not isinstance(value, bool):
+        raise UserError(f"{where}: {key} should be a whole number, got {value!r}")
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        expected = {list: "a list", int: "a number", str: "a string"}[kind]
+        expected = {list: "a list", int: "a whole number", str: "a string"}[kind]
         raise UserError(f"{where}: {key} should be {expected}, got {json_type(value)}")
     return value
 
@@ -250,15 +381,15 @@ def load_examples(cfg: VQAConfig, source: str | None) -> Examples:
         return Examples(columns, [f"{source}#{i}" for i in range(len(columns["image"]))])
     path = Path(source)
     if path.suffix.lower() == ".jsonl":
-        return read_jsonl(path)
+        return read_jsonl(path, cfg.image_dir)
     if path.suffix.lower() == ".json" and path.is_file():
         data = _json(path)
         questions = data.get("questions") if isinstance(data, dict) else None
         first = questions[0] if isinstance(questions, list) and questions and isinstance(questions[0], dict) else {}
         if "image_filename" in first:
-            return read_clevr(path, data)
+            return read_clevr(path, data, cfg.image_dir)
         if "image_id" in first:
-            return read_vqa2(path, data)
+            return read_vqa2(path, data, cfg.annotations, cfg.image_dir)
         raise UserError(f"{path}: not a CLEVR or VQA v2 questions file (no questions with image_filename or image_id)")
     raise UserError(f"{source}: give a .jsonl file, a CLEVR or VQA v2 questions .json, or tfds:NAME")
 

@@ -50,7 +50,7 @@ def test_jsonl_with_one_or_several_answers(tmp_path):
     data.write_text(json.dumps({"image": "a.png", "question": "what is red ?", "answers": ["ball", "ball", "toy"]})
                     + "\n" + json.dumps({"image": "a.png", "question": "how many ?", "answer": 2}) + "\n")
     read = load_examples(resolve_config(VQAConfig), str(data))
-    assert read["image"] == [str(tmp_path / "a.png")] * 2 and read["answer"] == [["ball", "ball", "toy"], 2]
+    assert read["image"] == [str(tmp_path / "a.png")] * 2 and read["answer"] == [["ball", "ball", "toy"], "2"]
     assert read.origins == [f"{data}:1", f"{data}:2"]
 
 
@@ -79,7 +79,8 @@ def test_vqa_v2_and_clevr_layouts(tmp_path):
     ({"qa.jsonl": '{"image": "missing.png", "question": "q", "answer": "a"}\n'}, r"qa.jsonl:1: .*missing.png"),
     ({"qa.jsonl": '{"image": "a.png", "answer": "a"}\n'}, r"qa.jsonl:1: needs image, question and answers"),
     ({"qa.jsonl": '{"image": "a.png", "question": "q", "answer": "a"}\n{broken\n'}, r"qa.jsonl:2: invalid JSON"),
-    ({"q.json": '{"questions": [{"image_id": 1, "question": "q", "question_id": 1}]}'}, r"annotations JSON beside"),
+    ({"q.json": '{"questions": [{"image_id": 1, "question": "q", "question_id": 1}]}'},
+     r"q.json: no annotations for these questions \(looked for one \*annotations\*.json in "),
     ({"q.json": '{"nothing": 1}'}, r"not a CLEVR or VQA v2 questions file"),
 ])
 def test_bad_vqa_files_name_file_and_line(tmp_path, files, message):
@@ -90,6 +91,20 @@ def test_bad_vqa_files_name_file_and_line(tmp_path, files, message):
         run_dir = tmp_path / "run"
         rnn_apps.train("vqa", data=str(tmp_path / next(iter(files))), preset="tiny", run_dir=run_dir, console=QUIET)
     assert not (tmp_path / "run").exists()
+
+
+def test_vqa_accuracy_is_scored_on_ten_answers_only():
+    from rnn_apps.outputs.classification import vqa_accuracy
+
+    ten = ["red"] * 2 + ["pink"] * 8
+    # the official leave-one-out mean: 2 of 10 said red -> 8 subsets with 2 others (2/3), 2 with 1 (1/3)
+    assert vqa_accuracy([ten], ["red"])["vqa_accuracy"] == pytest.approx((8 * 2 / 3 + 2 * 1 / 3) / 10)
+    assert vqa_accuracy([ten], ["pink"])["vqa_accuracy"] == 1.0
+    # one answer (or a few) is not what the metric is defined on: not scored with it, counted
+    assert vqa_accuracy([["yes"]], ["yes"]) == {"vqa_accuracy_examples": 0, "fewer_than_ten_answers": 1}
+    mixed = vqa_accuracy([ten, ["yes"], "no"], ["pink", "yes", "no"])
+    assert mixed == {"vqa_accuracy": 1.0, "vqa_accuracy_examples": 1, "fewer_than_ten_answers": 2}
+    assert vqa_accuracy(["yes", "no"], ["yes", "yes"]) == {}  # single answers: plain accuracy only
 
 
 def test_cli_predict_takes_an_image_and_a_question(vqa_run, tmp_path):

@@ -9,8 +9,8 @@ the confusion matrix. Three options serve VQA-like data:
   examples with another label are left out of training and count as wrong in evaluation
   (``accuracy_all``);
 * several labels per example (a list: the answers of several people): the most frequent is
-  the target, and evaluation adds the VQA accuracy ``min(#people who gave the predicted
-  answer / 3, 1)``;
+  the target, and evaluation adds the VQA accuracy (``vqa_accuracy``) over the examples with
+  ten or more answers, the number it is defined on;
 * ``group``: a column (a question type) by which evaluation also reports accuracy.
 """
 from __future__ import annotations
@@ -37,6 +37,36 @@ def class_probabilities(outputs: Any) -> Any:
     if outputs.shape[-1] == 1:
         return tf.concat([1.0 - outputs, outputs], axis=-1)
     return outputs
+
+
+def vqa_accuracy(answers: list, predicted: list[str]) -> dict:
+    """The VQA accuracy (Antol et al. 2015, as the official evaluation computes it) of each
+    example with ten or more human answers: the mean over the ten ways to leave one person
+    out of ``min(#others who gave the predicted answer / 3, 1)``. It is defined over ten
+    answers: an example with fewer (one ``"answer"``, or ``["yes"]``) would score 1/3 for a
+    right answer, so it is not scored this way; plain accuracy (``accuracy``, against the
+    most frequent answer) covers every example.
+
+    Returns ``{}`` when no example has a list of answers, else ``vqa_accuracy`` and
+    ``vqa_accuracy_examples`` (how many it covers; no ``vqa_accuracy`` when none) and, when
+    some have fewer than ten, ``fewer_than_ten_answers`` (how many were left out of it).
+    """
+    if not any(isinstance(v, (list, tuple)) for v in answers):
+        return {}
+    scores, fewer = [], 0
+    for value, guess in zip(answers, predicted):
+        given = [as_text(a) for a in value] if isinstance(value, (list, tuple)) else [as_text(value)]
+        if len(given) < 10:
+            fewer += 1
+            continue
+        matches = given.count(guess)
+        # leaving out a person who gave the answer leaves matches - 1 others; anyone else, matches
+        scores.append(np.mean([min((matches - (a == guess)) / 3, 1.0) for a in given]))
+    report: dict = {"vqa_accuracy": float(np.mean(scores))} if scores else {}
+    report["vqa_accuracy_examples"] = len(scores)
+    if fewer:
+        report["fewer_than_ten_answers"] = fewer
+    return report
 
 
 class ClassLabel:
@@ -143,10 +173,7 @@ class ClassLabel:
         if not known.all():
             report["accuracy_all"] = float(np.mean(probs.argmax(-1) == targets))  # unknown labels: always wrong
             report["unknown_label_examples"] = int((~known).sum())
-        if any(isinstance(v, (list, tuple)) for v in examples[self.name]):
-            report["vqa_accuracy"] = float(np.mean([
-                min([as_text(a) for a in (v if isinstance(v, (list, tuple)) else [v])].count(p) / 3, 1.0)
-                for v, p in zip(examples[self.name], predicted)]))
+        report.update(vqa_accuracy(examples[self.name], predicted))
         if self.group and self.group in examples.columns:
             right = probs.argmax(-1) == targets
             groups = collections.defaultdict(list)
