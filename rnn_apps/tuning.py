@@ -400,6 +400,20 @@ def pruning_callback(trial: Any, metric: str):
     return Pruning()
 
 
+def deadline_callback(deadline: float):
+    """A Keras callback that stops training at the end of the step during which the study's
+    ``--time-budget`` runs out (``deadline`` on ``time.monotonic``); the epoch is still
+    validated and checkpointed, so the trial is a complete run."""
+    import keras
+
+    class Deadline(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if time.monotonic() >= deadline:
+                self.model.stop_training = True
+
+    return Deadline()
+
+
 def direction_of(metric: str) -> str:
     return "minimize" if any(metric.endswith(word) for word in LOWER_IS_BETTER) else "maximize"
 
@@ -547,7 +561,6 @@ def _run_one(study: Study, plan: dict, deadline: float | None, console: Any) -> 
     from optuna.trial import TrialState
 
     import rnn_apps
-    from rnn_apps.training.callbacks import TimeBudget
 
     fail_stale_trials(study, console)
     finished, running = _count(study)
@@ -566,7 +579,7 @@ def _run_one(study: Study, plan: dict, deadline: float | None, console: Any) -> 
                   f"{'  '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in params.items())}",
                   highlight=False)
     pruning = pruning_callback(trial, plan["metric"])
-    extra = [pruning] + ([TimeBudget(left / 60)] if left is not None else [])
+    extra = [pruning] + ([deadline_callback(deadline)] if deadline is not None else [])
     try:
         if run.exists():  # left by an earlier storage of the same folder
             shutil.rmtree(run)
@@ -682,8 +695,6 @@ def _plots(study: Study, out: Path) -> dict[str, str]:
     import matplotlib.pyplot as plt
     import optuna.visualization.matplotlib as vis
 
-    from rnn_apps.plots import save_figure
-
     drawn = {}
     for name, draw in (("history", vis.plot_optimization_history), ("importance", vis.plot_param_importances),
                        ("parallel", vis.plot_parallel_coordinate)):
@@ -695,6 +706,13 @@ def _plots(study: Study, out: Path) -> dict[str, str]:
                 continue
         figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
         figure.set_size_inches(8, 4.5)
-        drawn[name] = str(save_figure(figure, out / f"{name}.png"))
-        plt.close(figure)
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / f".{name}.tmp.png"
+        try:
+            figure.savefig(tmp, dpi=110, bbox_inches="tight")
+            os.replace(tmp, out / f"{name}.png")
+        finally:
+            tmp.unlink(missing_ok=True)
+            plt.close(figure)
+        drawn[name] = str(out / f"{name}.png")
     return drawn

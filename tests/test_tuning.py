@@ -126,6 +126,14 @@ def test_a_study_finishes_its_best_trial_has_the_best_metric_and_a_rerun_continu
     assert shown.exit_code == 0 and f"best: trial {report['best']['trial']}" in shown.output
 
 
+def test_the_time_budget_stops_the_running_trial_and_starts_no_other(tmp_path):
+    report = tune("sentiment", write(tmp_path, SPACE), trials=3, time_budget=0.05, metric="accuracy",
+                  study_dir=tmp_path / "study", preset="tiny", epochs=3, overrides=FAST, console=QUIET)
+    (trial,) = report["trials"]  # 3 seconds: the first trial stops inside its first epoch, no second starts
+    assert trial["state"] == "complete" and trial["epochs"] == 1
+    assert (Path(trial["run"]) / "model.keras").is_file()
+
+
 def plant(study_dir: Path, value: float, epochs: int) -> None:
     """Three finished trials whose validation accuracy was ``value`` after every epoch."""
     from rnn_apps.tuning import open_storage
