@@ -278,13 +278,21 @@ def find_clip(name: str, places: list[Path], origin: str | None = None) -> Path:
     ``.mp4``/``.avi``/``.gif`` video or a folder of frames. Two matches in one folder
     (``x.npy`` and ``x.mp4``) are ambiguous and refused; nothing found names what was tried."""
     stem = Path(name)
+    if not name.strip():
+        raise UserError(f"{origin + ': ' if origin else ''}the clip name is empty")
+    if "\0" in name:
+        raise UserError(f"{_where(name, origin)}: not a file name (it holds a NUL character)")
     for place in places:
         target = place / stem
-        if target.exists():  # named by path, or a frame folder
-            return target
-        found = [target.with_name(target.name + suffix) for suffix in CLIP_SUFFIXES + tuple(s.upper() for s in
-                                                                                           CLIP_SUFFIXES)]
-        found = [path for path in found if path.is_file()]
+        try:
+            if target.exists():  # named by path, or a frame folder
+                return target
+            found = [target.with_name(target.name + suffix) for suffix in CLIP_SUFFIXES + tuple(s.upper() for s in
+                                                                                               CLIP_SUFFIXES)]
+            found = [path for path in found if path.is_file()]
+        except (OSError, ValueError) as exc:  # a name too long for the system, or not a name at all
+            raise UserError(f"{_where(target, origin)}: cannot read ({getattr(exc, 'strerror', None) or _reason(exc)})"
+                            ) from None
         if len(found) > 1:
             raise UserError(f"{_where(name, origin)}: ambiguous clip name, "
                             f"{' and '.join(_where(p, None) for p in found)} both match; name the file")
