@@ -114,7 +114,9 @@ def frequent_words(spec: str, count: int, skip: set[str],
         return []  # load_vectors reports it
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
-        return _frequent((line.split(" ", 1)[0] for line in lines if " " in line.strip()), count, skip, standardize)
+        words = (line.split(" ", 1)[0] for number, line in enumerate(lines) if " " in line.strip() and not
+                 (number == 0 and all(p.isdigit() for p in line.split())))  # not word2vec's COUNT DIM header
+        return _frequent(words, count, skip, standardize)
 
 
 def _frequent(words: Iterable[str], count: int, skip: set[str], standardize) -> list[str]:

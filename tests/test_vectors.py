@@ -137,3 +137,12 @@ def test_changed_package_file_is_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(vectors_module, "_sha256", lambda path: "0" * 64 if path.suffix == ".npy" else real(path))
     with pytest.raises(UserError, match="differs from what pip installed"):
         load_vectors("glove-6b-50d", {"good"})
+
+
+def test_frequent_words_are_the_first_new_forms_without_the_header(tmp_path):
+    from rnn_apps.vectors import frequent_words
+
+    (tmp_path / "v.txt").write_text("4 2\nthe 1 2\nGood 1 1\nn't 2 2\nfoo 3 3\n")
+    assert frequent_words(str(tmp_path / "v.txt"), 2, {"the"}, str.lower) == ["good", "n't"]
+    encoder = TextEncoder("word", 100, 20).adapt(["x"])
+    assert frequent_words(str(tmp_path / "v.txt"), 5, {"the", "good"}, encoder.token_of) == ["nt", "foo"]
