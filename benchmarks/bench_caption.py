@@ -10,7 +10,8 @@ training and decoding cost, in one run on this machine (compare ratios within a 
 2. quality after ``--budget-minutes`` of training per run (``time_budget``,
    ``early_stopping=0``, epochs unbounded): test BLEU-4 and BLEU-1 (sacreBLEU, all
    references of an image) from each run's ``metrics.json``, and CIDEr-D when
-   ``pycocoevalcap`` is importable (else reported absent), for ``attention`` none / soft /
+   ``pycocoevalcap`` is importable (else reported absent), and how varied the captions are
+   (distinct captions, distinct-2: a collapsed decoder shows), for ``attention`` none / soft /
    hard (``image_conditioning=init``) and soft attention with ``image_conditioning``
    ``every_step`` and ``both``;
 3. the nearest-caption baseline (``models/caption.py::nearest_captions``: the first caption
@@ -76,7 +77,8 @@ def budget_run(overrides: list[str], args, run_dir: Path) -> dict:
     history = json.loads((run_dir / "history.json").read_text())
     test = metrics["test"]
     return {"train_seconds": metrics["train_seconds"], "epochs_started": len(history["loss"]),
-            "test": {k: test.get(k) for k in ("bleu_4", "bleu_1", "cider", "chrf", "examples", "beam")},
+            "test": {k: test.get(k) for k in ("bleu_4", "bleu_1", "cider", "chrf", "examples", "beam",
+                                              "distinct_captions", "distinct_2")},
             "samples": test["samples"][:3]}
 
 
@@ -99,11 +101,13 @@ def nearest_baseline(splits, images: list, references: list) -> dict:
     from rnn_apps.outputs.sequence import cider
     from sacrebleu.metrics import BLEU
 
+    from rnn_apps.metrics import caption_diversity
+
     guesses = nearest_captions(splits["train"], images)
     streams = [[r[k] if k < len(r) else None for r in references] for k in range(max(map(len, references)))]
     return {"bleu_4": BLEU().corpus_score(guesses, streams).score,
             "bleu_1": BLEU(max_ngram_order=1).corpus_score(guesses, streams).score,
-            "cider": cider(guesses, references).get("cider"), "samples": guesses[:3]}
+            "cider": cider(guesses, references).get("cider"), "samples": guesses[:3], **caption_diversity(guesses)}
 
 
 def decoding_speed(run, splits, images: list, repeats: int) -> dict:
@@ -133,16 +137,17 @@ def print_tables(results: dict, args) -> None:
     console = Console(width=120)
     score = lambda v: "absent" if v is None else f"{v:.1f}"
     cider = lambda v: "absent" if v is None else f"{v:.2f}"  # CIDEr-D is about 0..3, BLEU 0..100
-    table = Table("model", "BLEU-4", "BLEU-1", "CIDEr-D", "epochs", "train s",
+    table = Table("model", "BLEU-4", "BLEU-1", "CIDEr-D", "distinct captions", "distinct-2", "epochs", "train s",
                   title=f"caption: test scores after a {args.budget_minutes:g}-minute CPU budget "
                         f"({results['test_images']} test pictures, greedy)")
     for name, run in results["runs"].items():
         t = run["test"]
-        table.add_row(name, score(t["bleu_4"]), score(t["bleu_1"]), cider(t["cider"]), str(run["epochs_started"]),
-                      f"{run['train_seconds']:.0f}")
+        table.add_row(name, score(t["bleu_4"]), score(t["bleu_1"]), cider(t["cider"]),
+                      f"{t['distinct_captions']} / {t['examples']}", f"{t['distinct_2']:.3f}",
+                      str(run["epochs_started"]), f"{run['train_seconds']:.0f}")
     n = results["nearest"]
     table.add_row("nearest training caption (pixels)", score(n["bleu_4"]), score(n["bleu_1"]), cider(n["cider"]),
-                  "-", "-")
+                  f"{n['distinct_captions']} / {n['captions']}", f"{n['distinct_2']:.3f}", "-", "-")
     console.print(table)
     table = Table("decoding", "captions/s", "seconds", "BLEU-4", "BLEU-1",
                   title=f"decoding the {results['test_images']} test pictures (attention=soft run, batch 128)")
