@@ -271,7 +271,9 @@ class ImageFolders:
             if not folder.is_dir():
                 raise UserError(f"image_dir: no such folder: {folder}")
             self.folders = [folder]
+            self.beside = folder
         else:
+            self.beside = path.parent
             roots = [path.parent] + ([path.parent.parent] if path.parent.name.lower() in HOLDERS else [])
             self.folders = list(dict.fromkeys(root / sub if sub else root for root in roots for sub in subfolders))
         self._listed: dict[Path, set[str]] = {}
@@ -291,7 +293,8 @@ class ImageFolders:
             if ("/" in name or "\\" in name) and (folder / name).is_file() or name in self._names(folder):
                 return str(folder / name)
         tried = ", ".join(f"{f}/" for f in self.folders)
-        raise UserError(f"{origin}: no image {name} in {tried} (set image_dir=DIR to name the folder)")
+        raise UserError(f"{origin}: {self.beside / name}: no such image (looked in {tried}; set image_dir=DIR "
+                        f"to name the folder)")
 
 
 def _caption_lines(path: Path):

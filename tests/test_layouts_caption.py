@@ -124,7 +124,7 @@ def test_an_unmatched_picture_names_the_line_and_every_folder_tried(tmp_path):
     with pytest.raises(UserError) as error:
         read(tmp_path / "captions.txt")
     message = str(error.value)
-    assert message.startswith(f"{tmp_path / 'captions.txt'}:1: no image gone.jpg in ")
+    assert message.startswith(f"{tmp_path / 'captions.txt'}:1: {tmp_path / 'gone.jpg'}: no such image (looked in ")
     for folder in ("Images", "images", "Flicker8k_Dataset"):
         assert f"{tmp_path / folder}/" in message
     assert "image_dir" in message
