@@ -258,9 +258,10 @@ HOLDERS = ("annotations", "flickr8k_text", "captions")
 class ImageFolders:
     """Finds the picture a captions file names, in the same places for every layout.
 
-    ``folders`` are tried in order: ``image_dir`` alone when given, else each of
-    ``subfolders`` of the file's folder (and of its parent when the file sits in an
-    ``annotations/``-like folder), "" meaning that folder itself. Each folder is listed once
+    ``folders`` are tried in order: each of ``subfolders`` of the file's folder (and of its
+    parent when the file sits in an ``annotations/``-like folder), "" meaning that folder
+    itself; or, given ``image_dir``, that folder and its ``subfolders`` (the pictures' folder
+    itself, or one holding ``train2014/``, like VQA's ``image_dir``). Each folder is listed once
     (a file of 40,000 captions of 8,000 pictures costs 8,000 look-ups, not 40,000 stats);
     a name with a sub-path is checked directly.
     """
@@ -270,7 +271,7 @@ class ImageFolders:
             folder = Path(image_dir).expanduser()
             if not folder.is_dir():
                 raise UserError(f"image_dir: no such folder: {folder}")
-            self.folders = [folder]
+            self.folders = [folder] + [folder / sub for sub in subfolders if sub]  # it, or a folder holding it
             self.beside = folder
         else:
             self.beside = path.parent

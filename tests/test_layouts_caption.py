@@ -95,6 +95,11 @@ def test_coco_layout_reads_the_split_folder_named_by_the_file(tmp_path):
                                     str(train / "COCO_000000000025.jpg"): [
                                         "A giraffe eating food from the top of the tree."]}
     assert examples.origins == [f"{coco}#annotation {i}" for i in range(3)]
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (tmp_path / "train2014").rename(moved / "train2014")
+    assert set(read(coco, f"image_dir={moved}")["image"]) == {  # a folder holding the split folder
+        str(moved / "train2014" / "COCO_000000000009.jpg"), str(moved / "train2014" / "COCO_000000000025.jpg")}
 
 
 def test_coco_json_beside_an_images_folder(tmp_path):
