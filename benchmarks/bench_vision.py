@@ -17,9 +17,18 @@ this machine (compare ratios within a run, not absolute numbers across runs):
    F1@0.5) for ``temporal=rnn`` vs ``none``; vqa test accuracy, overall and per question
    type, for ``fusion=multiply``, ``fusion=concat`` and ``image=none``.
 
-Prints tables and writes ``benchmarks/results/bench_vision.json``.
+4. ``--memory``: peak resident memory (``wait4``'s ``ru_maxrss``, as ``bench_stream.py``) of
+   a child process that builds the vqa training pipeline on PNG files with many questions
+   per image (``--images`` images of 75 x 75, ``--questions`` each, ``image_size=75``) and
+   reads it twice (the cache filled, then read back): pictures decoded once into a table
+   (``after``) against decoded and cached per question (``before``, the pipeline as it was,
+   i.e. an image input without a ``table``). Only this part runs with ``--memory``.
+
+Prints tables and writes ``benchmarks/results/bench_vision.json`` (``--memory``:
+``bench_vision_memory.json``).
 
     python benchmarks/bench_vision.py [--budget-minutes 3] [--examples 0] [--files 100] [--steps 60]
+    python benchmarks/bench_vision.py --memory [--images 300,600] [--questions 30]
 """
 from __future__ import annotations
 
@@ -182,8 +191,67 @@ def print_tables(results: dict, args) -> None:
         console.print(table)
 
 
+def memory_child(mode: str, images: int, questions: int, folder: Path) -> None:
+    """In a child process: the vqa pipeline over ``images`` PNGs x ``questions`` questions,
+    read twice; ``mode`` ``before`` takes the image input's ``table`` away."""
+    from PIL import Image
+
+    from rnn_apps.config import resolve_config
+    from rnn_apps.data.examples import Examples
+    from rnn_apps.data.vision import ImageInput
+    from rnn_apps.models import get_task
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(images):
+        paths.append(str(folder / f"{i}.png"))
+        if not Path(paths[-1]).exists():
+            Image.fromarray(rng.integers(0, 256, (75, 75, 3), dtype=np.uint8)).save(paths[-1])
+    n = images * questions
+    examples = Examples({"image": [paths[k % images] for k in range(n)],
+                         "question": [f"what is {k % 7} ?" for k in range(n)],
+                         "answer": [str(k % 5) for k in range(n)]}, [f"synthetic:{k}" for k in range(n)])
+    if mode == "before":
+        ImageInput.table = None  # every question's picture decoded and cached on its own
+    record = get_task("vqa")
+    cfg = resolve_config(record.config_class, overrides=["image_size=75"])
+    features = record.features(cfg).fit(examples)
+    ds = features.dataset(examples, training=True)
+    for _ in range(2):
+        for _ in ds:
+            pass
+
+
+def memory(args) -> list[dict]:
+    """Peak RSS of ``memory_child`` per mode and image count, each in a fresh process."""
+    import subprocess
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for images in (int(v) for v in args.images.split(",")):
+            for mode in ("before", "after"):
+                started = time.perf_counter()
+                child = subprocess.Popen([sys.executable, __file__, "--memory-child", mode, str(images),
+                                          str(args.questions), str(Path(tmp) / "pictures")])
+                _, status, usage = os.wait4(child.pid, 0)
+                if status:
+                    raise SystemExit(f"memory child {mode} {images} failed ({status})")
+                rows.append({"mode": mode, "images": images, "questions": images * args.questions,
+                             "peak_rss_mb": round(usage.ru_maxrss / 1024),
+                             "wall_s": round(time.perf_counter() - started, 1)})
+                print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> int:
+    if len(sys.argv) == 6 and sys.argv[1] == "--memory-child":
+        memory_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memory", action="store_true", help="only the peak-RSS comparison (see 4.)")
+    parser.add_argument("--images", default="300,600", help="--memory: image counts")
+    parser.add_argument("--questions", type=int, default=30, help="--memory: questions per image")
     parser.add_argument("--tasks", default="video,vqa")
     parser.add_argument("--budget-minutes", type=float, default=3.0, help="training budget per accuracy run")
     parser.add_argument("--examples", type=int, default=0, help="built-in examples (0: the task's default)")
@@ -192,6 +260,16 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=60, help="timed training steps")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "bench_vision.json")
     args = parser.parse_args()
+    if args.memory:
+        rows = memory(args)
+        print(f"\n{'pipeline':<8} {'images':>7} {'questions':>10} {'peak RSS MB':>11} {'wall s':>7}")
+        for r in rows:
+            print(f"{r['mode']:<8} {r['images']:>7,} {r['questions']:>10,} {r['peak_rss_mb']:>11,} {r['wall_s']:>7}")
+        out = args.out.with_name("bench_vision_memory.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"rows": rows}, indent=2))
+        print(f"wrote {out}")
+        return 0
     args.builtin = [f"builtin_examples={args.examples}"] if args.examples else []
 
     from rnn_apps.models import get_task

@@ -15,11 +15,16 @@ relations (the colour of the object closest to another, the shape of the farthes
 of two is further left). Every answer is about as likely as its alternatives, so the
 question alone tells little.
 
-Real data: JSON lines ``{"image": path, "question": ..., "answers": [...] or "answer": ...}``
-(several answers: VQA accuracy is reported too), the VQA v2 layout (``--data`` the
-questions JSON; the annotations JSON beside it; images in a sibling folder, COCO names)
+Real data: JSON lines ``{"image": path, "question": ..., "answers": [...] or "answer": ...[,
+"question_type": ...]}`` (ten answers: VQA accuracy is reported too; a type: accuracy by
+type), the VQA v2 layout (``--data`` a questions JSON; its annotations JSON and COCO image
+folder matched by the split in their names, ``train2014``, so the official folder with
+train/val/test side by side reads right; or ``--set annotations=``, ``--set image_dir=``)
 and the CLEVR layout (``--data`` a questions JSON with ``image_filename``; images in
 ``images/<split>/`` above it or beside it); ``tfds:clevr`` from a prepared data dir.
+
+``fusion: relation`` replaces the fused vectors with a Relation Network over pairs of grid
+cells (``rnn_apps.layers.relation``), what the field uses for relational questions.
 """
 from __future__ import annotations
 

@@ -71,3 +71,53 @@ def test_evaluation_batches_of_examples_the_output_leaves_out_have_the_right_cou
     features.output.fit(features, examples)
     batches = list(features.dataset(examples, training=False))
     assert [len(y) for _, y in batches] == [4, 4, 3]
+
+
+def test_pictures_shared_by_many_examples_are_decoded_and_kept_once(tmp_path):
+    """VQA asks many questions about one image: the training pipeline keeps a table of the
+    distinct pictures (one row each) and gathers each batch's, so memory grows with the
+    pictures; every example still gets its own picture, as decoding it alone gives."""
+    import dataclasses
+
+    from PIL import Image
+
+    from rnn_apps.data.examples import Examples
+    from rnn_apps.data.vision import ImageInput
+    from rnn_apps.outputs.classification import ClassLabel
+    from rnn_apps.task import Features
+
+    @dataclasses.dataclass
+    class Cfg:
+        batch_size: int = 4
+        batching: str = "bucket"
+        cache: bool = True
+        seed: int = 0
+
+    rng = np.random.default_rng(0)
+    files = []
+    for k in range(3):  # 12 x 10 pictures resized to 8 x 8, and one already 8 x 8 (kept exact)
+        files.append(tmp_path / f"{k}.png")
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3) if k == 2 else (12, 10, 3), dtype=np.uint8)).save(files[-1])
+    order = [k % 3 for k in range(30)]  # 30 examples, 10 per picture
+    examples = Examples({"image": [str(files[k]) for k in order], "label": [str(k) for k in order]},
+                        [f"qa:{i}" for i in range(30)])
+    image = ImageInput("image", size=8)
+    indices, table = image.table(examples["image"])
+    assert table.shape == (3, 8, 8, 3) and table.dtype == tf.uint8 and list(indices) == order
+    alone = [image.encode(tf.constant(str(f))).numpy() for f in files]  # decoded one by one, float
+    assert np.abs(table.numpy() / 255 - np.stack(alone)).max() <= 0.5 / 255 + 1e-6  # rounded to uint8
+    assert np.abs(table.numpy()[2] / 255 - alone[2]).max() < 1e-6  # no resize: exact
+    same = [np.asarray(Image.open(files[2]))] * 4  # arrays: one row per distinct array object
+    assert image.table(same + [same[0].copy()])[1].shape[0] == 2
+
+    output = ClassLabel()
+    features = Features(Cfg(), {"image": image}, output)
+    output.fit(features, examples)
+    for training in (True, False):
+        seen = []
+        for x, y in features.dataset(examples, training=training):
+            for picture, label in zip(x["image"].numpy(), y.numpy()):
+                k = int(output.labels.labels[label])
+                assert np.abs(picture - alone[k]).max() <= 0.5 / 255 + 1e-6
+                seen.append(k)
+        assert sorted(seen) == sorted(order)

@@ -6,6 +6,12 @@ tf.data in batches of 1024, is cached, then shuffled, batched and prefetched:
 
     {name: values} -> batch(1024) -> encode -> unbatch -> cache -> shuffle -> batch -> prefetch
 
+Pictures are not cached per example: many examples share one (VQA asks ~30 questions about
+each image, a caption set has 5 captions per picture). An input kind with a ``table`` (an
+image) decodes each distinct picture once into a uint8 table ``[pictures, H, W, C]``; the
+examples carry an index into it, and each batch gathers its pictures after batching, so
+memory grows with the pictures, not the examples (nor with the shuffle buffer).
+
 Each element is ``({input name: tensor}, target)``. Every sequence in it is padded with
 0 to the longest in its batch, each named sequence on its own; batches are formed by one
 of three strategies (config ``batching``), on the length of one named sequence:
@@ -52,7 +58,8 @@ def bucket_boundaries(lengths: Sequence[int], buckets: int = 8) -> list[int]:
 def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_length: int,
                   training: bool, seed: int, boundaries: Sequence[int] = (),
                   length_of: Callable = lambda x, *_: tf.shape(x)[0], size: int | None = None,
-                  pad_to_max: Callable = lambda spec: spec[0], shuffle_buffer: int = 0) -> tf.data.Dataset:
+                  pad_to_max: Callable = lambda spec: spec[0], shuffle_buffer: int = 0,
+                  finish: Callable | None = None) -> tf.data.Dataset:
     """Shuffle (training only), batch by the ``batching`` strategy and prefetch.
 
     Args:
@@ -64,15 +71,24 @@ def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_le
         size: number of examples; evaluation batches then have an exact count.
         shuffle_buffer: examples the training shuffle draws from (default: all ``size``; a
             stream uses a bounded buffer).
+        finish: a map over whole batches before prefetching (gathering pictures from a table).
 
     Padding is 0, which the models mask.
     """
     if training:
         ds = ds.shuffle(shuffle_buffer or size or 10_000, seed=seed, reshuffle_each_iteration=True)
     if batching == "bucket" and boundaries:
+        # Each bucket's last, part-filled batch comes out when the pass ends: up to one small
+        # batch per bucket as the epoch's last steps. With batch norm those few examples set
+        # the moving statistics that validation and inference use (momentum 0.9 keeps ~10
+        # steps), which made VQA's validation loss jump between epochs (0.8 <-> 1.9). Training
+        # drops them when they are a small part of a pass (other examples each pass: the
+        # shuffle differs); evaluation keeps every example.
+        buckets = len(boundaries) + 1
+        drop = training and size is not None and size >= 10 * buckets * batch_size
         ds = ds.bucket_by_sequence_length(
             element_length_func=length_of, bucket_boundaries=list(boundaries),
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1))
+            bucket_batch_sizes=[batch_size] * buckets, drop_remainder=drop)
     elif batching == "max":
         padded = tf.nest.map_structure(lambda spec: [None] * len(spec.shape), ds.element_spec)
         pad_to_max(padded)[0] = max_length
@@ -81,6 +97,8 @@ def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_le
         ds = ds.padded_batch(batch_size)
     if not training and size is not None:  # order kept, so the batch count is exact
         ds = ds.apply(tf.data.experimental.assert_cardinality(-(-size // batch_size)))
+    if finish is not None:
+        ds = ds.map(finish, num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
 
 
@@ -107,24 +125,37 @@ def examples_dataset(inputs: dict[str, Any], examples: Any, targets_of: Callable
     also what ``batching: max`` pads to its ``static_length``.
     """
     media = {name: kind for name, kind in inputs.items() if getattr(kind, "per_example", False)}
+    streamed = hasattr(examples, "chunks")
+    # Pictures decoded once into a table (in memory, so not when streaming or not caching)
+    tabled = {name: kind for name, kind in media.items()
+              if getattr(kind, "table", None) is not None and cfg.cache and not streamed}
+    tables: dict[str, tf.Tensor] = {}
 
     def prepared(part):
         kept, targets = targets_of(part)
-        return {name: kind.prepare(kept[name], kept.origins) for name, kind in inputs.items()}, targets
+        columns = {}
+        for name, kind in inputs.items():
+            if name in tabled:  # an index per example into a table of distinct pictures
+                columns[name], tables[name] = kind.table(kept[name], kept.origins)
+            else:
+                columns[name] = kind.prepare(kept[name], kept.origins)
+        return columns, targets
 
     def vectorize(batch, target):
         extra, *target = encode_target(target)
         encoded = {name: batch[name] if name in media else kind.encode(batch[name]) for name, kind in inputs.items()}
         return ({**encoded, **extra}, *target)
 
-    def decode_media(x, *rest):
-        x = dict(x)
-        for name, kind in media.items():
-            encoded = kind.encode(x.pop(name))
-            x.update(encoded if isinstance(encoded, dict) else {name: encoded})
-        return (x, *rest)
+    def decoder(kinds: dict, gather: bool) -> Callable:
+        def decode_media(x, *rest):
+            x = dict(x)
+            for name, kind in kinds.items():
+                value = x.pop(name)
+                encoded = kind.encode(tf.gather(tables[name], value) if gather else value)
+                x.update(encoded if isinstance(encoded, dict) else {name: encoded})
+            return (x, *rest)
+        return decode_media
 
-    streamed = hasattr(examples, "chunks")
     if streamed:
         sample_columns, sample_targets = prepared(examples.sample)
         ds = streamed_batches(examples, prepared, (sample_columns, sample_targets))
@@ -132,8 +163,9 @@ def examples_dataset(inputs: dict[str, Any], examples: Any, targets_of: Callable
     else:
         sample_columns, targets = prepared(examples)
         ds = vectorized_dataset((sample_columns, targets), vectorize, cache=False)
-    if media:
-        ds = ds.map(decode_media, num_parallel_calls=AUTOTUNE)
+    decoded = {name: kind for name, kind in media.items() if name not in tabled}
+    if decoded:
+        ds = ds.map(decoder(decoded, gather=False), num_parallel_calls=AUTOTUNE)
     if cfg.cache and not streamed:
         ds = ds.cache()
     key = next((name for name, kind in inputs.items() if kind.sequence), None)
@@ -145,7 +177,8 @@ def examples_dataset(inputs: dict[str, Any], examples: Any, targets_of: Callable
                          max_length=inputs[key].static_length if key else 0, training=training, seed=cfg.seed,
                          boundaries=boundaries, length_of=lambda x, *_: tf.shape(x[key])[0],
                          pad_to_max=lambda padded: padded[0][key], size=len(examples) if streamed else _count(targets),
-                         shuffle_buffer=getattr(cfg, "shuffle_buffer", 0) if streamed else 0)
+                         shuffle_buffer=getattr(cfg, "shuffle_buffer", 0) if streamed else 0,
+                         finish=decoder(tabled, gather=True) if tabled else None)
 
 
 def _count(targets: Any) -> int:

@@ -90,8 +90,45 @@ class ImageInput:
             return np.stack([self.sized(np.asarray(v)) for v in values])
         return [str(Path(str(v))) for v in values]  # checked by ``check`` before training
 
+    def table(self, values: Sequence, origins: Sequence[str] | None = None) -> tuple[np.ndarray, tf.Tensor]:
+        """Each distinct picture of ``values`` decoded once: ``(indices [n] int32, table
+        [pictures, size, size, channels] uint8)``, ``table[indices[i]]`` being example i's.
+
+        A training set asks many questions about one image (VQA: ~30); decoding per example
+        and caching that holds each image's pixels once per question. Files are told apart
+        by path, arrays by identity (the built-in data repeat one array per question). Files
+        are decoded in parallel in tf.data, resized as ``encode`` does and rounded to uint8
+        (as arrays are, ``sized``): within 0.5/255 of ``encode``'s floats when resized,
+        exact when a picture already has ``size`` pixels.
+        """
+        keys = [id(v) if isinstance(v, np.ndarray) else str(v) for v in values]
+        first: dict = {}  # key -> the first example with it, in order of appearance
+        for i, key in enumerate(keys):
+            first.setdefault(key, i)
+        number = {key: j for j, key in enumerate(first)}
+        indices = np.array([number[key] for key in keys], np.int32)
+        distinct = [values[i] for i in first.values()]
+        if all(isinstance(v, np.ndarray) for v in distinct) and distinct:
+            table = np.stack([self.sized(np.asarray(v)) for v in distinct])
+        elif distinct:
+            files = tf.data.Dataset.from_tensor_slices([str(Path(str(v))) for v in distinct])
+            files = files.map(self.decode_file, num_parallel_calls=tf.data.AUTOTUNE).batch(256)
+            table = np.concatenate([batch.numpy() for batch in files])
+        else:
+            table = np.zeros((0, self.size, self.size, self.channels), np.uint8)
+        return indices, tf.constant(table)
+
+    def decode_file(self, path: tf.Tensor) -> tf.Tensor:
+        """One file path -> ``[size, size, channels]`` uint8: decoded and resized as ``encode``
+        does, rounded."""
+        image = decode_picture(tf.io.read_file(path), self.channels)
+        image = tf.image.resize(tf.cast(image, tf.float32), (self.size, self.size))  # same size: unchanged
+        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        return tf.ensure_shape(image, (self.size, self.size, self.channels))
+
     def encode(self, value: tf.Tensor) -> tf.Tensor:
-        """One path (string) or uint8 image -> ``[size, size, channels]`` float32 in [0, 1]."""
+        """One path (string) or uint8 image -> ``[size, size, channels]`` float32 in [0, 1]
+        (or uint8 images ``[..., size, size, channels]`` -> float32, gathered from a ``table``)."""
         if value.dtype == tf.string:
             image = decode_picture(tf.io.read_file(value), self.channels)
             value = tf.image.resize(tf.cast(image, tf.float32), (self.size, self.size))
@@ -142,6 +179,7 @@ class FramesInput(ImageInput):
 
     kind = "frames"
     sequence = True
+    table = None  # clips differ in length and are rarely shared: decoded per example
 
     def __init__(self, name: str, *, size: int, channels: int = 3, max_frames: int = 64):
         super().__init__(name, size=size, channels=channels)
