@@ -26,9 +26,38 @@ from rnn_apps.data.readers import read_text_file
 from rnn_apps.errors import UserError
 
 
-def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None) -> Any:
-    """A dataclass field with a help text and optional inclusive bounds."""
-    return dataclasses.field(default=default, metadata={"help": help, "min": min, "max": max})
+def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None,
+            above: float | None = None, below: float | None = None) -> Any:
+    """A dataclass field with a help text and optional bounds: ``min``/``max`` inclusive,
+    ``above``/``below`` exclusive (a learning rate above 0: at 0 nothing can be learnt)."""
+    return dataclasses.field(default=default, metadata={"help": help, "min": min, "max": max,
+                                                        "above": above, "below": below})
+
+
+def bounds(cls: type, key: str) -> dict[str, float]:
+    """The bounds of ``cls``'s field ``key``: its own, and those of the same field in every
+    base class, the strictest winning. A task that redefines a shared field (another default
+    learning rate) keeps the shared field's range: no task can widen it by accident."""
+    found: dict[str, float] = {}
+    for klass in cls.__mro__:
+        field = getattr(klass, "__dataclass_fields__", {}).get(key)
+        if field is None:
+            continue
+        for name, pick in (("min", max), ("above", max), ("max", min), ("below", min)):
+            value = field.metadata.get(name)
+            if value is not None:
+                found[name] = value if name not in found else pick(found[name], value)
+    if "min" in found and "above" in found:  # only the stricter of a pair says anything
+        del found["min" if found["min"] <= found["above"] else "above"]
+    if "max" in found and "below" in found:
+        del found["max" if found["max"] >= found["below"] else "below"]
+    return found
+
+
+def range_text(limits: dict[str, float]) -> str:
+    """``{"above": 0, "max": 1}`` -> ``"> 0 and <= 1"``."""
+    signs = {"min": ">=", "above": ">", "max": "<=", "below": "<"}
+    return " and ".join(f"{signs[name]} {limits[name]}" for name in signs if name in limits)
 
 
 @dataclasses.dataclass
@@ -37,7 +66,7 @@ class TrainConfig:
 
     epochs: int = setting(10, "passes over the training split", min=1)
     batch_size: int = setting(64, "examples per mini-batch", min=1)
-    learning_rate: float = setting(2e-3, "optimizer step size", min=0)
+    learning_rate: float = setting(2e-3, "optimizer step size", above=0)
     lr_schedule: Literal["constant", "cosine"] = setting(
         "constant", "constant, or cosine: decay to 0 over the epochs after a warm-up of warmup_steps")
     warmup_steps: int = setting(0, "steps of linear warm-up from 0 to learning_rate (cosine schedule)", min=0)
@@ -247,21 +276,22 @@ def _checked(cls: type, data: dict[str, Any], origin: str) -> dict[str, Any]:
     """Check keys, types and bounds of ``data`` against ``cls``; return normalised values."""
     data = _renamed(cls, data)
     hints = _hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
     out = {}
     for key, value in data.items():
         if key not in hints:
             raise UserError(f"{origin}: {_unknown_key(cls, key)}")
         hint = hints[key]
         out[key] = value = _coerce(key, hint, value, origin)
-        meta = fields[key].metadata
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(value):  # nan and inf compare as inside any bounds
                 raise UserError(f"{origin}: config key {key!r} must be a finite number, got {value}")
-            if meta.get("min") is not None and value < meta["min"]:
-                raise UserError(f"{origin}: config key {key!r} must be >= {meta['min']}, got {value}")
-            if meta.get("max") is not None and value > meta["max"]:
-                raise UserError(f"{origin}: config key {key!r} must be <= {meta['max']}, got {value}")
+            limits = bounds(cls, key)
+            outside = {"min": value < limits.get("min", -math.inf), "above": value <= limits.get("above", -math.inf),
+                       "max": value > limits.get("max", math.inf), "below": value >= limits.get("below", math.inf)}
+            for name, sign in (("min", ">="), ("above", ">"), ("max", "<="), ("below", "<")):
+                if outside[name]:
+                    raise UserError(f"{origin}: config key {key!r} must be {sign} {limits[name]}, got {value}"
+                                    + (f" (its range: {range_text(limits)})" if len(limits) > 1 else ""))
     return out
 
 

@@ -1,4 +1,5 @@
 import dataclasses
+import re
 from typing import Literal
 
 import pytest
@@ -83,3 +84,25 @@ def test_describe_fields_has_help_for_every_key():
     rows = describe_fields(DemoConfig)
     assert [r["key"] for r in rows][-4:] == ["cell", "units", "bidirectional", "name"]
     assert all(r["help"] for r in rows)
+
+
+def test_a_redefined_field_keeps_the_shared_range():
+    """A task's config that redefines a shared field (another default, a looser bound) keeps
+    the shared field's range; exclusive bounds are refused at the bound itself."""
+    import dataclasses as dc
+
+    from rnn_apps.config import TrainConfig, bounds, config_from_dict, setting
+    from rnn_apps.errors import UserError
+
+    @dc.dataclass
+    class Loose(TrainConfig):
+        learning_rate: float = setting(1e-3, "step", min=0)
+        epochs: int = setting(5, "passes", min=0, max=9)
+
+    assert bounds(Loose, "learning_rate") == {"above": 0}
+    assert bounds(Loose, "epochs") == {"min": 1, "max": 9}
+    for key, value, said in (("learning_rate", 0.0, "must be > 0, got 0.0"), ("learning_rate", -1.0, "> 0"),
+                             ("epochs", 0, "must be >= 1, got 0 (its range: >= 1 and <= 9)")):
+        with pytest.raises(UserError, match=re.escape(said)):
+            config_from_dict(Loose, {key: value})
+    assert config_from_dict(Loose, {"learning_rate": 1e-9}).learning_rate == 1e-9

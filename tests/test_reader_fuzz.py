@@ -84,11 +84,70 @@ def test_text_file_is_text_or_a_clear_error(folder, data, errors):
     try:
         text = read_text_file(path, errors=errors)
     except UserError as exc:
+        message = one_line_naming(exc, path)
+        if "a binary file, not text" in message:  # refused whatever encoding_errors says
+            assert b"\0" in data or re.match(re.escape(str(path)) + r":1: a binary file", message)
+            return
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16/32 text, whatever encoding_errors says
+            assert message.startswith(f"{path}:1: invalid UTF-8 at byte offset 0 (UTF-16")
+            return
         assert errors == "strict"
-        assert re.match(re.escape(str(path)) + r":\d+: invalid UTF-8 at byte offset \d+", one_line_naming(exc, path))
+        assert re.match(re.escape(str(path)) + r":\d+: invalid UTF-8 at byte offset \d+", message)
         return
+    assert b"\0" not in data
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data  # a UTF-8 byte-order mark is not text
     assert text == body.decode("utf-8", errors=errors)
+
+
+@FUZZ
+@given(text=st.text(max_size=200), at=st.integers(0, 200), binary=st.binary(min_size=1, max_size=64))
+def test_binary_inside_text_is_named_by_line(folder, text, at, binary):
+    """Bytes of a binary file (a NUL among them) anywhere in a text file: refused, naming the
+    line the first NUL is on, with encoding_errors=replace too."""
+    data = text.encode("utf-8", "replace")
+    data = data[:at] + binary + b"\0" + data[at:]
+    path = write(folder, "mixed.txt", data)
+    with pytest.raises(UserError) as caught:
+        read_text_file(path, errors="replace")
+    line = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    expected_line = line.count(b"\n", 0, line.index(b"\0")) + 1
+    message = one_line_naming(caught.value, path)
+    assert message.startswith(f"{path}:{expected_line}: NUL byte") or f"{path}:1: a binary file" in message
+
+
+QUOTED_CELL = st.text(st.sampled_from(list('ab ,"\n\té')), max_size=8)
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(QUOTED_CELL, min_size=2, max_size=2), min_size=1, max_size=6),
+       tail=st.lists(st.text(st.sampled_from(list("ab ,\t")), max_size=6), max_size=4),
+       newline=st.booleans(), stream=st.booleans())
+def test_csv_quote_open_at_the_end_is_named_where_it_opened(folder, rows, tail, newline, stream):
+    """Any well-quoted CSV (as ``csv.writer`` writes it, cells with quotes, commas and line
+    breaks) followed by a line whose quote never closes: the error names that line, read
+    whole or streamed; without the bad line the file reads back cell for cell."""
+    import csv
+    import io
+
+    from rnn_apps.data.readers import iter_source
+
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([["text", "label"], *rows])
+    good = out.getvalue()
+    path = write(folder, "q.csv", good)
+    wanted = {"text": "text", "label": "label"}
+    try:
+        examples = read_source(str(path), wanted, ALIASES)
+        assert examples.columns["text"] == [r[0].strip() for r in rows if any(c.strip() for c in r)]
+    except UserError as exc:
+        assert "quote" not in one_line_naming(exc, path)
+    opened = good.count("\n") + 1
+    bad = good + 'x,"' + "\n".join(tail) + ("\n" if newline else "")
+    path = write(folder, "q.csv", bad)
+    with pytest.raises(UserError) as caught:
+        list(iter_source(str(path), wanted, ALIASES)) if stream else read_source(str(path), wanted, ALIASES)
+    assert one_line_naming(caught.value, path).startswith(f"{path}:{opened}: a quote opened on this line is never "
+                                                           f"closed")
 
 
 @FUZZ

@@ -93,6 +93,7 @@ def read_text_file(path: Path, errors: str = "strict") -> str:
     data = read_bytes(path)
     if data.startswith(codecs.BOM_UTF8):  # Windows editors write one; it is not part of the text
         data = data[len(codecs.BOM_UTF8):]
+    refuse_binary(path, data)
     if errors == "replace":
         return data.decode("utf-8", errors="replace")
     try:
@@ -102,6 +103,32 @@ def read_text_file(path: Path, errors: str = "strict") -> str:
         hint = " (UTF-16 or UTF-32 text: it starts with their byte-order mark; save it as UTF-8)" \
             if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else ""
         raise UserError(f"{path}:{line}: invalid UTF-8 at byte offset {exc.start}{hint}") from None
+
+
+# Control characters a text file has no use for: a share of them (or any NUL byte) in the first
+# bytes marks a binary file (a picture, an archive, a model) given where text belongs.
+_CONTROL = bytes(set(range(32)) - {9, 10, 11, 12, 13, 27})
+SNIFF_BYTES = 8192
+
+
+def refuse_binary(path: Path, data: bytes) -> None:
+    """A ``UserError`` naming the file and line if ``data`` is not text: a NUL byte anywhere
+    (no text encoding but UTF-16/32 has one: those are named), or more than one byte in ten of
+    the first ``SNIFF_BYTES`` a control character or not UTF-8 at all, which even
+    ``encoding_errors=replace`` must not read as text."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise UserError(f"{path}:1: invalid UTF-8 at byte offset 0 (UTF-16 or UTF-32 text: it starts with their "
+                        f"byte-order mark; save it as UTF-8)")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise UserError(f"{path}:{line}: NUL byte at byte offset {nul}: a binary file, "
+                        f"not text (UTF-16 text? save it as UTF-8)")
+    head = data[:SNIFF_BYTES]
+    odd = sum(head.count(bytes([c])) for c in _CONTROL) + head.decode("utf-8", "replace").count("\ufffd")
+    if head and odd * 10 > len(head):
+        raise UserError(f"{path}:1: a binary file, not text ({odd} of its first {len(head)} bytes are control "
+                        f"characters or not UTF-8)")
 
 
 def text_lines(path: Path, nul_check: bool = False) -> Iterator[tuple[int, str]]:
@@ -149,14 +176,39 @@ def table_rows(path: Path, delimiter: str = "\t", quoting: int | None = None) ->
     tab no quoting)."""
     if quoting is None:
         quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
-    lines = (line for _, line in text_lines(path, nul_check=True))
-    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
+    record: list[str] = []  # the lines of the record being read (a quoted cell may span several)
+
+    def lines():
+        for _, line in text_lines(path, nul_check=True):
+            record.append(line)
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter, quoting=quoting)
     try:
         for row in reader:
+            if quoting != csv.QUOTE_NONE and _quote_left_open(record, delimiter):
+                raise UserError(f"{path}:{reader.line_num - len(record) + 1}: a quote opened on this line is never "
+                                f"closed: it would take the rest of the file (to line {reader.line_num}) as one "
+                                f"cell; close it, or double it (\"\") inside a quoted cell")
+            record.clear()
             if any(cell.strip() for cell in row):
                 yield reader.line_num, [cell.strip() for cell in row]
     except csv.Error as exc:
         raise UserError(f"{path}:{reader.line_num}: {exc}") from None
+
+
+def _quote_left_open(lines: list[str], delimiter: str) -> bool:
+    """Whether a record (its lines) ends inside a quoted cell: only the file's end stops one
+    before its quote closes, and a lenient reader takes the rest of the file as that cell
+    (strict CSV says "unexpected end of data")."""
+    if not any('"' in line for line in lines):
+        return False
+    try:
+        for _ in csv.reader(lines, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def iter_source(source: str, wanted: dict[str, str], aliases: dict[str, Sequence[str]],
