@@ -16,7 +16,7 @@ and ``rnn_apps.train`` reads them through the same reader a user's files go thro
 ``test_data=labels_test.csv``: the reported accuracy is per frame on the held-out test clips
 (other digits, other paths). Rows, each on the same files:
 
-* ``default``: the default config (``motion=pixels`` since issue 25);
+* ``default``: the default config (``motion=auto``, i.e. ``pixels`` with the small CNN, since issue 25);
 * ``motion=none``: the default before issue 25 (frames alone into the CNN + bidirectional GRU);
 * ``motion=features``: the feature-difference variant (works with any CNN);
 * ``single frame``: ``temporal=none motion=none``, a per-frame CNN that sees no motion;

@@ -13,8 +13,9 @@ state carries a movement on into a short pause (a ``still`` frame right after a 
 reads as the movement: 94.6 % per frame on moving-digit clips, nearly every error a
 ``still`` frame). With the difference, a still frame is a blank picture and a direction is
 a local pattern, and the same clips reach 99-100 % (``benchmarks/real_video.py``).
-``motion: features`` appends the change of each frame's features instead (for CNN
-backbones that take RGB only); ``motion: none`` feeds frames alone.
+``motion: features`` appends the change of each frame's features instead (what the
+default, ``auto``, does with a keras.applications backbone, which takes RGB only);
+``motion: none`` feeds frames alone.
 
 Clips of different lengths are padded and masked (``frames_mask``): padded frames count in
 neither the loss nor the accuracy. ``temporal: none`` drops the recurrent stack, which
@@ -71,11 +72,11 @@ class VideoConfig(VisionConfig, RecurrentConfig, TrainConfig):
     cnn_layers: int = setting(3, "3x3 stride-2 conv layers of the small conv net", min=1)
     temporal: Literal["rnn", "none"] = setting("rnn", "rnn: recurrent stack over frames; none: per-frame CNN "
                                                       "baseline")
-    motion: Literal["pixels", "features", "none"] = setting(
-        "pixels", "what the network sees of the change between frames (rnn_apps.layers.motion): pixels: each "
-                  "frame stacked with its difference from the previous frame before the CNN (small CNN only); "
-                  "features: each frame's features with their change from the previous frame before the RNN "
-                  "(any CNN); none: frames alone")
+    motion: Literal["auto", "pixels", "features", "none"] = setting(
+        "auto", "what the network sees of the change between frames (rnn_apps.layers.motion): pixels: each "
+                "frame stacked with its difference from the previous frame before the CNN (small CNN only); "
+                "features: each frame's features with their change from the previous frame before the RNN "
+                "(any CNN); none: frames alone; auto: pixels with the small CNN, features with a backbone")
     frame_features: int = setting(64, "size of each frame's feature vector fed to the RNN", min=1)
     units: int = setting(64, "hidden units per recurrent layer (per direction)", min=1)
     max_frames: int = setting(64, "frames kept per clip (longer clips are cut)", min=1)
@@ -101,12 +102,20 @@ def inputs(cfg: VideoConfig) -> dict:
     return {"frames": FramesInput("frames", size=cfg.image_size, channels=cfg.channels, max_frames=cfg.max_frames)}
 
 
+def motion_of(cfg: VideoConfig) -> str:
+    """The ``motion`` setting resolved: ``auto`` is ``pixels`` for the small CNN (which reads
+    any number of channels) and ``features`` for a keras.applications backbone (RGB only)."""
+    if cfg.motion == "auto":
+        return "pixels" if cfg.cnn == "small" else "features"
+    return cfg.motion
+
+
 def build_model(cfg: VideoConfig, features: Features) -> keras.Model:
     """``{frames [b, T, H, W, C], frames_mask [b, T]}`` -> ``[b, T, classes]`` probabilities."""
     frames = keras.Input((None, cfg.image_size, cfg.image_size, cfg.channels), name="frames")
     frames_mask = keras.Input((None,), name="frames_mask")
-    x, cnn_cfg = frames, cfg
-    if cfg.motion == "pixels":  # [b, T, H, W, 2C]: the frame and what changed since the last one
+    x, cnn_cfg, motion = frames, cfg, motion_of(cfg)
+    if motion == "pixels":  # [b, T, H, W, 2C]: the frame and what changed since the last one
         if cfg.cnn != "small":
             raise UserError(f"motion=pixels stacks frames and their differences as channels, which the small CNN "
                             f"reads but cnn {cfg.cnn} does not; set motion=features or motion=none")
@@ -114,7 +123,7 @@ def build_model(cfg: VideoConfig, features: Features) -> keras.Model:
     grid = PerFrame(image_encoder(cnn_cfg), name="frame_cnn")(x)  # [b, T, h, w, D]
     x = keras.layers.Reshape((-1, int(np.prod(grid.shape[2:]))), name="frame_flatten")(grid)  # keeps *where*
     x = keras.layers.Dense(cfg.frame_features, activation="relu", name="frame_features")(x)
-    if cfg.motion == "features":  # [b, T, 2F]: the features and their change since the last frame
+    if motion == "features":  # [b, T, 2F]: the features and their change since the last frame
         x = FeatureDifference(name="feature_difference")(x)
     if cfg.temporal == "rnn":
         x = recurrent_stack(x, cfg, mask=keras.ops.greater(frames_mask, 0.5))

@@ -14,7 +14,8 @@ from rnn_apps.errors import UserError
 from rnn_apps.data import media
 from rnn_apps.data.text import LabelVocabulary
 from rnn_apps.layers.motion import FeatureDifference, FrameDifference
-from rnn_apps.models.video import MOTIONS, PRESETS, TASK, VideoConfig, generate_clips, load_examples
+from rnn_apps.models.video import (MOTIONS, PRESETS, TASK, VideoConfig, generate_clips, load_examples,
+                                   motion_of)
 
 
 def square_centre(frame):
@@ -148,6 +149,12 @@ def test_motion_layers_give_the_change_since_the_previous_frame():
     np.testing.assert_allclose(out[:, 1:, 16:], features[:, 1:] - features[:, :-1], atol=1e-7)
 
 
+def test_motion_auto_is_pixels_for_the_small_cnn_and_features_for_a_backbone():
+    assert motion_of(resolve_config(VideoConfig)) == "pixels"
+    assert motion_of(resolve_config(VideoConfig, overrides=["cnn=MobileNetV2", "channels=3"])) == "features"
+    assert motion_of(resolve_config(VideoConfig, overrides=["cnn=MobileNetV2", "motion=none"])) == "none"
+
+
 @pytest.mark.parametrize("motion", ["pixels", "features", "none"])
 def test_each_motion_setting_builds_and_a_backbone_needs_features(motion):
     cfg = resolve_config(VideoConfig, presets=PRESETS, preset="tiny", overrides=[f"motion={motion}"])
@@ -159,7 +166,7 @@ def test_each_motion_setting_builds_and_a_backbone_needs_features(motion):
     probs = model([np.zeros((1, 3, 16, 16, 1), "float32"), np.ones((1, 3), "float32")])
     assert probs.shape == (1, 3, 2)
     if motion == "pixels":
-        backbone = resolve_config(VideoConfig, overrides=["cnn=MobileNetV2", "channels=3"])
+        backbone = resolve_config(VideoConfig, overrides=["cnn=MobileNetV2", "channels=3", "motion=pixels"])
         with pytest.raises(UserError, match="motion=pixels .* set motion=features or motion=none"):
             TASK.build_model(backbone, features)
 
