@@ -48,11 +48,14 @@ def config_overrides(args: list[str], task: str | None, resume) -> list[str]:
 @click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), help="random seed (data split, shuffling, weights)")
 @click.option("--run-dir", type=RUN_DIR, help="where to write the run (default runs/TASK/TIMESTAMP)")
 @click.option("--resume", type=RUN_DIR, help="continue RUN_DIR from its last checkpoint")
+@click.option("--allow-new-data", is_flag=True,
+              help="with --resume and --data: continue the run on other data (or on its data file changed since)")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="train data-parallel on N local worker processes (global batch = batch size x N); "
                    "in a cluster, set TF_CONFIG on each host instead (README: Scaling out)")
 @click.pass_context
-def train(ctx, task, data, config_file, overrides, preset, epochs, batch_size, seed, run_dir, resume, workers):
+def train(ctx, task, data, config_file, overrides, preset, epochs, batch_size, seed, run_dir, resume, allow_new_data,
+          workers):
     """Train TASK and write a run directory (config, vocabularies, checkpoints, logs, model).
 
     Without --data the task's built-in synthetic data are used. Every config key of the
@@ -76,11 +79,16 @@ def train(ctx, task, data, config_file, overrides, preset, epochs, batch_size, s
     if task is None and resume is None:
         raise UsageProblem("name a TASK to train, or --resume RUN_DIR; tasks: " + ", ".join(TASKS))
     overrides = (*overrides, *config_overrides(ctx.args, task, resume))
+    if allow_new_data and not resume:
+        raise UsageProblem("--allow-new-data continues a run on other data: it goes with --resume RUN_DIR")
+    if workers > 1 and resume and data is not None:
+        raise UsageProblem("--workers with --resume continues the run on its own data; leave out --data")
     if workers > 1:
         return train_on_local_workers(workers, task, data, config_file, overrides, preset, epochs, batch_size,
                                       seed, run_dir, resume)
     run = rnn_apps.train(task, data=data, config=config_file, overrides=overrides, preset=preset,
                          epochs=epochs, batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume,
+                         allow_new_data=allow_new_data,
                          console=err)
     out.print(str(run))
 

@@ -148,9 +148,10 @@ def train(task: Any = None, *, data: str | None = None, config: str | Path | Non
           overrides: Iterable[str] = (), preset: str | None = None, epochs: int | None = None,
           batch_size: int | None = None, seed: int | None = None, run_dir: str | Path | None = None,
           resume: str | Path | None = None, console: Any = None, cluster: Any = None,
-          callbacks: Iterable[Any] = ()) -> Path:
+          callbacks: Iterable[Any] = (), allow_new_data: bool = False) -> Path:
     """Train ``task`` (a registered name, or a ``Task`` record of your own) and return its
-    run directory; with ``resume=RUN_DIR`` continue that run instead; with ``cluster`` (or a
+    run directory; with ``resume=RUN_DIR`` continue that run instead (on its own task and
+    data: another task is refused, other data unless ``allow_new_data``); with ``cluster`` (or a
     ``TF_CONFIG`` naming several workers) data-parallel; ``callbacks``: Keras callbacks added
     after the run's own (see ``rnn_apps.training.loop.train`` for every argument)."""
     from rnn_apps.training.distributed import cluster_from_env
@@ -165,6 +166,10 @@ def train(task: Any = None, *, data: str | None = None, config: str | Path | Non
             record = _task(meta["task"])
         except UserError as exc:
             raise UserError(f"{path / 'run.json'}: {exc}") from None
+        named = task if task is None or isinstance(task, str) else getattr(task, "name", None)
+        if named is not None and named != record.name:
+            raise UserError(f"{path} is a {record.name} run; --resume continues it as {record.name}, not {named} "
+                            f"(leave out the task, or train {named} without --resume)")
     elif task is None:
         raise UserError("name a task to train (or --resume RUN_DIR)")
     else:
@@ -176,7 +181,7 @@ def train(task: Any = None, *, data: str | None = None, config: str | Path | Non
     try:
         return train_loop(record, data=data, config=config, overrides=overrides, preset=preset, epochs=epochs,
                           batch_size=batch_size, seed=seed, run_dir=run_dir, resume=resume, console=console,
-                          cluster=cluster, callbacks=callbacks)
+                          cluster=cluster, callbacks=callbacks, allow_new_data=allow_new_data)
     except NotStreamed as exc:
         from rnn_apps.models import TASKS, get_task
 

@@ -261,7 +261,46 @@ def read_run(run_dir: str | Path) -> tuple[Path, dict]:
 
 
 def new_run_meta(task: str, data: str | None, replicas: int = 1) -> dict:
-    """``run.json``: the task, the data source, when, and how many replicas share each global
-    batch (a resumed run must keep them, or its batch would silently change)."""
-    return {"task": task, "data": data, "created": dt.datetime.now().isoformat(timespec="seconds"),
-            "replicas": replicas}
+    """``run.json``: the task, the data source (and its fingerprint, when a file), when, and
+    how many replicas share each global batch (a resumed run must keep them, or its batch
+    would silently change)."""
+    return {"task": task, "data": data, "data_fingerprint": data_fingerprint(data),
+            "created": dt.datetime.now().isoformat(timespec="seconds"), "replicas": replicas}
+
+
+FINGERPRINT_BYTES = 1 << 20
+
+
+def data_fingerprint(data: str | None) -> dict | None:
+    """What tells a data file from an edited or replaced one, cheaply for a file of any size:
+    its size and the SHA-256 of its first and last MiB. None for built-in data and ``tfds:``."""
+    import hashlib
+
+    if not data or data.startswith("tfds:") or not Path(data).is_file():
+        return None
+    path = Path(data)
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        digest.update(f.read(FINGERPRINT_BYTES))
+        if size > FINGERPRINT_BYTES:
+            f.seek(max(FINGERPRINT_BYTES, size - FINGERPRINT_BYTES))
+            digest.update(f.read())
+    return {"bytes": size, "sha256_ends": digest.hexdigest()}
+
+
+def check_same_data(run: Path, meta: dict, data: str | None) -> None:
+    """A resumed run continues on the data it was trained on: another source (``--data
+    OTHER``), or its file changed since (size or content at its ends), is a ``UserError``
+    saying what differs. ``data`` is the source as stored (``loop.data_source``), None: the run's."""
+    trained = meta.get("data")
+    if data is not None and data != trained:
+        raise UserError(f"{_shown(run)} was trained on {trained or 'the built-in data'}; continuing it on {data} "
+                        f"would change the run: leave out --data, or pass --allow-new-data if you mean it")
+    known = meta.get("data_fingerprint")
+    if known and trained and Path(trained).is_file() and data_fingerprint(trained) != known:
+        now = data_fingerprint(trained)
+        what = f"{known['bytes']:,} bytes then, {now['bytes']:,} now" if now["bytes"] != known["bytes"] \
+            else "same size, other content"
+        raise UserError(f"{trained} has changed since {_shown(run)} was trained on it ({what}); pass "
+                        f"--allow-new-data to continue on it as it is now")

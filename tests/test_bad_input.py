@@ -270,6 +270,20 @@ CASES = [
     case("resume-unknown-task", "train --resume run", "run/run.json: unknown task 'speech'; tasks: " + CHOICES,
          setup=damaged_run("sentiment", run__json='{"task": "speech", "data": null}')),
 
+    # a resume continues the run it names: its task and its data, unless --allow-new-data says otherwise
+    case("resume-as-another-task", "train textgen --resume {sentiment} --epochs 3",
+         "is a sentiment run; --resume continues it as sentiment, not textgen", task="sentiment"),
+    case("resume-on-other-data", "train --resume {sentiment} --epochs 3 --data other.tsv",
+         "was trained on the built-in data; continuing it on", "other.tsv would change the run",
+         "pass --allow-new-data if you mean it", task="sentiment", files={"other.tsv": REVIEWS}),
+    case("resume-data-file-changed", "train --resume run --epochs 3",
+         "d.tsv has changed since run was trained on it (1 bytes then,", "pass --allow-new-data", task="sentiment",
+         files={"d.tsv": REVIEWS}, setup=lambda ctx: damaged_run("sentiment", run__json=json.dumps(
+             {"task": "sentiment", "data": str(ctx.tmp / "d.tsv"), "replicas": 1,
+              "data_fingerprint": {"bytes": 1, "sha256_ends": "0"}}))(ctx)),
+    case("allow-new-data-without-resume", "train sentiment --preset tiny --allow-new-data",
+         "--allow-new-data continues a run on other data: it goes with --resume RUN_DIR", task="sentiment"),
+
     # --- train: config files -------------------------------------------------------------------
     case("config-file-missing", "train sentiment --config nothere.yaml", "config file not found: nothere.yaml",
          task="sentiment"),

@@ -272,3 +272,22 @@ def test_jit_compile_is_a_setting(tmp_path):
     for value, expected in (("false", False), ("true", True)):
         cfg = resolve_config(task.config_class, presets=task.presets, preset="tiny", jit_compile=value)
         assert build(plan_training(task, cfg, None)).jit_compile is expected
+
+
+def test_a_resume_keeps_to_its_data(tmp_path):
+    """run.json fingerprints a data file (size, SHA-256 of its ends): the same file passes,
+    another source or the file edited since is refused, saying what differs."""
+    from rnn_apps.errors import UserError
+    from rnn_apps.runs import check_same_data, new_run_meta
+
+    data = tmp_path / "d.tsv"
+    data.write_text("good\tpositive\nbad\tnegative\n")
+    meta = new_run_meta("sentiment", str(data))
+    check_same_data(tmp_path, meta, None)
+    check_same_data(tmp_path, meta, str(data))
+    with pytest.raises(UserError, match="was trained on .*d.tsv; continuing it on .*e.tsv would change the run"):
+        check_same_data(tmp_path, meta, str(tmp_path / "e.tsv"))
+    data.write_text("good\tnegative\nbad\tpositive\n")  # the same size, other labels
+    with pytest.raises(UserError, match="d.tsv has changed since .* \\(same size, other content\\)"):
+        check_same_data(tmp_path, meta, None)
+    assert new_run_meta("textgen", None)["data_fingerprint"] is None

@@ -31,7 +31,7 @@ from rnn_apps.config import resolve_config, save_config
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.streaming import ExampleStream
 from rnn_apps.errors import Interrupted, UserError
-from rnn_apps.runs import (RUN_FILE, create_run_dir, default_run_dir, load_model, new_run_meta, read_json_file,
+from rnn_apps.runs import (RUN_FILE, check_same_data, create_run_dir, default_run_dir, load_model, new_run_meta, read_json_file,
                            read_run, write_json)
 from rnn_apps.task import Features, Task, model_inputs
 from rnn_apps.training.callbacks import (Checkpoints, HParams, NaNGuard, NonFiniteError, RichProgress,
@@ -275,7 +275,7 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
           overrides: Iterable[str] = (), preset: str | None = None, epochs: int | None = None,
           batch_size: int | None = None, seed: int | None = None, run_dir: str | Path | None = None,
           resume: str | Path | None = None, console: Console | None = None,
-          cluster: Cluster | None = None, callbacks: Iterable = ()) -> Path:
+          cluster: Cluster | None = None, callbacks: Iterable = (), allow_new_data: bool = False) -> Path:
     """Train ``task`` and return its run directory (``rnn_apps.train`` resolves task names).
 
     Args:
@@ -284,7 +284,8 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         config, overrides, preset, epochs, batch_size, seed: see ``rnn_apps.config``.
         run_dir: where to write the run (default ``runs/<task>/<timestamp>``).
         resume: a run directory to continue from its last checkpoint; ``epochs`` is then
-            the new total number of epochs.
+            the new total number of epochs. It continues on the run's own data: another
+            ``data``, or a data file changed since, is refused unless ``allow_new_data``.
         cluster: train data-parallel under this ``Cluster`` (default: the one ``TF_CONFIG``
             names, if any; see ``rnn_apps.training.distributed``). ``batch_size`` is then
             per worker; the chief writes the run, the other workers join it.
@@ -313,6 +314,8 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         finished = (run / "metrics.json").is_file()
         if done >= cfg.epochs and finished:
             raise UserError(f"{run} already trained {done} epochs; pass --epochs N with N > {done} to train further")
+        if not allow_new_data:
+            check_same_data(run, meta, data_source(data) if data is not None else None)
         plan = plan_training(task, cfg, data if data is not None else meta["data"], run, state, replicas, worker)
         if done >= cfg.epochs:  # killed after its last epoch, before the final reports
             if chief:
