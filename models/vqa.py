@@ -286,14 +286,15 @@ def annotations_file(path: Path, split: str | None, given: str = "") -> Path:
         if same or len(alone) == 1:
             return (same or alone)[0]
     wanted = f"*{split}*annotations*.json" if split else "one *annotations*.json"
-    raise UserError(f"{path}: no annotations for these questions (looked for {wanted} in {_listed(folders)}); "
-                    f"give the file with --set annotations=FILE")
+    raise UserError(f"{path}: VQA v2 questions need their annotations JSON beside them (looked for {wanted} in "
+                    f"{_listed(folders)}); give the file with --set annotations=FILE")
 
 
 def image_folder(path: Path, split: str | None, given: str = "") -> Path:
     """The COCO image folder of the questions file ``path``: ``<split>/`` (``train2014/``)
     beside it, in ``images/`` beside it or one folder up; or ``given`` (the folder itself or a
-    folder holding ``<split>/``); else the only sub-folder beside it, if its name has no split."""
+    folder holding ``<split>/``); else the only sub-folder beside it, if its name has no split,
+    or the questions' own folder if it holds images."""
     if given and not Path(given).is_dir():
         raise UserError(f"image_dir: no such folder: {given}")
     bases = [Path(given)] if given else [path.parent, path.parent / "images", path.parent / "Images",
@@ -308,6 +309,8 @@ def image_folder(path: Path, split: str | None, given: str = "") -> Path:
     folders = [f for f in sorted(path.parent.iterdir()) if f.is_dir()]
     if len(folders) == 1 and not (split and split_name(folders[0])):  # the only one, of no other split
         return folders[0]
+    if any(name.lower().endswith(IMAGE_SUFFIXES) for name in os.listdir(path.parent)):
+        return path.parent  # the images beside the questions
     what = f"a {split} folder in {_listed(bases)}" if split else f"one image folder beside {path}"
     raise UserError(f"{path}: no image folder for these questions (looked for {what}); "
                     f"give it with --set image_dir=FOLDER")
@@ -365,7 +368,7 @@ def _field(record, key: str, where: str, kind: type):
     if kind is int and isinstance(value, float) and not isinstance(value, bool):
         raise UserError(f"{where}: {key} should be a whole number, got {value!r}")
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        expected = {list: "a list", int: "a whole number", str: "a string"}[kind]
+        expected = {list: "a list", int: "a number", str: "a string"}[kind]
         raise UserError(f"{where}: {key} should be {expected}, got {json_type(value)}")
     return value
 

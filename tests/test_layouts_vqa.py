@@ -75,7 +75,7 @@ def test_official_vqa2_layout_matches_annotations_and_images_to_each_split(tmp_p
     for split in ("train2014", "val2014"):
         check_split(read(tmp_path / f"v2_OpenEnded_mscoco_{split}_questions.json"), split)
     # test questions have no annotations: the error says what was looked for and the way out
-    with pytest.raises(UserError, match=r"v2_OpenEnded_mscoco_test2015_questions.json: no annotations .*"
+    with pytest.raises(UserError, match=r"v2_OpenEnded_mscoco_test2015_questions.json: VQA v2 questions need .*"
                                         r"\*test2015\*annotations\*.json.*--set annotations=FILE"):
         read(tmp_path / "v2_OpenEnded_mscoco_test2015_questions.json")
 
@@ -99,7 +99,7 @@ def test_vqa2_files_in_folders_of_their_own_and_given_as_settings(tmp_path):
     # annotations given explicitly: used as given, even under another name
     (tmp_path / "vqa" / "Annotations" / "v2_mscoco_train2014_annotations.json").rename(tmp_path / "mine.json")
     train = tmp_path / "vqa" / "Questions" / "v2_OpenEnded_mscoco_train2014_questions.json"
-    with pytest.raises(UserError, match="no annotations"):
+    with pytest.raises(UserError, match="need their annotations JSON"):
         read(train, image_dir=tmp_path / "pictures")
     check_split(read(train, image_dir=tmp_path / "pictures", annotations=tmp_path / "mine.json"), "train2014")
     with pytest.raises(UserError, match="annotations: no such file or folder"):
@@ -180,7 +180,7 @@ def test_bad_jsonl_records_name_file_and_line(tmp_path, record, message):
 
 @pytest.mark.parametrize("question, annotation, message", [
     ({"question_id": 20.5}, {}, r"questions.json: question 0: question_id should be a whole number, got 20.5"),
-    ({"question_id": "1"}, {}, r"question 0: question_id should be a whole number, got a string"),
+    ({"question_id": "1"}, {}, r"question 0: question_id should be a number, got a string"),
     ({"question": None}, {}, r"question 0: question should be a string, got null"),
     ({}, {"answers": []}, r"annotations.json: annotation 0: answers is an empty list"),
     ({}, {"question_id": 1.5}, r"annotation 0: question_id should be a whole number, got 1.5"),

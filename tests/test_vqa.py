@@ -80,7 +80,7 @@ def test_vqa_v2_and_clevr_layouts(tmp_path):
     ({"qa.jsonl": '{"image": "a.png", "answer": "a"}\n'}, r"qa.jsonl:1: needs image, question and answers"),
     ({"qa.jsonl": '{"image": "a.png", "question": "q", "answer": "a"}\n{broken\n'}, r"qa.jsonl:2: invalid JSON"),
     ({"q.json": '{"questions": [{"image_id": 1, "question": "q", "question_id": 1}]}'},
-     r"q.json: no annotations for these questions \(looked for one \*annotations\*.json in "),
+     r"q.json: VQA v2 questions need their annotations JSON beside them \(looked for one \*annotations\*.json in "),
     ({"q.json": '{"nothing": 1}'}, r"not a CLEVR or VQA v2 questions file"),
 ])
 def test_bad_vqa_files_name_file_and_line(tmp_path, files, message):

@@ -113,7 +113,12 @@ class ImageInput:
         elif distinct:
             files = tf.data.Dataset.from_tensor_slices([str(Path(str(v))) for v in distinct])
             files = files.map(self.decode_file, num_parallel_calls=tf.data.AUTOTUNE).batch(256)
-            table = np.concatenate([batch.numpy() for batch in files])
+            try:
+                table = np.concatenate([batch.numpy() for batch in files])
+            except tf.errors.OpError:  # a file TensorFlow cannot decode: find it and name it
+                where = list(origins) if origins is not None else [f"input {i + 1}" for i in range(len(values))]
+                self.decode_all(distinct, [where[i] for i in first.values()])
+                raise
         else:
             table = np.zeros((0, self.size, self.size, self.channels), np.uint8)
         return indices, tf.constant(table)
