@@ -7,7 +7,7 @@ import click
 from rich.table import Table
 
 from rnn_apps.cli.common import RUN_DIR, err, out
-from rnn_apps.exporters import EXPORTERS
+from rnn_apps.exporters import EXPORTERS, MAX_SEQ_LEN
 
 
 @click.command()
@@ -16,7 +16,7 @@ from rnn_apps.exporters import EXPORTERS
               help="savedmodel: every signature, raw strings in; tflite: the tensor-only signatures, builtin ops")
 @click.option("--quantize", type=click.Choice(["none", "dynamic", "float16", "int8"]),
               help="tflite: none (default), dynamic (int8 weights), float16, int8 (full-integer; not for recurrent loops)")
-@click.option("--seq-len", type=click.IntRange(min=1), help="tflite: static length of text inputs "
+@click.option("--seq-len", type=click.IntRange(min=1, max=MAX_SEQ_LEN), help="tflite: static length of text inputs "
                                                            "(default the run's max_length, + the end token)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="output directory (default RUN_DIR/export/FORMAT); must not exist")

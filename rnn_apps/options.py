@@ -39,7 +39,7 @@ class Option:
 
 
 OPTIONS: dict[str, Option] = {option.name: option for option in (
-    Option("beam", int, "beam search with N beams (1 = greedy, the default)", min=1,
+    Option("beam", int, "beam search with N beams (1 = greedy, the default)", min=1, max=256,
            commands=("predict", "evaluate")),
     Option("length_penalty", float, "GNMT length penalty alpha for beam search (0 = none; ~0.6 favours longer "
            "outputs)", min=0, commands=("predict", "evaluate")),
@@ -102,6 +102,13 @@ def checked_values(options: dict) -> dict:
             raise UserError(f"{flag} must be between 0 and {MAX_SEED}, got {value}")
         if name in ("max_length", "length") and value is not None and value > MAX_NEW_TOKENS:
             raise UserError(f"{flag} must be at most {MAX_NEW_TOKENS:,}, got {value:,}")
+        option = OPTIONS.get(name)
+        if option is not None and option.type in (int, float) and isinstance(value, (int, float)):
+            if option.min is not None and (value < option.min or option.min_open and value == option.min):
+                raise UserError(f"{flag} must be {'>' if option.min_open else '>='} {option.min}, got {value}")
+            if option.max is not None and value > option.max:
+                raise UserError(f"{flag} must be at most {option.max:,}, got {value:,}"
+                                + (" (each beam is decoded in full at every step)" if name == "beam" else ""))
         if name in OPTIONS and OPTIONS[name].type == "path" and value is not None:
             check_output_file(value, image=True)
     return options

@@ -38,3 +38,25 @@ def test_the_parity_check_reports_differences():
     bad = compare_outputs("serving_default", [(same, close), (same, off)])
     assert not bad.identical and bad.mismatches == ["label"] and bad.max_abs_diff == pytest.approx(0.3)
     assert not bad.within(1.0)
+
+
+def test_an_absurd_static_length_is_refused_before_any_work(tmp_path):
+    """``seq_len`` is bounded in the API too (the CLI's range is the same): the converter would
+    allocate it (std::bad_alloc at 10**9), and nothing is written."""
+    from rnn_apps.errors import UserError
+    from rnn_apps.exporters import MAX_SEQ_LEN, export
+
+    with pytest.raises(UserError, match=f"--seq-len must be between 1 and {MAX_SEQ_LEN:,}, got 1,000,000,000"):
+        export(object(), "tflite", tmp_path / "out", seq_len=10 ** 9)
+    assert not (tmp_path / "out").exists()
+
+
+def test_option_bounds_hold_in_the_python_api_too():
+    from rnn_apps.errors import UserError
+    from rnn_apps.options import checked_values
+
+    with pytest.raises(UserError, match="--beam must be at most 256, got 100,000"):
+        checked_values({"beam": 100_000})
+    with pytest.raises(UserError, match="--top-p must be > 0"):
+        checked_values({"top_p": 0.0})
+    assert checked_values({"beam": 4}) == {"beam": 4}

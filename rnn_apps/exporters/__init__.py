@@ -28,6 +28,10 @@ class Exporter:
         importlib.import_module(self.module).write(run, out, **options)
 
 
+# The longest static input a TFLite export is made with: its tensors (and the recurrent loop
+# over them) are allocated at this length, so a length with extra zeros is a mistake.
+MAX_SEQ_LEN = 10_000
+
 EXPORTERS: dict[str, Exporter] = {
     "savedmodel": Exporter("rnn_apps.exporters.savedmodel"),
     "tflite": Exporter("rnn_apps.exporters.tflite", options=("quantize", "seq_len")),
@@ -47,6 +51,10 @@ def export(run: Any, format: str, out: Path, **options) -> Path:
     if wrong:
         raise UserError(f"{', '.join('--' + k.replace('_', '-') for k in wrong)}: not an option of the {format} "
                         f"format; its options: {', '.join('--' + k.replace('_', '-') for k in exporter.options) or 'none'}")
+    seq_len = options.get("seq_len")
+    if seq_len is not None and not 1 <= seq_len <= MAX_SEQ_LEN:
+        raise UserError(f"--seq-len must be between 1 and {MAX_SEQ_LEN:,}, got {seq_len:,} (the export's input "
+                        f"tensors and recurrent loop are allocated at that length)")
     if out.exists():
         raise UserError(f"{out} already exists; remove it or choose another --out")
     with atomic_dir(out) as tmp:
