@@ -28,15 +28,20 @@ def compare(runs, html, metric):
 
     result = rnn_apps.compare(runs, out=html, metric=metric)
     rows = result["rows"]
-    metrics = list(rows[0]["metrics"])
-    table = Table(title=f"{result['task']}: ranked by {result['split']} {result['metric']}")
-    for name in ["run", *result["differences"], *(f"{result['split']} {m}" for m in metrics), "parameters", "train s",
-                 "epochs"]:
-        table.add_column(name, overflow="fold")  # narrow terminals wrap, never hide, names
-    for row in rows:
-        table.add_row(row["run"], *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row["config"].values()),
-                      *(f"{v:.4f}" for v in row["metrics"].values()), f"{row['parameters']:,}",
-                      "" if row["seconds"] is None else f"{row['seconds']:.1f}", str(row["epochs"]))
+    header = ["run", *result["differences"], *(f"{result['split']} {m}" for m in rows[0]["metrics"]), "parameters",
+              "train s", "epochs run"]
+    cells = [[row["run"], *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row["config"].values()),
+              *(f"{v:.4f}" for v in row["metrics"].values()), f"{row['parameters']:,}",
+              "" if row["seconds"] is None else f"{row['seconds']:.1f}", str(row["epochs"])] for row in rows]
+    title = f"{result['task']}: ranked by {result['split']} {result['metric']}"
+    if sum(max(len(h), *(len(c[i]) for c in cells)) + 3 for i, h in enumerate(header)) <= out.width:
+        table = Table(*header, title=title)
+        for line in cells:
+            table.add_row(*line)
+    else:  # too wide for the terminal: one column per run, one row per setting or metric
+        table = Table("", *(line[0] for line in cells), title=title)
+        for i, name in enumerate(header[1:], start=1):
+            table.add_row(name, *(line[i] for line in cells))
     out.print(table)
     if not result["differences"]:
         out.print("the runs' configs are identical", highlight=False)

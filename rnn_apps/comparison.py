@@ -220,7 +220,7 @@ def render_html(result: dict) -> str:
     """The report as one HTML page: the leaderboard and every figure inline (no external files)."""
     rows, differences = result["rows"], result["differences"]
     metrics = list(rows[0]["metrics"]) if rows else []
-    head = ["run", *differences, *(f"{result['split']} {m}" for m in metrics), "parameters", "train s", "epochs"]
+    head = ["run", *differences, *(f"{result['split']} {m}" for m in metrics), "parameters", "train s", "epochs run"]
     body = "".join(
         "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in [row["run"], *row["config"].values(), *row["metrics"].values(),
                                                          row["parameters"], row["seconds"], row["epochs"]]) + "</tr>"
