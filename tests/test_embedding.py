@@ -76,29 +76,31 @@ def test_frozen_vectors_stay_and_fine_tuned_ones_move(tmp_path, trainable):
     assert moved == trainable
 
 
-def test_pretrained_table_starts_at_a_fresh_tables_scale_with_the_vectors_geometry(tmp_path):
-    """The cause of GloVe lowering SST-2 (0.750 vs 0.797 rescaled, recipe, honest test): read as
-    they are, GloVe 50d rows are 22x a fresh table's (std 0.64 vs 0.029), so under Adam they learn
-    the task ~22x more slowly relative to their size and the LSTM sees 22x larger inputs. By
-    default the table is scaled, one factor for all rows, to a fresh table's standard deviation."""
+def test_std_rescales_a_fine_tuned_table_by_one_factor_and_leaves_a_frozen_one_as_read(tmp_path):
+    """``embeddings_std``: read as they are, GloVe 50d rows are 22x a fresh table's scale (std 0.64
+    vs 0.029); with ``std`` the table starts at a fresh table's scale, one factor for every row
+    (directions and distances kept). The default, and a frozen table, are as read."""
+    from rnn_apps.layers.embedding import FRESH_STD
+    from rnn_apps.models.sentiment import SentimentConfig
+
     big = {w: [10 * x for x in v] for w, v in VECTORS.items()}
     (tmp_path / "v.txt").write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in big.items()))
     tokens = keras.Input((None,), dtype="int32")
     id_tokens = ["", "[UNK]", "good", "dull", "plot", "zzz"]
-    fresh = keras.Model(tokens, token_embedding(tokens, id_tokens, 3)).get_layer(index=1).get_weights()[0]
-    from rnn_apps.models.sentiment import SentimentConfig
 
-    default_std = SentimentConfig().embeddings_std
-    model = keras.Model(tokens, token_embedding(tokens, id_tokens, 3, vectors=str(tmp_path / "v.txt"), std=default_std))
-    table = model.get_layer(index=1).get_weights()[0]
-    assert 0.5 < table[1:].std() / fresh[1:].std() < 2  # the scale of a fresh table, not 10x GloVe's
-    ratios = table[2:5] / np.float32([big["good"], big["dull"], big["plot"]])
-    np.testing.assert_allclose(ratios, ratios[0, 0], rtol=1e-5)  # one factor: directions and distances kept
-    as_read = keras.Model(tokens, token_embedding(tokens, id_tokens, 3, vectors=str(tmp_path / "v.txt")))
-    np.testing.assert_allclose(as_read.get_layer(index=1).get_weights()[0][2], big["good"], rtol=1e-6)
-    frozen = keras.Model(tokens, token_embedding(tokens, id_tokens, 3, vectors=str(tmp_path / "v.txt"),
-                                                 std=default_std, trainable=False))
-    np.testing.assert_allclose(frozen.get_layer(index=1).get_weights()[0][2], big["good"], rtol=1e-6)  # as read
+    def table(**kwargs):
+        model = keras.Model(tokens, token_embedding(tokens, id_tokens, 3, **kwargs))
+        return model.get_layer(index=1).get_weights()[0]
+
+    fresh = table()
+    scaled = table(vectors=str(tmp_path / "v.txt"), std=FRESH_STD)
+    assert 0.5 < scaled[1:].std() / fresh[1:].std() < 2  # the scale of a fresh table, not 10x GloVe's
+    ratios = scaled[2:5] / np.float32([big["good"], big["dull"], big["plot"]])
+    np.testing.assert_allclose(ratios, ratios[0, 0], rtol=1e-5)  # one factor
+    assert SentimentConfig().embeddings_std == 0  # as read by default
+    for as_read in (table(vectors=str(tmp_path / "v.txt")),
+                    table(vectors=str(tmp_path / "v.txt"), std=FRESH_STD, trainable=False)):
+        np.testing.assert_allclose(as_read[2], big["good"], rtol=1e-6)
 
 
 def test_missing_vectors_file_is_a_clear_error(tmp_path):
