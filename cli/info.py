@@ -29,7 +29,15 @@ def info(run_dir, as_json):
         return
     table = Table("", "", title=details["run"], show_header=False)
     for key in ("task", "shape", "data", "created", "parameters"):
-        table.add_row(key, f"{details[key]:,}" if key == "parameters" else str(details[key]))
+        if details[key] is not None:
+            table.add_row(key, f"{details[key]:,}" if key == "parameters" else str(details[key]))
+    if not details["finished"]:  # how far an unfinished run got, and how to go on
+        table.add_row("training", f"unfinished: {details['epochs_done']} of {details['epochs']} epochs done")
+        table.add_row("last checkpoint", details["last_checkpoint"] or "none yet (stopped in epoch 1)")
+        for key, values in details["history"].items():
+            if values:
+                table.add_row(key, "  ".join(f"{v:.4f}" if isinstance(v, (int, float)) else str(v) for v in values))
+        table.add_row("continue", details["resume"])
     for split, report in details["metrics"].items():
         if isinstance(report, dict):
             table.add_row(f"{split} metrics", "  ".join(f"{k} {v:.4f}" for k, v in report.items()

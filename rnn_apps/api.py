@@ -238,13 +238,42 @@ def generate(run_dir: str | Path, prompt: str = "", length: int = 200, *, temper
 
 
 def info(run_dir: str | Path) -> dict:
-    """Task, data, config, parameter count and final metrics of a run."""
+    """Task, data, config, parameter count and final metrics of a run; of a run whose
+    training has not finished (no ``model.keras`` yet): how far it got instead (``finished``
+    False, ``epochs_done`` of ``config["epochs"]``, the last checkpoint, the history so far)."""
+    path, meta = read_run(run_dir)
+    if not (path / "model.keras").is_file():
+        return _unfinished(path, meta)
     run = load_run(run_dir)
     metrics_file = run.path / "metrics.json"
     return {"run": str(run.path), "task": run.task.name, "shape": run.task.shape, "data": run.meta["data"] or "builtin",
             "created": run.meta.get("created"), "parameters": int(run.model.count_params()),
-            "config": dataclasses.asdict(run.cfg),
+            "config": dataclasses.asdict(run.cfg), "finished": True,
             "metrics": _metrics(metrics_file)}
+
+
+def _unfinished(path: Path, meta: dict) -> dict:
+    """``info`` of a run still training, or stopped before its end: read from its checkpoint
+    state (``checkpoints/state.json``) and ``history.json``, nothing loaded or written."""
+    try:
+        task = _task(meta["task"])
+    except UserError as exc:
+        raise UserError(f"{path / 'run.json'}: {exc}") from None
+    cfg = task.load_config(path / "config.yaml")
+    state_file, history_file = path / "checkpoints" / "state.json", path / "history.json"
+    state = read_json_file(state_file) if state_file.is_file() else {}
+    history = read_json_file(history_file) if history_file.is_file() else state.get("history", {})
+    if not isinstance(state, dict) or not isinstance(history, dict):
+        raise UserError(f"{state_file if not isinstance(state, dict) else history_file} is damaged "
+                        f"(expected a JSON object)")
+    last = state.get("last")
+    checkpoint = path / "checkpoints" / str(last) if last else None
+    return {"run": str(path), "task": task.name, "shape": task.shape, "data": meta["data"] or "builtin",
+            "created": meta.get("created"), "parameters": None, "config": dataclasses.asdict(cfg),
+            "finished": False, "epochs_done": int(state.get("epochs_done", 0)), "epochs": cfg.epochs,
+            "last_checkpoint": str(checkpoint) if checkpoint is not None and checkpoint.is_file() else None,
+            "history": {k: v for k, v in history.items() if isinstance(v, list)},
+            "resume": f"rnn-apps train --resume {path}", "metrics": {}}
 
 
 def _metrics(path: Path) -> dict:

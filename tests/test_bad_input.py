@@ -707,6 +707,16 @@ CASES = [
          setup=damaged_run("sentiment", metrics__json="{")),
     case("info-metrics-not-an-object", "info run", "run/metrics.json is damaged (expected a JSON object",
          task="translate", setup=damaged_run("translate", metrics__json="[1, 2]")),
+    # info is what a user runs to see how far training got: an unfinished run is shown, not refused
+    case("info-unfinished-run", "info run", "unfinished: 2 of 2 epochs done", "rnn-apps train --resume run",
+         task="sentiment", ok=True,
+         setup=damaged_run("sentiment", model__keras=None, metrics__json=None)),
+    case("info-unfinished-run-json", "info run --json", '"finished": false', task="textgen", ok=True,
+         setup=damaged_run("textgen", model__keras=None, metrics__json=None),
+         verify=lambda out: json.loads(out)["epochs_done"] == 2 and len(json.loads(out)["history"]["loss"]) == 2),
+    case("info-unfinished-state-damaged", "info run", "run/checkpoints/state.json is damaged", task="sentiment",
+         setup=lambda ctx: (damaged_run("sentiment", model__keras=None)(ctx),
+                            (ctx.tmp / "run" / "checkpoints" / "state.json").write_text("[1]"))),
     case("info-an-export", "info {textgen_tflite}", "is a TFLite export, not a run directory", task="textgen"),
 
     # --- predict and generate: damaged and foreign TFLite exports ------------------------------------
