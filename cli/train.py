@@ -9,6 +9,10 @@ from rnn_apps.api import MAX_SEED
 from rnn_apps.cli.common import RUN_DIR, UsageProblem, err, extra_pairs, out
 from rnn_apps.models import TASKS
 
+# --workers starts TensorFlow processes on this one machine, each with its own model, data
+# pipeline and threads: past this many they only compete for the same cores and memory.
+MAX_LOCAL_WORKERS = 16
+
 
 def config_overrides(args: list[str], task: str | None, resume) -> list[str]:
     """``--KEY VALUE`` / ``--KEY=VALUE`` / ``--FLAG`` / ``--no-FLAG`` for any config key of the
@@ -50,7 +54,7 @@ def config_overrides(args: list[str], task: str | None, resume) -> list[str]:
 @click.option("--resume", type=RUN_DIR, help="continue RUN_DIR from its last checkpoint")
 @click.option("--allow-new-data", is_flag=True,
               help="with --resume and --data: continue the run on other data (or on its data file changed since)")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--workers", type=click.IntRange(min=1, max=MAX_LOCAL_WORKERS), default=1, show_default=True,
               help="train data-parallel on N local worker processes (global batch = batch size x N); "
                    "in a cluster, set TF_CONFIG on each host instead (README: Scaling out)")
 @click.pass_context

@@ -159,6 +159,12 @@ def train(task: Any = None, *, data: str | None = None, config: str | Path | Non
 
     from rnn_apps.runs import check_run_dir, default_run_dir
 
+    if cluster is None and resume is None and run_dir is None:  # before the strategy waits for its peers
+        from rnn_apps.training.distributed import read_tf_config
+
+        if read_tf_config() is not None:
+            raise UserError("training on several workers (TF_CONFIG) needs --run-dir, on storage every worker can "
+                            "read (the chief writes it; the others read its vocabularies and checkpoints)")
     cluster = cluster if cluster is not None else cluster_from_env()  # before any other TensorFlow work
     if resume is not None:
         path, meta = read_run(resume)

@@ -284,6 +284,9 @@ CASES = [
     case("allow-new-data-without-resume", "train sentiment --preset tiny --allow-new-data",
          "--allow-new-data continues a run on other data: it goes with --resume RUN_DIR", task="sentiment"),
 
+    case("workers-absurd", "train sentiment --preset tiny --workers 100", "100 is not in the range 1<=x<=16",
+         task="sentiment"),
+
     # --- train: config files -------------------------------------------------------------------
     case("config-file-missing", "train sentiment --config nothere.yaml", "config file not found: nothere.yaml",
          task="sentiment"),

@@ -38,6 +38,19 @@ def test_tf_config_places_this_worker(text, expected):
     (json.dumps({"cluster": {"worker": ["a:1"]}}), "TF_CONFIG is not valid"),
     (workers("a:1", "b:2", index=2), "index 2 is outside the 2 workers"),
     (workers("a:1", "b:2", task="ps"), "parameter servers"),
+    # a string where a list belongs (one worker per character), no port, a fractional or textual index
+    (json.dumps({"cluster": {"worker": "localhost:2222"}, "task": {"type": "worker", "index": 0}}),
+     'cluster.worker must be a list of "host:port" strings, got "localhost:2222"'),
+    (json.dumps({"cluster": {"chief": "a:1", "worker": ["b:2"]}, "task": {"type": "chief", "index": 0}}),
+     "cluster.chief must be a list"),
+    (workers("localhost", "b:2"), 'address "localhost" is not "host:port"'),
+    (workers("a:1", "b:port"), 'address "b:port" is not "host:port"'),
+    (workers("a:1", "b:99999"), "a port 1-65535 is needed"),
+    (workers("a:1", 7), 'address 7 is not "host:port"'),
+    (workers("a:1", "b:2", index=0.5), "task index must be a whole number .* got 0.5"),
+    (workers("a:1", "b:2", index="1"), 'task index must be a whole number .* got "1"'),
+    (workers("a:1", "b:2", index=True), "task index must be a whole number"),
+    (json.dumps({"cluster": ["a:1"], "task": {"type": "worker", "index": 0}}), "cluster must be an object"),
 ])
 def test_bad_tf_config_is_a_user_error(text, message):
     with pytest.raises(UserError, match=message):
@@ -130,3 +143,13 @@ def test_two_replicas_follow_the_curve_of_fit_on_tokens_carried_states_and_clips
     per-frame labels (a mean over real frames; batch norm over the global batch)."""
     for task, runs in same_curve(tmp_path, "translate", "textgen", "video").items():
         assert_same_curve(runs, RTOL)
+
+
+def test_several_workers_without_a_run_dir_fail_before_waiting(monkeypatch):
+    """TF_CONFIG for two workers and no --run-dir: refused at once, before the strategy is made
+    (which would wait for the absent peer)."""
+    import rnn_apps
+
+    monkeypatch.setenv("TF_CONFIG", workers("127.0.0.1:1", "127.0.0.1:2", index=0))
+    with pytest.raises(UserError, match="several workers \\(TF_CONFIG\\) needs --run-dir"):
+        rnn_apps.train("sentiment", preset="tiny")

@@ -71,13 +71,16 @@ def read_tf_config(text: str | None = None) -> tuple[int, int] | None:
     text = os.environ.get("TF_CONFIG", "") if text is None else text
     if not text.strip():
         return None
+    expected = '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": N}}'
     try:
         config = json.loads(text)
-        workers = list(config["cluster"].get("worker", [])) + list(config["cluster"].get("chief", []))
-        task_type, index = config["task"]["type"], int(config["task"]["index"])
+        workers = [*_addresses(config["cluster"], "worker"), *_addresses(config["cluster"], "chief")]
+        task_type, index = config["task"]["type"], config["task"]["index"]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UserError(f"TF_CONFIG is not valid ({exc}); expected "
-                        '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": N}}') from None
+        raise UserError(f"TF_CONFIG is not valid ({exc}); expected {expected}") from None
+    if isinstance(index, bool) or not isinstance(index, int):  # 1.5 or "1" would be read as some other worker
+        raise UserError(f"TF_CONFIG task index must be a whole number (0 for the first worker), got "
+                        f"{json.dumps(index)[:40]}")
     if task_type not in ("worker", "chief"):
         raise UserError(f"TF_CONFIG task type {task_type!r}: rnn-apps runs 'worker' tasks (a 'chief' task counts as "
                         "worker 0); parameter servers and evaluators are not used")
@@ -86,6 +89,24 @@ def read_tf_config(text: str | None = None) -> tuple[int, int] | None:
     if not 0 <= index < len(workers):
         raise UserError(f"TF_CONFIG task index {index} is outside the {len(workers)} workers it lists")
     return (len(workers), index) if len(workers) > 1 else None
+
+
+def _addresses(cluster: dict, role: str) -> list[str]:
+    """The ``"host:port"`` addresses TF_CONFIG lists for ``role``: a list of strings, each with
+    a port (a bare string would be read one worker per character; a host without a port
+    waits for ever)."""
+    if not isinstance(cluster, dict):
+        raise UserError("TF_CONFIG cluster must be an object of roles, like {\"worker\": [\"host:port\", ...]}")
+    addresses = cluster.get(role, [])
+    if not isinstance(addresses, list):
+        raise UserError(f"TF_CONFIG cluster.{role} must be a list of \"host:port\" strings, got "
+                        f"{json.dumps(addresses)[:60]} (a list of one for one {role}: [\"host:port\"])")
+    for address in addresses:
+        host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise UserError(f"TF_CONFIG cluster.{role} address {json.dumps(address)[:60]} is not \"host:port\" "
+                            f"(a port 1-65535 is needed)")
+    return addresses
 
 
 def cluster_from_env() -> Cluster | None:
