@@ -74,7 +74,9 @@ class Run:
             part = "test" if len(splits["test"]) else "val"
             examples, where = splits[part], f"{self.meta['data'] or 'builtin'} ({part} split)"
             if not len(examples):
-                raise UserError(f"{self.path} was trained without test or validation split; pass --data")
+                raise UserError(f"{self.path} has no test or validation part to evaluate on (its data, "
+                                f"{len(splits['train']):,} training examples, were too few to hold any out); "
+                                f"pass --data FILE")
         return {**self.output.evaluate(self.model, self.features, examples, **options), "data": where}
 
 

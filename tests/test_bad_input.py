@@ -587,6 +587,11 @@ CASES = [
          files={**VQA_DIR, "q/d.jsonl": '{"image": "a.png", "question": "q?", "answer": "yes"}\n{"image": \n'}),
     case("evaluate-caption-missing-image", "evaluate {caption} --data c/d.tsv", "c/d.tsv:2: c/zz.png: no such image",
          task="caption", files={**CAPTION_DIR, "c/d.tsv": "a.png\ta dog\nzz.png\ta cat\n"}),
+    case("evaluate-run-without-held-out-parts", "evaluate run",
+         "run has no test or validation part to evaluate on (its data, 2 training examples, were too few",
+         "pass --data FILE", task="sentiment", files={"few.tsv": REVIEWS},
+         setup=lambda ctx: damaged_run("sentiment", run__json=json.dumps(
+             {"task": "sentiment", "data": str(ctx.tmp / "few.tsv"), "replicas": 1}))(ctx)),
     case("evaluate-truncated-model", "evaluate run", "run/model.keras is damaged or not a Keras model",
          task="translate", setup=damaged_run("translate", model__keras=half)),
     case("evaluate-broken-config-yaml", "evaluate run", "run/config.yaml:2: not valid YAML/JSON", task="video",

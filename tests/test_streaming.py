@@ -196,3 +196,23 @@ def test_a_streamed_translation_run_learns_and_resumes(tmp_path):
     assert history["loss"][2] < history["loss"][0]
     test = json.loads((run / "metrics.json").read_text())["test"]
     assert test["examples"] > 50
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_held_out_file_that_is_the_training_file_warns_streamed_or_not(tmp_path, monkeypatch, streaming):
+    """``val_data`` naming the training file (spelled another way) is a warning in the split's
+    note whether the data are streamed or read whole; so is a part too small to exist."""
+    import dataclasses
+
+    from rnn_apps.models import get_task
+    from rnn_apps.training.loop import load_splits
+
+    task = get_task("sentiment")
+    write_reviews(tmp_path / "r.tsv", 200)
+    monkeypatch.chdir(tmp_path)
+    cfg = dataclasses.replace(task.config_class(), streaming=streaming, val_data=str(tmp_path / "r.tsv"))
+    note = load_splits(task, cfg, "r.tsv").note
+    assert f"warning: val_data {tmp_path / 'r.tsv'} is the training file itself" in note
+    (tmp_path / "few.tsv").write_text("sentence\tlabel\ngood\tpositive\nbad\tnegative\n")
+    note = load_splits(task, dataclasses.replace(cfg, val_data=""), "few.tsv").note
+    assert "training examples are too few to hold any out" in note  # which part is empty: the hash decides

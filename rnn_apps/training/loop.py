@@ -108,8 +108,36 @@ def load_splits(task: Task, cfg: Any, data: str | None):
     if getattr(cfg, "streaming", False):
         if data is None:
             raise UserError("streaming reads a file (--data FILE); the built-in data are generated in memory")
-        return task.split_stream(data, cfg, **held_out)
-    return task.split_examples(read(data), cfg, **held_out)
+        splits = task.split_stream(data, cfg, **held_out)
+    else:
+        splits = task.split_examples(read(data), cfg, **held_out)
+    notes = [splits.note] if splits.note else []
+    splits.note = "; ".join(notes + held_out_warnings(splits, cfg, data))
+    return splits
+
+
+def held_out_warnings(splits: Any, cfg: Any, data: str | None) -> list[str]:
+    """What the user should know about the held-out parts, streamed or not: a ``val_data`` /
+    ``test_data`` that is the training file itself, and a part that came out empty (data too
+    few for its fraction): then nothing measures generalisation, and ``evaluate`` needs --data."""
+    warnings = []
+    for name, noun in (("val", "validation"), ("test", "test")):
+        given = getattr(cfg, f"{name}_data", "")
+        if given and data and not data.startswith("tfds:") and _same_file(given, data):
+            warnings.append(f"warning: {name}_data {given} is the training file itself: its {noun} metrics "
+                            f"measure memory, not generalisation")
+        elif not given and getattr(cfg, f"{name}_fraction", 0) > 0 and not len(splits[name]):
+            warnings.append(f"warning: no {noun} part: {len(splits['train']):,} training examples are too few to "
+                            f"hold any out at {name}_fraction {getattr(cfg, f'{name}_fraction')} (give more data, "
+                            f"or your own file with --set {name}_data=FILE)")
+    return warnings
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve() or Path(a).samefile(b)
+    except OSError:
+        return False
 
 
 def plan_training(task: Task, cfg: Any, data: str | None, run: Path | None = None,
