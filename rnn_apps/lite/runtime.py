@@ -260,7 +260,8 @@ class LiteModel:
         raise self.damaged(f"no signature of the model takes the input {name!r}")
 
     def model_output(self, signature: str, name: str) -> list[int]:
-        if signature not in self.manifest["signatures"] or name not in self.manifest["signatures"][signature]["outputs"]:
+        signatures = self.manifest["signatures"]
+        if signature not in signatures or name not in signatures[signature]["outputs"]:
             raise self.damaged(f"the model has no output {name!r} of a signature {signature!r}")
         return self.manifest["signatures"][signature]["outputs"][name]["shape"]
 

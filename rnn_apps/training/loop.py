@@ -31,8 +31,8 @@ from rnn_apps.config import resolve_config, save_config
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.streaming import ExampleStream
 from rnn_apps.errors import Interrupted, UserError
-from rnn_apps.runs import (RUN_FILE, check_same_data, create_run_dir, default_run_dir, load_model, new_run_meta, read_json_file,
-                           read_run, write_json)
+from rnn_apps.runs import (RUN_FILE, check_same_data, create_run_dir, default_run_dir, load_model, new_run_meta,
+                           read_json_file, read_run, write_json)
 from rnn_apps.task import Features, Task, model_inputs
 from rnn_apps.training.callbacks import (Checkpoints, HParams, NaNGuard, NonFiniteError, RichProgress,
                                          StopOnInterrupt, TimeBudget)
