@@ -173,13 +173,13 @@ def _param(cls: type, key: str, value: Any, where: str, line: int) -> Param:
     low, high = spec
     if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
         raise UserError(f"{where}: {key!r}: {kind} needs LOW < HIGH, got [{low}, {high}]")
-    _checked(cls, {key: number(low)}, where)
-    _checked(cls, {key: number(high)}, where)
     step, log = value.get("step"), value.get("log", False)
     if not isinstance(log, bool):
         raise UserError(f"{where}: {key!r}: log is true or false, got {log!r}")
-    if (kind == "log_uniform" or log) and low <= 0:
+    if (kind == "log_uniform" or log) and low <= 0:  # before the key's own range: the range's rule comes first
         raise UserError(f"{where}: {key!r}: a log range needs LOW > 0, got {low}")
+    _checked(cls, {key: number(low)}, where)
+    _checked(cls, {key: number(high)}, where)
     if step is not None:
         if (not isinstance(step, (int, float)) or isinstance(step, bool) or step <= 0
                 or (kind == "int" and not isinstance(step, int))):

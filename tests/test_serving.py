@@ -315,7 +315,7 @@ def test_generate_and_its_stream_give_the_text_generate_gives(textgen_run, textg
         for body, words in (({"text_input": 3}, "text_input"), ({"text_input": "a", "parameters": {"beam": 2}}, "no option"),
                             ({"text_input": "a", "parameters": {"length": 0}}, "length"),
                             ({"text_input": "a", "parameters": {"temperature": "hot"}}, "temperature"),
-                            ({"text_input": "a", "parameters": {"top_p": 2.0}}, "top_p")):
+                            ({"text_input": "a", "parameters": {"top_p": 2.0}}, "top-p must be at most 1")):
             response = client.post("/v1/models/textgen:generate_stream", json=body)
             assert response.status_code == 400 and words in response.json()["error"], response.text
         assert "rnn_apps_generated_characters_total" in client.get("/metrics").text

@@ -115,7 +115,7 @@ def test_generate_options_and_streaming(textgen_run):
     chunks = list(rnn_apps.generate(textgen_run, "", 60, seed=7, top_p=0.9, top_k=10, num_samples=3, stream=True))
     assert len(chunks) == 2 and ["".join(parts) for parts in zip(*chunks)] == a["samples"]
     assert all(len(s) == 60 for s in a["samples"])  # char level: one character per token
-    with pytest.raises(UserError, match="top_p"):
+    with pytest.raises(UserError, match="top-p must be at most 1, got 2.0"):
         rnn_apps.generate(textgen_run, "", 5, top_p=2.0)
 
 

@@ -1,6 +1,7 @@
 """``rnn_apps.tuning``: space files, studies that finish, prune, resume and are shared."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -126,10 +128,17 @@ def test_a_study_finishes_its_best_trial_has_the_best_metric_and_a_rerun_continu
     assert shown.exit_code == 0 and f"best: trial {report['best']['trial']}" in shown.output
 
 
-def test_the_time_budget_stops_the_running_trial_and_starts_no_other(tmp_path):
+def test_the_time_budget_stops_the_running_trial_and_starts_no_other(tmp_path, monkeypatch):
+    import rnn_apps.tuning
+
+    ticks = itertools.count(1)  # a clock one second further at every look: the same on any machine
+    monkeypatch.setattr(rnn_apps.tuning, "time", SimpleNamespace(monotonic=lambda: float(next(ticks)),
+                                                                 time=time.time, sleep=time.sleep))
     report = tune("sentiment", write(tmp_path, SPACE), trials=3, time_budget=0.05, metric="accuracy",
                   study_dir=tmp_path / "study", preset="tiny", epochs=3, overrides=FAST, console=QUIET)
-    (trial,) = report["trials"]  # 3 seconds: the first trial stops inside its first epoch, no second starts
+    # 3 seconds: the budget is set at 1, the trial starts at 2 (2 s left), the budget runs out
+    # after the second training step of epoch 1; that epoch is validated and no second trial starts
+    (trial,) = report["trials"]
     assert trial["state"] == "complete" and trial["epochs"] == 1
     assert (Path(trial["run"]) / "model.keras").is_file()
 

@@ -116,7 +116,8 @@ def refuse_binary(path: Path, data: bytes) -> None:
     (no text encoding but UTF-16/32 has one: those are named), or more than one byte in ten of
     the first ``SNIFF_BYTES`` a control character or not UTF-8 at all, which even
     ``encoding_errors=replace`` must not read as text."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and b"\0" in data[:SNIFF_BYTES]:
+        # UTF-16/32 text has NUL bytes; without any, these two bytes are stray bytes in UTF-8 text
         raise UserError(f"{path}:1: invalid UTF-8 at byte offset 0 (UTF-16 or UTF-32 text: it starts with their "
                         f"byte-order mark; save it as UTF-8)")
     nul = data.find(b"\0")

@@ -120,7 +120,8 @@ class GraphSentencePiece(tf.Module):
 
         _, _, choices = tf.while_loop(lambda j, *_: j < n, forward,
                                       (0, recent0, tf.TensorArray(tf.int32, size=n)))
-        lengths_back = tf.transpose(choices.stack()) + 1  # [b, n]: piece length ending at each j
+        # [b, n]: piece length ending at each j (reshaped: an empty stack has no batch axis)
+        lengths_back = tf.reshape(tf.transpose(choices.stack()), [batch, n]) + 1
 
         def backward(step, end, out):  # end: [b] one past the last character still to cover
             j = tf.maximum(end - 1, 0)
@@ -131,8 +132,8 @@ class GraphSentencePiece(tf.Module):
 
         _, _, out = tf.while_loop(lambda step, *_: step < n, backward,
                                   (0, lengths, tf.TensorArray(tf.int32, size=n)))
-        ids = tf.reverse(tf.transpose(out.stack()), axis=[1])  # [b, n], -1 where nothing
-        return tf.ragged.boolean_mask(ids, ids >= 0)
+        ids = tf.reverse(tf.reshape(tf.transpose(out.stack()), [batch, n]), axis=[1])  # [b, n], -1 where nothing
+        return kept(ids, ids >= 0)
 
     # --- bpe: merge the best adjacent pair until none is a piece ---------------------------
     def _bpe(self, chars: tf.RaggedTensor) -> tf.RaggedTensor:
@@ -163,7 +164,7 @@ class GraphSentencePiece(tf.Module):
         _, symbols = tf.while_loop(more, merge, (0, symbols))
         ids = self.table.lookup(symbols)
         ids = tf.where((ids < 0) & (symbols != ""), self.unk_id, ids)
-        return tf.ragged.boolean_mask(ids, symbols != "")
+        return kept(ids, symbols != "")
 
     # --- shared ---------------------------------------------------------------------------
     def _merge_unknowns(self, ids: tf.RaggedTensor) -> tf.RaggedTensor:
@@ -171,4 +172,11 @@ class GraphSentencePiece(tf.Module):
         dense = ids.to_tensor(-1)
         previous = tf.pad(dense[:, :-1], [[0, 0], [1, 0]], constant_values=-1)
         keep = (dense >= 0) & ~((dense == self.unk_id) & (previous == self.unk_id))
-        return tf.ragged.boolean_mask(dense, keep)
+        return kept(dense, keep)
+
+
+def kept(values: tf.Tensor, keep: tf.Tensor) -> tf.RaggedTensor:
+    """Ragged ``[b, (k)]``: each row of ``values`` ``[b, n]`` where ``keep`` is true.
+    (``tf.ragged.boolean_mask`` returns a flat tensor when ``n`` is 0: a batch of empty texts.)"""
+    return tf.RaggedTensor.from_row_lengths(tf.boolean_mask(values, keep),
+                                            tf.reduce_sum(tf.cast(keep, tf.int64), axis=1))
