@@ -299,3 +299,47 @@ def test_import_loads_neither_tensorflow_nor_keras():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'cv2'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A tiny valid PNG whose header declares ``width`` x ``height`` (its pixels are never decoded)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0\0")) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("mode, words", [("1", "a 1-bit BMP"), ("P", "an 8-bit colour-palette BMP")])
+def test_bmps_tensorflow_reads_otherwise_are_refused_before_training_and_in_predict(tmp_path, mode, words):
+    path = tmp_path / "p.bmp"
+    Image.fromarray(RGB).convert(mode).save(path)
+    with pytest.raises(tf.errors.InvalidArgumentError if mode == "1" else AssertionError):  # why: TF's decoder
+        decoded = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False).numpy()
+        np.testing.assert_array_equal(decoded, np.asarray(Image.open(path).convert("RGB")))
+    for check in (lambda: check_image(path, "a.tsv:2", thorough=True), lambda: read_image(path, 3, "a.tsv:2")):
+        with pytest.raises(UserError, match=f"^a.tsv:2: .*p.bmp: {words}, which TensorFlow cannot read as shown"):
+            check()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+def test_bmps_tensorflow_reads_as_pillow_does_pass(tmp_path, mode):
+    path = tmp_path / "p.bmp"
+    Image.fromarray(RGB).convert(mode).save(path)
+    check_image(path, thorough=True)
+    decoded = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False).numpy()
+    np.testing.assert_array_equal(read_image(path, 3), decoded)
+
+
+@pytest.mark.parametrize("side", [20_000, 60_000])
+def test_a_picture_declaring_too_many_pixels_is_refused_from_its_header(tmp_path, side):
+    path = tmp_path / "big.png"
+    path.write_bytes(png_header(side, side))
+    for check in (lambda: check_image(path, "q.jsonl:3", thorough=True), lambda: read_image(path, 3, "q.jsonl:3")):
+        with pytest.raises(UserError, match=rf"^q.jsonl:3: .*big.png: {side * side:,} pixels, over the limit of "
+                                            rf"178,956,970 \(a decompression bomb\?\)"):
+            check()
+    path.write_bytes(png_header(40, 30))
+    assert check_image(path, thorough=True) == path  # the same file with a small size is fine

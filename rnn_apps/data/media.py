@@ -34,6 +34,7 @@ _MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"GIF87a", b"GIF89a")
 # libpng's rgb_to_gray weights (0.299, 0.587, 0.114 in 1/32768), as tf.io.decode_png uses them.
 _GREY_WEIGHTS = np.array([9797, 19234, 3737], dtype=np.uint32)
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS * 2  # where Pillow refuses to decode (about 179 million)
 
 
 def _where(path: str | os.PathLike, origin: str | None) -> str:
@@ -102,7 +103,35 @@ def check_image(path: str | os.PathLike, origin: str | None = None, thorough: bo
         raise UserError(f"{_where(path, origin)}: not a PNG, JPEG, BMP or GIF image")
     if thorough and _truncated(head, tail, size):
         raise UserError(f"{_where(path, origin)}: the image is cut short (a damaged or partial copy)")
+    if thorough:
+        _check_header(path, origin)
     return path
+
+
+def _check_header(path: Path, origin: str | None) -> None:
+    """Refuse, from the header alone, a picture the training pipeline's decoder
+    (``tf.io.decode_image``) would fail on or read differently from :func:`read_image`: more
+    pixels than ``MAX_PIXELS`` (a decompression bomb, or a picture no RNN input needs: it
+    would fail only when its batch is decoded, e.g. in the final test report), and BMPs that
+    are not 24/32-bit colour or 8-bit grey (TensorFlow cannot decode 1- or 4-bit BMPs and
+    reads an 8-bit colour palette's indexes as grey)."""
+    try:
+        with Image.open(path) as image:
+            pixels, mode, fmt = image.size[0] * image.size[1], image.mode, image.format
+    except Image.DecompressionBombError as exc:  # Pillow refuses even to open it: far above the limit
+        pixels, mode, fmt = int(re.search(r"(\d+) pixels", str(exc)).group(1)), None, None
+    except _DECODE_ERRORS as exc:
+        raise UserError(f"{_where(path, origin)}: cannot decode image ({_reason(exc)})") from None
+    if pixels > MAX_PIXELS:
+        raise UserError(f"{_where(path, origin)}: {pixels:,} pixels, over the limit of {MAX_PIXELS:,} "
+                        f"(a decompression bomb?); make it smaller")
+    if fmt == "BMP" and mode not in ("RGB", "RGBA", "L"):
+        with open(path, "rb") as f:
+            bits = int.from_bytes(f.read(30)[28:30], "little")  # BITMAPINFOHEADER's bits per pixel
+        kind = f"{bits}-bit colour-palette" if mode == "P" else f"{bits}-bit"
+        article = "an" if kind.startswith(("8", "11", "18")) else "a"
+        raise UserError(f"{_where(path, origin)}: {article} {kind} BMP, which TensorFlow cannot read as shown "
+                        f"(it reads 24/32-bit colour and 8-bit grey BMPs); save it as PNG")
 
 
 def image_size(path: Path, origin: str | None = None) -> tuple[int, int]:
@@ -150,6 +179,7 @@ def read_image(path: str | os.PathLike, channels: int = 3, origin: str | None = 
     """
     _check_channels(channels)
     path = check_image(path, origin)
+    _check_header(path, origin)  # the pictures training would refuse, refused here too
     try:
         with Image.open(path) as image:
             if image.format == "JPEG" and channels == 1:
