@@ -47,22 +47,23 @@ def _compiled(encode):
 
 def build_pairs(corpus: list[str], directory: Path, many_calls: bool = True) -> list[tuple[str, object, object]]:
     """(label, TensorFlow ``[batch] strings -> ragged ids``, lite tokenizer) for every setting:
-    vectorizer word/char x lowercase; tokens word/char x lowercase x (no limit | cut + end token).
+    vectorizer word/char x lowercase; tokens word/char/whitespace x lowercase x (no limit | cut + end token).
     Vocabularies are fitted with TensorFlow, saved as JSON and loaded by the lite classes.
     ``many_calls``: the TensorFlow side is a ``tf.function`` (traced once, then fast)."""
     compiled = _compiled if many_calls else (lambda encode: encode)
     pairs = []
-    for level in ("word", "char"):
+    for level in ("word", "char", "whitespace"):
         for lowercase in (True, False):
-            path = directory / f"vectorizer-{level}-{lowercase}.json"
-            encoder = TextEncoder(level, 120 if level == "word" else 60, 12 if level == "word" else 50,
-                                  lowercase=lowercase).adapt(corpus)
-            encoder.save(path)
-            pairs.append((path.stem, compiled(encoder.encode_ragged), VectorizerTokenizer.from_file(path)))
-            for max_length, end_token in ((0, None), (10 if level == "word" else 40, "[END]")):
+            if level != "whitespace":  # the vectorizer has word and char levels only
+                path = directory / f"vectorizer-{level}-{lowercase}.json"
+                encoder = TextEncoder(level, 120 if level == "word" else 60, 12 if level == "word" else 50,
+                                      lowercase=lowercase).adapt(corpus)
+                encoder.save(path)
+                pairs.append((path.stem, compiled(encoder.encode_ragged), VectorizerTokenizer.from_file(path)))
+            for max_length, end_token in ((0, None), (40 if level == "char" else 10, "[END]")):
                 name = f"tokens-{level}-{lowercase}-{max_length}"
                 text_input = TextInput("text", f"{name}.json", tokenizer="tokens", level=level,
-                                       max_tokens=150 if level == "word" else 70, max_length=max_length,
+                                       max_tokens=70 if level == "char" else 150, max_length=max_length,
                                        lowercase=lowercase, end_token=end_token,
                                        reserved=("[START]", "[END]") if end_token else ())
                 text_input.fit(corpus).save(directory)
@@ -200,7 +201,7 @@ def test_words_punctuation_and_whitespace(pairs, texts):
 def vocabularies(tmp_path_factory) -> dict:
     """Word and char ``TokenVocabulary`` with reserved tokens, and their lite twins from the JSON."""
     out = {}
-    for level in ("word", "char"):
+    for level in ("word", "char", "whitespace"):
         vocab = TokenVocabulary.fit(level, CORPUS, 120, reserved=("[START]", "[END]"))
         path = tmp_path_factory.mktemp("vocab") / f"{level}.json"
         vocab.save(path)
@@ -211,7 +212,7 @@ def vocabularies(tmp_path_factory) -> dict:
 @settings(max_examples=60, deadline=None)
 @given(st.data())
 def test_decode_gives_the_text_tensorflow_gives(vocabularies, data):
-    vocab, lite = vocabularies[data.draw(st.sampled_from(["word", "char"]))]
+    vocab, lite = vocabularies[data.draw(st.sampled_from(["word", "char", "whitespace"]))]
     ids = data.draw(st.lists(st.integers(0, vocab.size - 1), max_size=30))
     kept = [i for i in ids if i != 0]  # padding is dropped
     expected = vocab.decode_graph(tf.constant([kept or [0]]))[0].numpy().decode()
@@ -220,7 +221,7 @@ def test_decode_gives_the_text_tensorflow_gives(vocabularies, data):
         assert lite.decode(kept[1:], after=kept[0]) == vocab.decode(kept[1:], after=kept[0])
 
 
-@pytest.mark.parametrize("level", ["word", "char"])
+@pytest.mark.parametrize("level", ["word", "char", "whitespace"])
 def test_decode_every_pair_and_many_runs(vocabularies, level):
     """Every two-token sequence and 5000 random ones of 3 to 8 tokens, no padding (one batch per length)."""
     vocab, lite = vocabularies[level]

@@ -49,3 +49,22 @@ def test_a_nul_character_in_the_text_does_not_break_the_vocabulary():
         vocab = TokenVocabulary.fit(level, "ab\x00c a\x00 b\n", 50)
         assert "\x00" not in vocab.tokens
         assert vocab.decode(vocab.encode("ab c").tolist()) == "ab c"
+
+
+def test_whitespace_tokens_keep_the_texts_own_tokens():
+    """Tagging data comes tokenized, one label per token: the whitespace mode keeps every token
+    as it is (the word mode splits ``U.S.`` into four and the vectorizer drops a lone ``,``)."""
+    import tensorflow as tf
+
+    from rnn_apps.data.inputs import text_input
+    from rnn_apps.data.text import tokenize
+
+    text = tf.constant(["U.S. officials , in  Washington\t( D.C. ) -DOCSTART-"])
+    tokens = [t.decode() for t in tokenize(text, "whitespace")[0].numpy()]
+    assert tokens == ["U.S.", "officials", ",", "in", "Washington", "(", "D.C.", ")", "-DOCSTART-"]
+    assert len(tokenize(text, "word")[0]) > len(tokens)
+    tagger = text_input("tokens", "v.json", "whitespace", max_tokens=50).fit(["U.S. officials , in Washington"])
+    ids = tagger.batch(["U.S. officials , in Washington", "officials , Paris"])["tokens"].numpy()
+    assert ids.tolist() == [[2, 3, 4, 5, 6], [3, 4, 1, 0, 0]]  # one id per token, [UNK] for Paris
+    assert tagger.step_mask({"tokens": ids}).tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
+    assert tagger.decode_ragged(tagger.encode(tf.constant(["U.S. officials ,"])))[0].numpy() == b"U.S. officials ,"

@@ -50,7 +50,7 @@ class TextInput:
             stripped at word level; for classifiers), ``tokens`` (``TokenVocabulary``:
             case, punctuation and line breaks kept; for text that must come back) or
             ``subwords`` (a SentencePiece model, ``rnn_apps.data.subwords``: lossless).
-        level: ``word`` or ``char`` (``subword`` for subwords).
+        level: ``word``, ``char`` or ``whitespace`` (``subword`` for subwords).
         max_tokens: vocabulary cap, padding and unknown included.
         max_length: tokens kept per text (0 = all).
         lowercase: lower-case first (``tokens``; the vectorizer always lower-cases).
@@ -173,6 +173,13 @@ class TextInput:
         """Raw values -> ``{name: [n, time] int32}`` padded with 0 (what predict feeds the model)."""
         return {self.name: self.encode(tf.constant(self.prepare(values), tf.string)).to_tensor()}
 
+    def step_mask(self, batch: dict) -> np.ndarray:
+        """``[n, time]`` 1.0 on real tokens, 0.0 on padding, of what ``batch`` (or a signature's
+        ``{name}_ids``) holds: the one mask convention of every sequence input (frames give theirs
+        as ``{name}_mask``), which per-step outputs read."""
+        ids = batch[self.name] if self.name in batch else batch[f"{self.name}_ids"]
+        return (np.asarray(ids) != 0).astype(np.float32)
+
     # --- serving --------------------------------------------------------------------------
     def raw_specs(self) -> list[tf.TensorSpec]:
         return [tf.TensorSpec([None], tf.string, name=self.serving_name)]
@@ -218,12 +225,15 @@ class TextInput:
 
 
 def text_input(name: str, file: str, tokenizer: str, *, vectorize: bool = False, **kwargs) -> TextInput:
-    """A task's text input from its config's ``tokenizer``: ``words``, ``chars`` or ``subwords``.
+    """A task's text input from its config's ``tokenizer``: ``words``, ``chars``, ``subwords`` or
+    ``whitespace`` (the text's own tokens, split on whitespace only: one per label in tagging).
 
     ``vectorize``: words and characters through Keras ``TextVectorization`` (lower-cased,
     punctuation stripped: what a classifier wants) instead of the exact token vocabulary.
     """
     if tokenizer == "subwords":
         return TextInput(name, file, tokenizer="subwords", level="subword", **kwargs)
+    if tokenizer == "whitespace":
+        return TextInput(name, file, tokenizer="tokens", level="whitespace", **kwargs)
     level = {"words": "word", "chars": "char"}[tokenizer]
     return TextInput(name, file, tokenizer="vectorizer" if vectorize else "tokens", level=level, **kwargs)

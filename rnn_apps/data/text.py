@@ -171,10 +171,19 @@ WORD_PATTERN = r"([\pL\pN_]+|[^\pL\pN_\s]|\n)"
 DETOKENIZE_RULES = ((r" ?\n ?", "\n"), (r" ([,.;:!?)\]}])", r"\1"), (r"([(\[{¿¡]) ", r"\1"))
 
 
+LEVELS = ("char", "word", "whitespace")
+
+
 def tokenize(texts: tf.Tensor, level: str) -> tf.RaggedTensor:
-    """``[batch]`` strings -> ragged ``[batch, (tokens)]`` token strings."""
+    """``[batch]`` strings -> ragged ``[batch, (tokens)]`` token strings.
+
+    ``whitespace``: the text's own tokens, split on runs of whitespace and nothing else
+    (``U.S.`` and a lone ``,`` stay tokens), for data that comes tokenized with one label
+    per token (tagging: the labels must line up with the tokens)."""
     if level == "char":
         return tf.strings.unicode_split(texts, "UTF-8")
+    if level == "whitespace":
+        return tf.strings.split(texts)
     spaced = tf.strings.regex_replace(tf.strings.regex_replace(texts, r"[^\S\n]+", " "), WORD_PATTERN, r" \1 ")
     tokens = tf.strings.split(spaced, sep=" ")
     return tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, ""))
@@ -185,6 +194,8 @@ def detokenize(tokens: tf.Tensor, level: str) -> tf.Tensor:
     if level == "char":
         return tf.strings.reduce_join(tokens, axis=-1)
     text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+    if level == "whitespace":
+        return tf.strings.strip(text)  # padding ("" tokens) at the end adds separators only
     for pattern, rewrite in DETOKENIZE_RULES:
         text = tf.strings.regex_replace(text, pattern, rewrite)
     return text
@@ -194,13 +205,13 @@ class TokenVocabulary:
     """Tokens <-> ids for language models: 0 = padding, 1 = unknown, then by frequency.
 
     Args:
-        level: ``char`` or ``word``.
+        level: ``char``, ``word`` or ``whitespace`` (see ``tokenize``).
         tokens: the known tokens, most frequent first (without padding/unknown).
     """
 
     def __init__(self, level: str, tokens: Sequence[str]):
-        if level not in ("char", "word"):
-            raise ValueError(f"unknown level {level!r}; choose char or word")
+        if level not in LEVELS:
+            raise ValueError(f"unknown level {level!r}; choose {', '.join(LEVELS)}")
         self.level, self.tokens = level, list(tokens)
         self.lookup = keras.layers.StringLookup(vocabulary=self.tokens, mask_token="", oov_token=UNKNOWN,
                                                 name="token_lookup")
@@ -224,7 +235,8 @@ class TokenVocabulary:
         ranked = [token.decode("utf-8") for token, _ in sorted(counts.items(), key=lambda kv: -kv[1])]
         # Keras keeps a vocabulary in a NumPy string array, which drops a trailing NUL: a
         # token ending in "\x00" would collide with another (or the mask), so it stays unknown.
-        ranked = [token for token in ranked if token not in reserved and not token.endswith("\x00")]
+        # A text's own "[UNK]" (a whitespace token) is the unknown token, not a second entry.
+        ranked = [token for token in ranked if token not in reserved and token != UNKNOWN and not token.endswith("\x00")]
         return cls(level, reserved + ranked[: max(max_tokens - 2 - len(reserved), 1)])
 
     @property

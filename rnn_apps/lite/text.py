@@ -96,8 +96,11 @@ def _lower_known(text: str) -> str:
 
 
 def tokenize(text: str, level: str) -> list[str]:
-    """``rnn_apps.data.text.tokenize`` for one string: its characters (``char``), or (``word``)
-    runs of word characters, every other character alone, tab/form feed/CR/space dropped."""
+    """``rnn_apps.data.text.tokenize`` for one string: its characters (``char``), (``word``)
+    runs of word characters, every other character alone, tab/form feed/CR/space dropped, or
+    (``whitespace``) the pieces between runs of C whitespace (what ``tf.strings.split`` cuts at)."""
+    if level == "whitespace":
+        return [token for token in _C_SPACE.split(text) if token]
     return list(text) if level == "char" else _WORD_TOKEN.findall(text)
 
 
@@ -107,6 +110,8 @@ def detokenize(tokens: Sequence[str], level: str) -> str:
     if level == "char":
         return "".join(tokens)
     text = " ".join(tokens)
+    if level == "whitespace":
+        return text
     for pattern, rewrite in _DETOKENIZE:
         text = pattern.sub(rewrite, text)
     return text
@@ -164,8 +169,8 @@ class TokenTokenizer:
 
     def __init__(self, level: str, tokens: Sequence[str], *, lowercase: bool = False,
                  max_length: int = 0, end_token: str | None = None):
-        if level not in ("word", "char"):
-            raise ValueError(f"unknown level {level!r}; choose char or word")
+        if level not in ("word", "char", "whitespace"):
+            raise ValueError(f"unknown level {level!r}; choose char, word or whitespace")
         self.level, self.lowercase, self.max_length = level, lowercase, max_length
         self.id_tokens = ["", UNKNOWN] + list(tokens)  # the token of every id
         self.index: dict[str, int] = {}
@@ -212,7 +217,7 @@ class TokenTokenizer:
         ``after`` (the id just before ``ids``) keeps word spacing right when text is decoded
         piece by piece while it streams, as ``TokenVocabulary.decode`` does."""
         ids = [int(i) for i in ids]
-        if after is not None and self.level == "word":
+        if after is not None and self.level != "char":
             alone = self.decode([after])
             return self.decode([after] + ids)[len(alone):]
         if any(not 0 <= i < len(self.id_tokens) for i in ids):
