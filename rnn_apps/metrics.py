@@ -135,6 +135,83 @@ def segmentation_report(predicted: Sequence[Sequence[int]], true: Sequence[Seque
     return report
 
 
+# --- labels per token: entities (tagging, the CoNLL conlleval definition) ---------------------
+
+SCHEME_PREFIXES = ("B", "I", "E", "S")  # begin, inside, end, single (BIO / IOB1 / BIOES); "O" is outside
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """``"B-PER"`` -> ``("B", "PER")``, ``"O"`` -> ``("O", "")``: the prefix before the first
+    hyphen and the entity type after it (a tag without a hyphen is its own prefix, as conlleval has it)."""
+    prefix, _, kind = tag.partition("-")
+    return prefix, kind
+
+
+def _ends(previous: tuple[str, str], current: tuple[str, str]) -> bool:
+    """Whether an entity ends between the tag ``previous`` and ``current`` (conlleval's endOfChunk)."""
+    (p, p_type), (c, c_type) = previous, current
+    return p in ("E", "S") or (p in ("B", "I") and c in ("B", "S", "O")) or (p != "O" and p_type != c_type)
+
+
+def _starts(previous: tuple[str, str], current: tuple[str, str]) -> bool:
+    """Whether an entity starts at ``current`` (conlleval's startOfChunk): an ``I-`` after ``O``
+    starts one too, so IOB1 data (where ``I-`` begins entities) is read as its authors meant."""
+    (p, p_type), (c, c_type) = previous, current
+    return c in ("B", "S") or (p in ("E", "S", "O") and c in ("E", "I")) or (c != "O" and p_type != c_type)
+
+
+def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """The entities of one tagged sentence: ``[(type, start, end)]``, ``end`` exclusive, exactly
+    as CoNLL's conlleval script finds them (BIO, IOB1 and BIOES tags alike)."""
+    spans, start, previous = [], None, ("O", "")
+    for t, tag in enumerate([*tags, "O"]):  # a final O closes the last entity
+        current = split_tag(str(tag))
+        if start is not None and _ends(previous, current):
+            spans.append((previous[1], start, t))
+            start = None
+        if _starts(previous, current):
+            start = t
+        previous = current
+    return spans
+
+
+def entity_report(predicted: Sequence[Sequence[str]], true: Sequence[Sequence[str]]) -> dict:
+    """Entity-level precision, recall and F1 (exact span and type, conlleval's micro average),
+    overall and per type, and token accuracy.
+
+    Args:
+        predicted, true: one list of tags per sentence (the same lengths).
+    Returns:
+        ``{"token_accuracy", "precision", "recall", "f1", "entities", "predicted_entities",
+        "by_type": {type: {"precision", "recall", "f1", "support"}}}``, scores in 0..1.
+    """
+    found: dict[str, list[int]] = {}  # type -> [true positives, predicted, true]
+    right = tokens = 0
+    for guess, gold in zip(predicted, true):
+        if len(guess) != len(gold):
+            raise ValueError(f"{len(guess)} predicted tags for {len(gold)} tokens")
+        right += sum(a == b for a, b in zip(guess, gold))
+        tokens += len(gold)
+        guessed, correct = set(entity_spans(guess)), set(entity_spans(gold))
+        for kind, *_ in guessed | correct:
+            found.setdefault(kind, [0, 0, 0])
+        for span in guessed:
+            found[span[0]][1] += 1
+            found[span[0]][0] += span in correct
+        for span in correct:
+            found[span[0]][2] += 1
+
+    def scores(hits: int, guessed: int, gold: int) -> dict:
+        precision, recall = hits / guessed if guessed else 0.0, hits / gold if gold else 0.0
+        return {"precision": precision, "recall": recall,
+                "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0}
+
+    totals = [sum(counts[i] for counts in found.values()) for i in range(3)]
+    return {"token_accuracy": right / tokens if tokens else 0.0, **scores(*totals),
+            "entities": totals[2], "predicted_entities": totals[1],
+            "by_type": {kind: {**scores(*found[kind]), "support": found[kind][2]} for kind in sorted(found)}}
+
+
 class OncePerMessage(logging.Filter):
     """A logging filter that lets each distinct message through once per process."""
 

@@ -1,6 +1,8 @@
 import keras
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rnn_apps.metrics import classification_report
 
@@ -83,3 +85,45 @@ def test_caption_diversity_matches_hand_counts():
     assert caption_diversity([]) == {"captions": 0, "distinct_captions": 0, "distinct_ratio": 0.0,
                                      "distinct_1": 0.0, "distinct_2": 0.0}
     assert caption_diversity(["A dog", "a dog"])["distinct_captions"] == 2  # case kept
+
+
+# --- entities: conlleval's definition, checked against seqeval (its default mode is conlleval) ---
+
+def test_entity_spans_by_hand():
+    from rnn_apps.metrics import entity_spans
+
+    assert entity_spans(["B-PER", "I-PER", "O", "B-LOC"]) == [("PER", 0, 2), ("LOC", 3, 4)]
+    assert entity_spans(["I-PER", "I-PER", "B-PER", "O"]) == [("PER", 0, 2), ("PER", 2, 3)]  # IOB1
+    assert entity_spans(["O", "I-LOC", "I-ORG"]) == [("LOC", 1, 2), ("ORG", 2, 3)]  # a type change ends one
+    assert entity_spans(["S-PER", "B-LOC", "E-LOC", "S-LOC"]) == [("PER", 0, 1), ("LOC", 1, 3), ("LOC", 3, 4)]
+    assert entity_spans([]) == [] and entity_spans(["O", "O"]) == []
+
+
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "E-LOC", "S-ORG", "I-ORG"]
+
+
+@pytest.mark.filterwarnings("ignore")  # seqeval: "precision is ill-defined" when nothing was guessed
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from(TAGS), st.sampled_from(TAGS)), min_size=1, max_size=12),
+                min_size=1, max_size=6))
+def test_entity_report_matches_seqeval(sentences):
+    """Random (guess, gold) tag sequences, malformed ones included (I- after O, E- without B-):
+    micro and per-type P/R/F1 equal seqeval's conlleval-compatible scores."""
+    seqeval = pytest.importorskip("seqeval.metrics")
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    from rnn_apps.metrics import entity_report, entity_spans
+
+    guess = [[g for g, _ in s] for s in sentences]
+    gold = [[t for _, t in s] for s in sentences]
+    for tags in guess + gold:
+        assert [(k, s, e + 1) for k, s, e in get_entities(tags)] == entity_spans(tags), tags
+    report = entity_report(guess, gold)
+    assert report["precision"] == pytest.approx(seqeval.precision_score(gold, guess))
+    assert report["recall"] == pytest.approx(seqeval.recall_score(gold, guess))
+    assert report["f1"] == pytest.approx(seqeval.f1_score(gold, guess))
+    per_type = seqeval.classification_report(gold, guess, output_dict=True, zero_division=0)
+    for kind, scores in report["by_type"].items():
+        if scores["support"]:
+            assert scores["f1"] == pytest.approx(per_type[kind]["f1-score"])
+            assert scores["recall"] == pytest.approx(per_type[kind]["recall"])
