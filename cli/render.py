@@ -26,13 +26,31 @@ def label_predictions(output, results: list[dict], inputs: list[str]) -> None:
     out.print(table)
 
 
-def frame_predictions(output, results: list[dict], inputs: list[str]) -> None:
+def marked_entities(result: dict) -> str:
+    """The sentence with each entity in brackets and its type after it, as rich markup:
+    ``[Ada Lovelace]PER was born in [London]LOC``."""
+    tokens, words, at = result["tokens"], [], 0
+    for entity in result["entities"]:
+        words += [escape(t) for t in tokens[at:entity["start"]]]
+        words.append(f"[bold]\\[{escape(entity['text'])}][/][cyan]{escape(entity['type'])}[/]")
+        at = entity["end"] + 1
+    return " ".join(words + [escape(t) for t in tokens[at:]])
+
+
+def step_predictions(output, results: list[dict], inputs: list[str]) -> None:
+    """Per-step labels: a sentence with its entities marked (text), or a table of frame segments."""
+    if results and "tokens" in results[0]:
+        for r in results:
+            out.print(marked_entities(r), highlight=False)
+        return
     for r in results:
-        table = Table("frames", "label", "mean confidence", title=escape(str(r[inputs[0]])))
+        table = Table("frames", "label", *(["mean confidence"] if "confidence" in r else []),
+                      title=escape(str(r[inputs[0]])))
         for s in r["segments"]:
             # segments name their first and last frame, both included (as segment label files do)
-            confidence = sum(r["confidence"][s["start"]:s["end"] + 1]) / (s["end"] - s["start"] + 1)
-            table.add_row(f"{s['start']}-{s['end']}", escape(s["label"]), f"{confidence:.2f}")
+            confidence = ([f"{sum(r['confidence'][s['start']:s['end'] + 1]) / (s['end'] - s['start'] + 1):.2f}"]
+                          if "confidence" in r else [])
+            table.add_row(f"{s['start']}-{s['end']}", escape(s["label"]), *confidence)
         out.print(table)
         if "plot" in r:
             err.print(f"wrote {r['plot']}")
@@ -57,7 +75,7 @@ def continuation_predictions(output, results: list[dict], inputs: list[str]) -> 
 
 
 PREDICTIONS = {"label": label_predictions, "sequence": sequence_predictions, "next_token": continuation_predictions,
-               "labels_per_step": frame_predictions}
+               "labels_per_step": step_predictions}
 
 
 def predictions(output, results: list[dict], inputs: list[str]) -> None:
@@ -72,6 +90,12 @@ def report(report: dict) -> None:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             summary.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     out.print(summary)
+    if isinstance(report.get("entities_by_type"), dict) and report["entities_by_type"]:
+        by = Table("entity type", "precision", "recall", "f1", "support", title="entities by type (exact spans)")
+        for kind, scores in report["entities_by_type"].items():
+            by.add_row(escape(kind), *(f"{scores[k]:.3f}" for k in ("precision", "recall", "f1")),
+                       str(scores["support"]))
+        out.print(by)
     for key, value in report.items():  # accuracy_by_type ...
         if key.startswith("accuracy_by_") and isinstance(value, dict):
             by = Table(key[len("accuracy_by_"):], "accuracy", title=key.replace("_", " "))

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FACADE = {"rnn_apps/api.py", "rnn_apps/__init__.py"}  # what the CLI calls: may resolve task names
 # The TensorFlow-free side: the on-device runtime and the few modules it may use.
 TF_FREE = ("rnn_apps.lite", "rnn_apps.errors", "rnn_apps.options", "rnn_apps.decoding.settings",
-           "rnn_apps.data.media", "rnn_apps.metrics", "rnn_apps.plots", "rnn_apps.runs")
+           "rnn_apps.data.media", "rnn_apps.metrics", "rnn_apps.plots", "rnn_apps.runs", "rnn_apps.outputs.results")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -66,5 +66,5 @@ def test_whitespace_tokens_keep_the_texts_own_tokens():
     tagger = text_input("tokens", "v.json", "whitespace", max_tokens=50).fit(["U.S. officials , in Washington"])
     ids = tagger.batch(["U.S. officials , in Washington", "officials , Paris"])["tokens"].numpy()
     assert ids.tolist() == [[2, 3, 4, 5, 6], [3, 4, 1, 0, 0]]  # one id per token, [UNK] for Paris
-    assert tagger.step_mask({"tokens": ids}).tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
+    assert tagger.step_mask({"tokens": ids}).numpy().tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
     assert tagger.decode_ragged(tagger.encode(tf.constant(["U.S. officials ,"])))[0].numpy() == b"U.S. officials ,"

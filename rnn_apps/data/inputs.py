@@ -174,11 +174,11 @@ class TextInput:
         return {self.name: self.encode(tf.constant(self.prepare(values), tf.string)).to_tensor()}
 
     def step_mask(self, batch: dict) -> np.ndarray:
-        """``[n, time]`` 1.0 on real tokens, 0.0 on padding, of what ``batch`` (or a signature's
-        ``{name}_ids``) holds: the one mask convention of every sequence input (frames give theirs
+        """``[n, time]`` float tensor, 1.0 on real tokens, 0.0 on padding, of what ``batch`` (or a
+        signature's ``{name}_ids``; arrays or tensors, in a graph too) holds: the one mask convention of every sequence input (frames give theirs
         as ``{name}_mask``), which per-step outputs read."""
         ids = batch[self.name] if self.name in batch else batch[f"{self.name}_ids"]
-        return (np.asarray(ids) != 0).astype(np.float32)
+        return tf.cast(tf.not_equal(ids, 0), tf.float32)
 
     # --- serving --------------------------------------------------------------------------
     def raw_specs(self) -> list[tf.TensorSpec]:

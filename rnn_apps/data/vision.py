@@ -227,9 +227,9 @@ class FramesInput(ImageInput):
         return {self.name: frames, f"{self.name}_mask": tf.ones(tf.shape(frames)[:1], tf.float32)}
 
     def step_mask(self, batch: dict) -> np.ndarray:
-        """``[n, frames]`` 1.0 on real frames, 0.0 on padding (``{name}_mask``): the mask
+        """``[n, frames]`` float tensor, 1.0 on real frames, 0.0 on padding (``{name}_mask``): the mask
         convention every sequence input shares (``TextInput.step_mask``)."""
-        return np.asarray(batch[f"{self.name}_mask"], np.float32)
+        return tf.cast(batch[f"{self.name}_mask"], tf.float32)
 
     def batch(self, values: Sequence, origins: Sequence[str] | None = None, length: int | None = None) -> dict:
         """Clips padded (with a zero mask) to the longest, or cut and padded to ``length``."""

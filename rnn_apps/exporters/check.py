@@ -249,7 +249,7 @@ def _next_token_end_to_end(run, lite, examples, quantized: bool) -> Row:
 
 
 def _per_step_end_to_end(run, lite, examples, quantized: bool) -> Row:
-    """Every frame's label: Keras vs the runtime; per-frame accuracy (%) of each."""
+    """Every step's label (frames, tokens): Keras vs the runtime; per-step accuracy (%) of each."""
     name = run.output.input
     rows = [{name: value} for value in examples[name]]
     keras_labels = [r["labels"] for r in run.predict(rows)]
@@ -258,7 +258,7 @@ def _per_step_end_to_end(run, lite, examples, quantized: bool) -> Row:
     agree = float(np.mean([a == b for k, r in zip(keras_labels, lite_labels) for a, b in zip(k, r)]))
     accuracy = [100 * float(np.mean([p == t for ps, ts in zip(labels, truth) for p, t in zip(ps, ts)]))
                 for labels in (keras_labels, lite_labels)]
-    row = Row("frame labels (runtime)", "keras vs tflite runtime: frame accuracy %", None, agree)
+    row = Row("step labels (runtime)", "keras vs tflite runtime: per-step accuracy %", None, agree)
     return _judged(row, quantized, *accuracy, float_ok=agree == 1)
 
 

@@ -175,6 +175,7 @@ class CRF(keras.layers.Layer):
         return {**super().get_config(), "num_tags": self.num_tags}
 
 
+@keras.saving.register_keras_serializable(package="rnn_apps")
 class CRFLoss(keras.losses.Loss):
     """The CRF's negative log-likelihood as a Keras loss, for ``model.compile``.
 
@@ -183,13 +184,23 @@ class CRFLoss(keras.losses.Loss):
     datasets give) is the mask. The loss is the summed negative log-likelihood divided by the
     number of real tokens, so it has the scale of a per-token cross-entropy whatever the
     sentence lengths.
+
+    A model saved compiled with it reloads with the loss unbound (``crf`` None: a loss's
+    config cannot hold a layer); ``bind(model)`` gives it the model's CRF layer again (what
+    resuming a run does before training on).
     """
 
-    def __init__(self, crf: CRF, name: str = "crf_loss"):
+    def __init__(self, crf: CRF | None = None, name: str = "crf_loss"):
         super().__init__(name=name)
         self.crf = crf
 
+    def bind(self, model: keras.Model, layer: str = "crf") -> "CRFLoss":
+        self.crf = model.get_layer(layer)
+        return self
+
     def __call__(self, y_true, y_pred, sample_weight=None):
+        if self.crf is None:
+            raise RuntimeError("CRFLoss has no CRF layer: call bind(model) on a reloaded model's loss")
         mask = None if sample_weight is None else ops.cast(ops.greater(sample_weight, 0), "float32")
         nll = self.crf.negative_log_likelihood(y_pred, y_true, mask)
         tokens = ops.cast(ops.size(y_true), "float32") if mask is None else ops.sum(mask)

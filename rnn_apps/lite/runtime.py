@@ -11,7 +11,8 @@ files against it and returns the runner of the export's output kind:
   the states carried, then greedy or sampled generation;
 * ``Translator`` ("sequence"): ``encode`` once, then ``decode_step`` per token: greedy,
   sampling or beam search;
-* ``FrameLabeler`` ("labels_per_step"): a clip through ``label_frames``, a label per frame.
+* ``StepLabeler`` ("labels_per_step"): a clip or a sentence through ``label_steps``, a label
+  per frame or token (probabilities, or a CRF's Viterbi tags computed in the model).
 
 Images and clips are read with ``rnn_apps.data.media`` (PIL, OpenCV), decoded, converted
 and resized exactly as the training pipeline did.
@@ -174,10 +175,21 @@ class TextArrays:
     def __init__(self, directory: Path, name: str, settings: dict):
         self.name, self.settings, self.tokenizer = name, settings, tokenizer(directory, settings)
 
-    def __call__(self, value: Any) -> dict[str, np.ndarray]:
+    def text(self, value: Any) -> str:
+        """The value as the text the tokenizer reads (JSON for a non-string, normalised)."""
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         if self.settings.get("unicode_form", "none") != "none":
             text = unicodedata.normalize(self.settings["unicode_form"], text)
+        return text
+
+    def tokens(self, value: Any) -> list[str]:
+        """The value's tokens as written (case kept), split as the tokenizer splits them."""
+        from rnn_apps.lite.text import tokenize
+
+        return tokenize(self.text(value), self.settings.get("level", "word"))
+
+    def __call__(self, value: Any) -> dict[str, np.ndarray]:
+        text = self.text(value)
         ids, length = self.tokenizer.ids(text), self.settings["static_length"]
         if len(ids) > length:  # cut, keeping the end token last where there is one
             ids = ids[:length - 1] + ids[-1:] if self.settings.get("end_token") else ids[:length]
@@ -511,40 +523,66 @@ class Translator(LiteModel):
         return results
 
 
-class FrameLabeler(LiteModel):
-    """"labels_per_step": ``label_frames`` on the clip padded to ``max_frames``; a label per real frame."""
+class StepLabeler(LiteModel):
+    """"labels_per_step": ``label_steps`` on the input padded to its static length (a clip's
+    ``max_frames``, a sentence's ``max_length``); a label per real frame or token."""
 
-    predict_options = ("plot",)
+    def __init__(self, directory: str | Path, manifest: dict | None = None):
+        super().__init__(directory, manifest)
+        # exports made before tokens could be labelled name the signature after frames
+        self.signature = "label_steps" if "label_steps" in self.manifest["signatures"] else "label_frames"
+        self.crf = self.output.settings.get("decoder") == "crf"
+
+    @property
+    def predict_options(self) -> tuple[str, ...]:
+        return ("plot",) if self.manifest["inputs"][self.output.settings["input"]]["kind"] == "frames" else ()
 
     def check_output(self) -> None:
-        self.check_labels("label_frames")
         if self.output.settings.get("input") not in self.inputs:
             raise self.damaged(f"the output's input {self.output.settings.get('input')!r} is not one of its inputs")
+        signature = "label_steps" if "label_steps" in self.manifest["signatures"] else "label_frames"
+        if self.output.settings.get("decoder") == "crf":
+            self.model_output(signature, "tags")  # the Viterbi tags (a damaged manifest lacks them)
+            labels = self.output.settings.get("labels")
+            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+                raise self.damaged(f"labels {_brief(labels)} are not a list of strings")
+        else:
+            self.check_labels(signature)
 
     def predict(self, inputs: list, **options) -> list[dict]:
-        from rnn_apps.metrics import segments
+        from rnn_apps.outputs.results import step_result
 
         plot = self.checked(options).get("plot")
         labels, results = self.output.settings["labels"], []
         name = self.output.settings["input"]
+        encode = self.inputs[name]
         for i, row in enumerate(self.rows(inputs)):
             arrays = self.arrays(row)
-            probs = self.call("label_frames", **arrays)["probabilities"][0][: int(arrays[f"{name}_mask"].sum())]
-            frame_labels = [labels[k] for k in probs.argmax(-1)]
-            result = {name: row[name] if isinstance(row[name], str) else f"array {i + 1}", "labels": frame_labels,
-                      "segments": [{"label": lab, "start": s, "end": e - 1} for lab, s, e in segments(frame_labels)],
-                      "confidence": [round(float(p), 4) for p in probs.max(-1)]}
+            mask = arrays[f"{name}_mask"] if f"{name}_mask" in arrays else (arrays[f"{name}_ids"] != 0)
+            out = self.call(self.signature, **arrays)
+            steps = int(mask.sum())
+            tokens = encode.tokens(row[name]) if isinstance(encode, TextArrays) else None
+            if tokens is not None:
+                steps = min(steps, len(tokens))
+            if self.crf:
+                best, confidence = out["tags"][0][:steps], None
+            else:
+                probs = out["probabilities"][0][:steps]
+                best, confidence = probs.argmax(-1), probs.max(-1)
+            result = step_result(name, row[name] if isinstance(row[name], str) else f"array {i + 1}",
+                                 [labels[k] for k in best], confidence, None if tokens is None else tokens[:steps])
             if plot is not None:
                 from rnn_apps.plots import plot_frame_labels
 
                 path = Path(plot) if len(inputs) == 1 else Path(plot).with_name(f"{Path(plot).stem}_{i + 1}.png")
-                result["plot"] = str(plot_frame_labels(arrays[name][0][: len(frame_labels)], frame_labels, path))
+                result["plot"] = str(plot_frame_labels(arrays[name][0][: len(result["labels"])], result["labels"],
+                                                       path))
             results.append(result)
         return results
 
 
 RUNNERS = {"label": Classifier, "next_token": LanguageModel, "sequence": Translator,
-           "labels_per_step": FrameLabeler}
+           "labels_per_step": StepLabeler}
 
 
 def is_export(path: str | Path) -> bool:

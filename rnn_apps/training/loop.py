@@ -176,7 +176,10 @@ def build(plan: Plan, cluster: Cluster | None = None) -> keras.Model:
     (inside the cluster's strategy scope, so its weights are mirrored on every worker)."""
     with cluster.strategy.scope() if cluster else contextlib.nullcontext():
         if plan.run is not None and plan.state:
-            return load_model(plan.run / "checkpoints" / plan.state.get("last", "last.keras"))
+            model = load_model(plan.run / "checkpoints" / plan.state.get("last", "last.keras"))
+            if hasattr(plan.features.output, "bind"):  # an output whose loss holds a layer (a CRF's)
+                plan.features.output.bind(model)
+            return model
         with precision_policy(getattr(plan.cfg, "precision", "float32")):
             model = plan.task.build_model(plan.cfg, plan.features)
         jit = {"true": True, "false": False}.get(getattr(plan.cfg, "jit_compile", "auto"), "auto")
