@@ -225,7 +225,8 @@ class Task:
             mode = "group"
         if mode == "group" and not note:
             copies = len(keys) - len(set(keys))
-            note = f"split by {first}: {copies:,} repeated {first}s stay in one part" if copies else ""
+            plural = first if first.endswith("s") else f"{first}s"  # texts, tokens
+            note = f"split by {first}: {copies:,} repeated {plural} stay in one part" if copies else ""
         fractions = (0.0 if val is not None else cfg.val_fraction, 0.0 if test is not None else cfg.test_fraction)
         parts = split_examples(examples, *fractions, cfg.seed, order=mode,
                                groups=groups if mode == "group" else None, held_out_ok=held_out_ok)

@@ -168,3 +168,23 @@ def test_viterbi_exports_to_tflite_with_builtin_ops(tmp_path):
     np.testing.assert_array_equal(out["tags"], np.asarray(expected["tags"]))
     np.testing.assert_allclose(out["score"], np.asarray(expected["score"]), rtol=1e-5)
     assert (out["tags"][0, 4:] == 0).all()
+
+
+def test_batches_of_unknown_length_in_a_graph():
+    """Bucketed batches have no static length: the forward algorithm and Viterbi trace with
+    ``[None, None, K]`` inputs (Keras' scan compares static lengths of several inputs, so the
+    mask rides along as a channel) and give what eager code gives."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    transitions, start, end = (tf.constant(rng.normal(size=s), tf.float32) for s in ((4, 4), (4,), (4,)))
+    emissions = tf.constant(rng.normal(size=(3, 5, 4)), tf.float32)
+    mask = tf.constant([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]], tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 4]), tf.TensorSpec([None, None])])
+    def both(e, m):
+        return log_partition(e, m, transitions, start, end), viterbi_decode(e, m, transitions, start, end)[0]
+
+    log_z, tags = both(emissions, mask)
+    np.testing.assert_allclose(log_z, log_partition(emissions, mask, transitions, start, end), rtol=1e-6)
+    np.testing.assert_array_equal(tags, viterbi_decode(emissions, mask, transitions, start, end)[0])

@@ -31,6 +31,13 @@ def _time_major(x):
     return ops.moveaxis(x, 1, 0)
 
 
+def _steps(emissions, m):
+    """``[time-1, batch, tags + 1]``: the emissions after the first step with the mask as one
+    more channel, one tensor for ``ops.scan`` (Keras' TensorFlow scan fails on several inputs
+    whose time length is unknown, as in bucketed batches: it compares their static lengths)."""
+    return _time_major(ops.concatenate([emissions[:, 1:], m[:, 1:, None]], axis=-1))
+
+
 def _prepared_mask(emissions, mask):
     """A float mask ``[batch, time]`` (all ones when ``mask`` is None)."""
     if mask is None:
@@ -74,13 +81,13 @@ def log_partition(emissions, mask, transitions, start, end):
     alpha0 = start[None, :] + emissions[:, 0]  # [b, K]
 
     def step(alpha, inputs):
-        e_t, m_t = inputs  # [b, K], [b]
+        e_t, m_t = inputs[:, :-1], inputs[:, -1]  # [b, K], [b]
         scores = alpha[:, :, None] + transitions[None, :, :]  # [b, K from, K to]
         new = ops.logsumexp(scores, axis=1) + e_t
         alpha = ops.where(m_t[:, None] > 0, new, alpha)
         return alpha, alpha
 
-    alpha, _ = ops.scan(step, alpha0, (_time_major(emissions[:, 1:]), _time_major(m[:, 1:])))
+    alpha, _ = ops.scan(step, alpha0, _steps(emissions, m))
     return ops.logsumexp(alpha + end[None, :], axis=1)
 
 
@@ -105,7 +112,7 @@ def viterbi_decode(emissions, mask, transitions, start, end):
     delta0 = start[None, :] + emissions[:, 0]
 
     def forward(delta, inputs):
-        e_t, m_t = inputs
+        e_t, m_t = inputs[:, :-1], inputs[:, -1]
         scores = delta[:, :, None] + transitions[None, :, :]  # [b, K from, K to]
         best_previous = _argmax(scores, axis=1)  # [b, K]
         new = ops.max(scores, axis=1) + e_t
@@ -113,7 +120,7 @@ def viterbi_decode(emissions, mask, transitions, start, end):
         pointer = ops.where(real, best_previous, identity)
         return ops.where(real, new, delta), ops.cast(pointer, delta.dtype)  # scan keeps the carry's dtype
 
-    delta, pointers = ops.scan(forward, delta0, (_time_major(emissions[:, 1:]), _time_major(m[:, 1:])))
+    delta, pointers = ops.scan(forward, delta0, _steps(emissions, m))
     pointers = ops.cast(pointers, "int32")  # [T-1, b, K]
     final = delta + end[None, :]
     last_tag = _argmax(final, axis=1)  # [b]
