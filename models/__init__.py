@@ -25,6 +25,7 @@ TASKS: dict[str, TaskEntry] = {
     "video": TaskEntry("rnn_apps.models.video", "many-to-many (one output per step)", "clip -> a label per frame"),
     "vqa": TaskEntry("rnn_apps.models.vqa", "image + sentence -> answer", "picture + question -> answer"),
     "caption": TaskEntry("rnn_apps.models.caption", "one-to-many", "picture -> sentence, with attention"),
+    "tag": TaskEntry("rnn_apps.models.tag", "many-to-many (one output per step)", "sentence -> a tag per word"),
 }
 
 
