@@ -6,6 +6,7 @@ A user mistake (``UserError``) prints one line and exits with status 2.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno
 import math
 import os
@@ -68,6 +69,15 @@ class UsageProblem(click.ClickException):
     exit_code = 2
 
 
+def report_to_launcher(message: str) -> None:
+    """In a worker started by ``--workers`` (``RNN_APPS_ERROR_FILE`` set): leave the error for
+    the launcher, which ends its own message with it (``rnn_apps.training.workers``)."""
+    path = os.environ.get("RNN_APPS_ERROR_FILE")
+    if path:
+        with contextlib.suppress(OSError):
+            Path(path).write_text(message, encoding="utf-8")
+
+
 class Group(click.Group):
     """A command group whose commands' ``UserError``s become one-line usage problems.
 
@@ -81,6 +91,7 @@ class Group(click.Group):
         except UserError as exc:
             problem = UsageProblem(one_line(str(exc)))
             problem.exit_code = getattr(exc, "exit_code", 2)  # 130 after Ctrl-C
+            report_to_launcher(problem.message)
             raise problem from None
         except click.UsageError as exc:
             text = exc.format_message()

@@ -78,6 +78,18 @@ def tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+def failure(index: int, code: int, logs: Path, restarts: int) -> str:
+    """What stopped the workers, ending with the useful part: the worker's own error message
+    (a data mistake: file and line), else its last log lines."""
+    said = f"worker {index} {describe_exit(code)}" + (f" after {restarts} restarts" if restarts else "")
+    with contextlib.suppress(OSError):
+        message = (logs / f"worker-{index}.error").read_text(encoding="utf-8").strip()
+        if message:
+            return f"{said}: {message}"
+    shown = tail(logs / f"worker-{index}.log") if index else ""
+    return f"{said}; its last lines:\n{shown}" if shown else said
+
+
 def run_local_workers(train_args: list[str], workers: int, run_dir: Path, console: Console | None = None,
                       max_restarts: int = 3, resume: bool = False, resume_args: list[str] = ()) -> Path:
     """Run ``rnn-apps train *train_args --run-dir run_dir`` (``resume``: ``--resume run_dir``)
@@ -100,7 +112,8 @@ def run_local_workers(train_args: list[str], workers: int, run_dir: Path, consol
             ports = free_ports(workers)
             processes = []
             for index in range(workers):
-                env = {**os.environ, "TF_CONFIG": tf_config(ports, index)}
+                env = {**os.environ, "TF_CONFIG": tf_config(ports, index),
+                       "RNN_APPS_ERROR_FILE": str(logs / f"worker-{index}.error")}  # its UserError, if any
                 output = None if index == 0 else open(logs / f"worker-{index}.log", "ab")
                 processes.append(subprocess.Popen([sys.executable, "-m", "rnn_apps.cli.main", "train", *args], env=env,
                                                   stdout=output, stderr=subprocess.STDOUT if output else None,
@@ -116,9 +129,7 @@ def run_local_workers(train_args: list[str], workers: int, run_dir: Path, consol
                 return run_dir
             index, code = failed
             if code in (USER_MISTAKE, INTERRUPTED) or restarts >= max_restarts:
-                shown = tail(logs / f"worker-{index}.log") if index else ""
-                raise UserError(f"worker {index} {describe_exit(code)}" + (f"; its last lines:\n{shown}" if shown else "")
-                                + (f" (after {restarts} restarts)" if restarts else ""))
+                raise UserError(failure(index, code, logs, restarts))
             restarts += 1
             resumable = (run_dir / "run.json").is_file()
             args = ["--resume", str(run_dir), *resume_args] if resumable else args
