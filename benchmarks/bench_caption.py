@@ -98,7 +98,7 @@ def grouped_test(run):
 
 def nearest_baseline(splits, images: list, references: list) -> dict:
     from rnn_apps.models.caption import nearest_captions
-    from rnn_apps.outputs.sequence import cider
+    from rnn_apps.metrics import cider
     from sacrebleu.metrics import BLEU
 
     from rnn_apps.metrics import caption_diversity

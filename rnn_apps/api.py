@@ -68,7 +68,7 @@ class Run:
                 if hasattr(kind, "check") and name in examples.columns:
                     kind.check(examples[name], examples.origins)
         else:
-            from rnn_apps.training.loop import load_splits
+            from rnn_apps.data.splits import load_splits
 
             splits = load_splits(self.task, self.cfg, self.meta["data"])
             part = "test" if len(splits["test"]) else "val"

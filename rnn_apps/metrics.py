@@ -235,6 +235,20 @@ def sacrebleu_warnings_once() -> None:
         logger.addFilter(OncePerMessage())
 
 
+def cider(hypotheses: list[str], references: list[list[str]]) -> dict:
+    """CIDEr-D (pycocoevalcap's scorer, pure Python) of tokenized ``hypotheses`` against
+    each one's ``references``; empty when pycocoevalcap is not installed."""
+    try:
+        from pycocoevalcap.cider.cider import Cider
+    except ImportError:  # optional: the captioning extra
+        return {}
+    if not hypotheses:
+        return {"cider": 0.0}
+    score, _ = Cider().compute_score({i: refs for i, refs in enumerate(references)},
+                                     {i: [h] for i, h in enumerate(hypotheses)})
+    return {"cider": float(score)}
+
+
 # --- generated text: diversity ------------------------------------------------------------------
 
 def caption_diversity(texts: Sequence[str]) -> dict:

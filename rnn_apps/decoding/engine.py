@@ -24,7 +24,7 @@ import tensorflow as tf
 from rnn_apps.decoding.beam import beam_search
 from rnn_apps.decoding.sampling import decode_loop, sampling_tensors
 from rnn_apps.decoding.settings import Decoding, Sampling
-from rnn_apps.exporters.signatures import Signature, step_signature
+from rnn_apps.outputs.signatures import Signature, step_signature
 
 
 class EncoderDecoder:

@@ -1,8 +1,8 @@
 """Export: writing a trained run in a format something else can serve.
 
 Exporters only write files; what to serve comes from the task's output kind as named
-signatures (``rnn_apps.exporters.signatures``). ``EXPORTERS`` is the registry: a format
-name -> an ``Exporter`` whose ``write(run, out, **options)`` fills a new directory.
+signatures (``rnn_apps.outputs.signatures``: the serving contract every output kind fills).
+``EXPORTERS`` is the registry: a format name -> an ``Exporter`` whose ``write(run, out, **options)`` fills a new directory.
 ``export`` makes every export atomic: it is written to a temporary sibling and renamed,
 so ``out`` is either complete or absent.
 """

@@ -145,7 +145,7 @@ def check_export(run_dir, export_dir, n: int = 50, savedmodel: bool = True) -> C
     from rnn_apps.exporters.savedmodel import write as write_savedmodel
 
     run, export_dir = load_run(run_dir), Path(export_dir)
-    from rnn_apps.training.loop import load_splits
+    from rnn_apps.data.splits import load_splits
 
     splits = load_splits(run.task, run.cfg, run.meta["data"])  # the run's own held-out part (streamed or not)
     held_out = splits["test"] if len(splits["test"]) else splits["val"]

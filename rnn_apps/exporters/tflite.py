@@ -116,7 +116,7 @@ def write(run: Any, out: Path, quantize: str = "none", seq_len: int | None = Non
     signatures = {name: s for name, s in run.output.signatures(run.model, run.features, seq_len).items()
                   if s.tensor_only}
     def representative():  # int8 calibration: realistic inputs from the training split, made when asked for
-        from rnn_apps.training.loop import load_splits
+        from rnn_apps.data.splits import load_splits
 
         train = load_splits(run.task, run.cfg, run.meta["data"])["train"]
         train = getattr(train, "sample", train)  # a streamed run: its sample, not the file

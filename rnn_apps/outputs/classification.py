@@ -27,7 +27,7 @@ import tensorflow as tf
 from rnn_apps.data.examples import Examples, as_text
 from rnn_apps.data.pipeline import examples_dataset
 from rnn_apps.data.text import LabelVocabulary
-from rnn_apps.exporters.signatures import Signature
+from rnn_apps.outputs.signatures import Signature
 from rnn_apps.metrics import classification_report
 from rnn_apps.task import Features, model_inputs
 

@@ -24,9 +24,9 @@ from rnn_apps.data.text import PAD
 from rnn_apps.decoding.engine import EncoderDecoder
 from rnn_apps.decoding.settings import Decoding
 from rnn_apps.errors import UserError
-from rnn_apps.exporters.signatures import Signature
+from rnn_apps.outputs.signatures import Signature
 from rnn_apps.layers.recurrent import copy_weights
-from rnn_apps.metrics import caption_diversity, sacrebleu_warnings_once, sequence_cross_entropy
+from rnn_apps.metrics import caption_diversity, cider, sacrebleu_warnings_once, sequence_cross_entropy
 from rnn_apps.task import Features
 
 START, END = "[START]", "[END]"
@@ -287,17 +287,3 @@ class TokenSequence:
         return {**self.text.settings(), "kind": self.kind, "source": self.source, "noun": self.noun,
                 "start_id": self.start_id, "end_id": self.end_id, "banned_ids": [PAD, self.start_id],
                 "max_output_length": self.cfg.max_length + 1}
-
-
-def cider(hypotheses: list[str], references: list[list[str]]) -> dict:
-    """CIDEr-D (pycocoevalcap's scorer, pure Python) of tokenized ``hypotheses`` against
-    each one's ``references``; empty when pycocoevalcap is not installed."""
-    try:
-        from pycocoevalcap.cider.cider import Cider
-    except ImportError:  # optional: the captioning extra
-        return {}
-    if not hypotheses:
-        return {"cider": 0.0}
-    score, _ = Cider().compute_score({i: refs for i, refs in enumerate(references)},
-                                     {i: [h] for i, h in enumerate(hypotheses)})
-    return {"cider": float(score)}
