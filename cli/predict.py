@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from rnn_apps.cli import render
-from rnn_apps.cli.common import RUN_DIR, UsageProblem, catalogue_options, err, read_inputs
+from rnn_apps.cli.common import RUN_DIR, UsageProblem, catalogue_options, read_inputs
 
 
 def split_inputs(arguments: list[str]) -> list:
@@ -28,28 +28,6 @@ def split_inputs(arguments: list[str]) -> list:
         i += 1
     count = max((len(v) for v in columns.values()), default=0)
     return bare + [{name: values[k] for name, values in columns.items() if k < len(values)} for k in range(count)]
-
-
-def draws_answers(run) -> bool:
-    """Whether ``--plot`` means "draw the image, the question and the top answers": a run
-    (not an export) of a one-label task with an image input (vqa)."""
-    inputs = getattr(getattr(run, "features", None), "inputs", {})
-    return run.output.kind == "label" and any(kind.kind == "image" for kind in inputs.values())
-
-
-def draw_answers(run, inputs: list, results: list[dict], plot: Path) -> None:
-    """One PNG per input (``NAME_1.png``... for several): its image beside its question and
-    top answers (``rnn_apps.plots.plot_answers``); adds the file's name to each result."""
-    from rnn_apps.plots import plot_answers
-
-    kinds = run.features.inputs
-    image = next(name for name, kind in kinds.items() if kind.kind == "image")
-    question = next((name for name in kinds if name != image), None)
-    examples = run.features.as_examples(inputs)
-    for i, result in enumerate(results):
-        out = plot if len(results) == 1 else plot.with_name(f"{plot.stem}_{i + 1}{plot.suffix or '.png'}")
-        picture = kinds[image].batch(examples[image][i:i + 1])[image][0]  # [size, size, C] as the model saw it
-        result["plot"] = str(plot_answers(picture, str(result.get(question, "")), result["top"], out))
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -85,19 +63,8 @@ def predict(ctx, run_dir, texts, input_file, as_json, **options):
     run = rnn_apps.load(run_dir)
     if input_file is not None:
         inputs += read_inputs(input_file, run.input_names)
-    plot = options.get("plot")
-    answers_plot = plot is not None and draws_answers(run)
-    if answers_plot:  # vqa: the output kind knows nothing of pictures; the CLI draws them
-        from rnn_apps.api import checked_values
-
-        checked_values({"plot": plot})  # a file that can be written, before predicting
-        options["plot"] = None
     results = run.predict(inputs, **options)
-    if answers_plot:
-        draw_answers(run, inputs, results, Path(plot))
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     else:
         render.predictions(run.output, results, run.input_names)
-        if answers_plot:
-            err.print("\n".join(f"wrote {r['plot']}" for r in results))

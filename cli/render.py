@@ -24,6 +24,9 @@ def label_predictions(output, results: list[dict], inputs: list[str]) -> None:
         table.add_row(*_inputs(r, inputs), escape(r["label"]), f"{r['probability']:.3f}",
                       *([escape(others)] if several else []))
     out.print(table)
+    for r in results:
+        if "plot" in r:
+            err.print(f"wrote {r['plot']}")
 
 
 def marked_entities(result: dict) -> str:

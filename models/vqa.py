@@ -410,6 +410,6 @@ TASK = Task(
     presets=PRESETS,
     load_examples=load_examples,
     inputs=inputs,
-    output=lambda cfg: ClassLabel("answer", "answers.json", max_classes=cfg.answers, group="type"),
+    output=lambda cfg: ClassLabel("answer", "answers.json", max_classes=cfg.answers, group="type", draws_answers=True),
     build_model=build_model,
 )

@@ -73,12 +73,17 @@ class ClassLabel:
     """The output kind "label": one class per example, fitted from the ``name`` column."""
 
     kind = "label"
-    predict_options: tuple[str, ...] = ()
     evaluate_options: tuple[str, ...] = ()
 
-    def __init__(self, name: str = "label", file: str = "labels.json", max_classes: int = 0, group: str | None = None):
+    def __init__(self, name: str = "label", file: str = "labels.json", max_classes: int = 0, group: str | None = None,
+                 draws_answers: bool = False):
         self.name, self.file, self.max_classes, self.group = name, file, max_classes, group
+        self.draws_answers = draws_answers  # predict --plot: the picture beside the question and top answers (vqa)
         self.labels: LabelVocabulary | None = None
+
+    @property
+    def predict_options(self) -> tuple[str, ...]:
+        return ("plot",) if self.draws_answers else ()
 
     @staticmethod
     def answer(value) -> str:
@@ -147,8 +152,11 @@ class ClassLabel:
                for batch in features.encode(examples)]
         return np.concatenate(out) if out else np.zeros((0, self.num_classes))
 
-    def predict(self, model: keras.Model, features: Features, inputs: list) -> list[dict]:
-        """Each input (by name) with its ``label``, that label's ``probability`` and all ``probabilities``."""
+    def predict(self, model: keras.Model, features: Features, inputs: list, plot: str | Path | None = None) -> list[dict]:
+        """Each input (by name) with its ``label``, that label's ``probability``, the ``top`` five
+        and all ``probabilities`` (20 classes or fewer); with ``plot`` (``draws_answers``) a PNG
+        per input of its picture beside its question and top answers (``NAME_1.png``... for
+        several), named in its result's ``plot``."""
         examples = features.as_examples(inputs)
         results = []
         for i, p in enumerate(self.probabilities(model, features, examples)):
@@ -161,6 +169,8 @@ class ClassLabel:
             if self.num_classes <= 20:
                 result["probabilities"] = {label: float(q) for label, q in zip(self.labels.labels, p)}
             results.append(result)
+        if plot is not None:
+            draw_answers(features, examples, results, Path(plot))
         return results
 
     def evaluate(self, model: keras.Model, features: Features, examples: Examples) -> dict:
@@ -224,3 +234,17 @@ class ClassLabel:
     def settings(self) -> dict:
         """For an export's manifest: the label of each output index."""
         return {"kind": self.kind, "labels": self.labels.labels, "binary": self.num_classes == 2}
+
+
+def draw_answers(features: Features, examples: Examples, results: list[dict], plot: Path) -> None:
+    """One PNG per input: its picture as the model saw it beside its question and top answers
+    (``rnn_apps.plots.plot_answers``); adds the file's name to each result."""
+    from rnn_apps.plots import plot_answers
+
+    kinds = features.inputs
+    image = next(name for name, kind in kinds.items() if kind.kind == "image")
+    question = next((name for name in kinds if name != image), None)
+    for i, result in enumerate(results):
+        out = plot if len(results) == 1 else plot.with_name(f"{plot.stem}_{i + 1}{plot.suffix or '.png'}")
+        picture = kinds[image].batch(examples[image][i:i + 1])[image][0]  # [size, size, C]
+        result["plot"] = str(plot_answers(picture, str(result.get(question, "")), result["top"], out))
