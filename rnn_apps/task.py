@@ -26,37 +26,96 @@ from rnn_apps.errors import UserError
 
 
 class Input(Protocol):
-    """An input kind (see ``rnn_apps.data.inputs.TextInput``)."""
+    """An input kind: how one named model input is fitted, saved, encoded and served.
 
-    name: str
-    kind: str
+    Kinds: ``rnn_apps.data.inputs.TextInput`` ("text"), ``rnn_apps.data.vision.ImageInput``
+    ("image") and ``FramesInput`` ("frames"). Shapes: ``b`` examples, ``T`` steps.
+    """
 
-    def prepare(self, values: list, origins: list | None = None) -> Any: ...
-    def fit(self, values: list) -> "Input": ...
+    name: str       # the model input's name and the data column it reads
+    kind: str       # "text", "image", "frames": what the runtime, the CLI and the server key on
+    sequence: bool  # batches are bucketed and padded by its length (text, clips)
+
+    # --- fitting and files -----------------------------------------------------------------
+    def prepare(self, values: list, origins: list | None = None) -> Any:
+        """Raw values as read (strings, paths, arrays) -> what ``encode`` takes, in Python."""
+    def fit(self, values: list) -> "Input":
+        """Fit on the training values (a vocabulary; nothing for pictures); returns itself."""
     def save(self, directory: Path) -> None: ...
     def load(self, directory: Path) -> "Input": ...
-    def encode(self, values: Any) -> Any: ...
-    def batch(self, values: list, origins: list | None = None) -> dict: ...
+    def settings(self) -> dict:
+        """What an export's manifest says of it (tokenization, picture size, static length)."""
+
+    # --- values -> tensors ------------------------------------------------------------------
+    @property
+    def static_length(self) -> int:
+        """Steps of the tensor-only signature (``max_length``, ``max_frames``); sequences only."""
+    def lengths(self, prepared: Any) -> Any:
+        """``[n]`` steps of each prepared value (bucket boundaries); sequences only."""
+    def encode(self, values: Any) -> Any:
+        """A batch of prepared values -> tensors, inside tf.data (ragged ``[b, (T)]`` ids)."""
+    def batch(self, values: list, origins: list | None = None) -> dict:
+        """Raw values -> ``{model input name: dense [b, ...] tensor}`` (what predict feeds)."""
+    def step_mask(self, batch: dict) -> Any:
+        """``[b, T]`` float, 1.0 on real steps, from what ``batch`` (or a signature) holds: text
+        ids != 0, a clip's ``{name}_mask``; the one mask convention per-step outputs read."""
+
+    # --- serving ----------------------------------------------------------------------------
+    def raw_specs(self) -> list:
+        """The raw signature's ``tf.TensorSpec`` list (``[None]`` strings, ``[None, H, W, C]`` floats)."""
+    def tensor_specs(self, length: int | None = None) -> list:
+        """The tensor-only signature's specs, static shapes (``[1, length]`` int32 ids)."""
+    def from_raw(self, tensors: list) -> dict:
+        """The raw signature's tensors -> the model's inputs by name (tokenizing in the graph)."""
+    def from_tensors(self, tensors: list) -> dict: ...
+    def raw_values(self, values: list) -> dict:
+        """Realistic raw arguments for ``values`` (export checks)."""
+    def tensor_values(self, values: list, length: int | None = None) -> dict: ...
 
 
 class Output(Protocol):
-    """An output kind (see ``rnn_apps.outputs``)."""
+    """An output kind: targets, loss, results and signatures of what a task predicts.
+
+    Kinds (``rnn_apps.outputs``): ``ClassLabel`` ("label": ``[b, K]`` probabilities),
+    ``TokenSequence`` ("sequence": an encoder-decoder's text), ``NextToken`` ("next_token":
+    ``[b, T, V]`` logits), ``LabelPerStep`` ("labels_per_step": ``[b, T, K]``, softmax or CRF).
+    Their result dicts come from ``rnn_apps.outputs.results`` where the TF-free runtime shares them.
+    """
 
     kind: str
-    predict_options: tuple[str, ...]   # names in ``rnn_apps.options.OPTIONS``
+    predict_options: tuple[str, ...]   # names in ``rnn_apps.options.OPTIONS`` that predict takes
     evaluate_options: tuple[str, ...]
 
-    def fit(self, features: "Features", train: Examples) -> None: ...
+    def fit(self, features: "Features", train: Examples) -> None:
+        """Fit on the training targets (a label set, a target vocabulary)."""
     def save(self, directory: Path) -> None: ...
     def load(self, features: "Features", directory: Path) -> None: ...
-    def dataset(self, features: "Features", examples: Examples, cfg: Any, training: bool) -> Any: ...
-    def compile_args(self, features: "Features") -> dict: ...
-    def callbacks(self) -> list: ...
-    def predict(self, model: Any, features: "Features", inputs: list[dict], **options) -> list[dict]: ...
-    def evaluate(self, model: Any, features: "Features", examples: Examples, **options) -> dict: ...
-    def signatures(self, model: Any, features: "Features", seq_len: int | None = None) -> dict: ...
+    def settings(self) -> dict:
+        """What an export's manifest says of it (labels, decoding ids); ``"kind"`` included."""
+
+    # --- training (``ClassLabel`` and ``LabelPerStep`` also give ``head(x)``: the model's last
+    # layers on features ``[b, D]`` / ``[b, T, D]``; the text generators' models end in their own
+    # logits, built with the decoding twins they need) ---------------------------------------
+    def dataset(self, features: "Features", examples: Examples, cfg: Any, training: bool) -> Any:
+        """tf.data batches of ``({input name: tensor}, target[, weight])``."""
+    def compile_args(self, features: "Features") -> dict:
+        """``loss``, metrics (and loss weights) for ``model.compile``."""
+    def callbacks(self) -> list:
+        """Keras callbacks the kind needs in training (state resets for truncated BPTT)."""
+
+    # --- results ----------------------------------------------------------------------------
+    def predict(self, model: Any, features: "Features", inputs: list[dict], **options) -> list[dict]:
+        """One JSON-ready dict per input (what ``--json`` prints), ``options`` from ``predict_options``."""
+    def evaluate(self, model: Any, features: "Features", examples: Examples, **options) -> dict:
+        """The kind's metrics on labelled examples (numbers, and tables as dicts)."""
+
+    # --- serving ----------------------------------------------------------------------------
+    def signatures(self, model: Any, features: "Features", seq_len: int | None = None) -> dict:
+        """``{name: Signature}``: a raw one (strings in, labels or text out) and tensor-only ones
+        with static shapes (what TFLite converts); see ``rnn_apps.outputs.signatures``."""
     def signature_inputs(self, model: Any, features: "Features", examples: Examples,
-                         seq_len: int | None = None) -> dict: ...
+                         seq_len: int | None = None) -> dict:
+        """Realistic arguments of each signature for ``examples`` (export checks)."""
 
 
 @dataclasses.dataclass
