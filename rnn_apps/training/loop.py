@@ -11,7 +11,9 @@ the plan, before the run directory exists. Training then writes checkpoints, Ten
 logs and history as it goes, so an interrupted run continues with ``resume=RUN_DIR``.
 Each piece is a plain function, so a distribution strategy's scope (around ``build``),
 chief-only writes (``create_run``, the writing callbacks) or a custom train step (``fit``)
-slot in without rewriting the others.
+slot in without rewriting the others. ``train`` picks one of three starts (``chief_start``:
+a new run; ``resumed_start``: a run's last checkpoint; a worker joining the chief's run) and
+every start goes through the same tail, ``fit_and_finish``.
 """
 from __future__ import annotations
 
@@ -280,76 +282,112 @@ def train(task: Task, *, data: str | None = None, config: str | Path | None = No
     replicas = cluster.strategy.num_replicas_in_sync if cluster else 1  # global batch: batch_size x replicas
     worker = (cluster.index, cluster.workers) if cluster else (0, 1)
     if resume is not None:
-        run, meta = read_run(resume)
         if config is not None or list(overrides) or preset is not None or batch_size or seed is not None:
             raise UserError("--resume continues a run with its saved config; only --epochs may change")
-        cfg = task.load_config(run / "config.yaml")
-        cfg = dataclasses.replace(cfg, epochs=epochs) if epochs is not None else cfg
-        trained = meta.get("replicas", replicas)  # runs written before this field are not checked
-        if trained != replicas:
-            how = f"--workers {trained}" if trained > 1 else "without --workers"
-            raise UserError(f"{run} trained with a global batch of {cfg.batch_size * trained} ({trained} "
-                            f"replica{'s' if trained > 1 else ''} x {cfg.batch_size}); resume it {how} so that its "
-                            f"batches stay the same")
-        state_file = run / "checkpoints" / "state.json"
-        state = read_json_file(state_file) if state_file.is_file() else None  # none: killed in epoch 1
-        done = state["epochs_done"] if state else 0
-        finished = (run / "metrics.json").is_file()
-        if done >= cfg.epochs and finished:
-            raise UserError(f"{run} already trained {done} epochs; pass --epochs N with N > {done} to train further")
-        if not allow_new_data:
-            check_same_data(run, meta, data_source(data) if data is not None else None)
-        plan = plan_training(task, cfg, data if data is not None else meta["data"], run, state, replicas, worker)
-        if done >= cfg.epochs:  # killed after its last epoch, before the final reports
-            if chief:
-                console.print(f"[bold]finishing[/] {run}: all {done} epochs were done")
-                finish(plan, run, 0.0)
-            return run
-        model = build(plan, cluster)
-        console.print(f"[bold]resuming[/] {run} at epoch {done + 1}/{cfg.epochs}")
+        start = resumed_start(task, resume, data, epochs, allow_new_data, console, cluster, replicas, worker)
     else:
-        cfg = resolve_config(task.config_class, presets=task.presets, preset=preset, file=config,
-                             overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed)
-        cfg = dataclasses.replace(cfg, **{key: data_source(getattr(cfg, key)) for key in PATH_KEYS
-                                          if getattr(cfg, key, "") and not (key == "embeddings" and
-                                                                            vectors.is_name(getattr(cfg, key)))})
-        # files stored absolute, like --data; a vectors name (glove-6b-50d) kept as the name
+        cfg = new_config(task, config, overrides, preset, epochs, batch_size, seed)
         if cluster is not None and cluster.workers > 1 and run_dir is None:
             raise UserError("training on several workers needs --run-dir, on storage every worker can read "
                             "(the chief writes it; the others read its vocabularies and checkpoints)")
-        if not chief:  # join the chief's run: its vocabularies, so every worker encodes alike
+        if chief:
+            start = chief_start(task, cfg, data, run_dir, console, cluster, replicas, worker)
+        else:  # join the chief's run: its vocabularies, so every worker encodes alike
             run = Path(run_dir)
             wait_for_run(run)
             plan = plan_training(task, cfg, data, run, None, replicas, worker)
-            model = build(plan, cluster)
-        else:
-            plan = plan_training(task, cfg, data, replicas=replicas, worker=worker)
-            if cluster is None:
-                model = build(plan)
-                run = create_run(plan, run_dir)
-            else:  # the run first: the other workers wait for it before building with the chief
-                run = create_run(plan, run_dir)
-                try:
-                    model = build(plan, cluster)
-                except BaseException:
-                    shutil.rmtree(run, ignore_errors=True)
-                    raise
-            describe = getattr(plan.features.output, "describe_splits", None)
-            sizes = describe(plan) if describe else " / ".join(f"{len(plan.splits[n]):,} {n}" for n in
-                                                               ("train", "val", "test")) + " examples"
-            console.print(f"[bold]{task.name}[/]: {sizes}, {model.count_params():,} parameters -> {run}",
-                          soft_wrap=True)
-            if cluster is not None:
-                console.print(f"{cluster.workers} workers, {replicas} replicas, global batch "
-                              f"{cfg.batch_size * replicas} ({cfg.batch_size} per replica)", highlight=False)
-            if plan.splits.note:
-                console.print(plan.splits.note, soft_wrap=True, highlight=False)
+            start = Start(plan, build(plan, cluster), run)
+    if start.model is None:  # a resumed run that had done all its epochs: only its reports were missing
+        return start.run
+    return fit_and_finish(start, console, chief, cluster, callbacks)
 
-    progress, callbacks = make_callbacks(plan, run, console, chief, callbacks)
-    seconds = fit(model, plan, callbacks, progress, run, cluster)
+
+@dataclasses.dataclass
+class Start:
+    """Where training starts: the plan, the compiled model (None: nothing left to train) and the run."""
+
+    plan: Plan
+    model: keras.Model | None
+    run: Path
+
+
+def new_config(task: Task, config, overrides, preset, epochs, batch_size, seed) -> Any:
+    """A new run's config (defaults < preset < file < --set < flags), files stored absolute
+    like ``--data``; a vectors name (glove-6b-50d) is kept as the name."""
+    cfg = resolve_config(task.config_class, presets=task.presets, preset=preset, file=config,
+                         overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed)
+    return dataclasses.replace(cfg, **{key: data_source(getattr(cfg, key)) for key in PATH_KEYS
+                                       if getattr(cfg, key, "") and not (key == "embeddings" and
+                                                                         vectors.is_name(getattr(cfg, key)))})
+
+
+def resumed_start(task: Task, resume, data: str | None, epochs: int | None, allow_new_data: bool,
+                  console: Console, cluster: Cluster | None, replicas: int, worker: tuple[int, int]) -> Start:
+    """Continue a run from its last committed checkpoint, on its own config, data and global
+    batch (``epochs``: the new total); a run killed after its last epoch is only finished."""
+    run, meta = read_run(resume)
+    cfg = task.load_config(run / "config.yaml")
+    cfg = dataclasses.replace(cfg, epochs=epochs) if epochs is not None else cfg
+    trained = meta.get("replicas", replicas)  # runs written before this field are not checked
+    if trained != replicas:
+        how = f"--workers {trained}" if trained > 1 else "without --workers"
+        raise UserError(f"{run} trained with a global batch of {cfg.batch_size * trained} ({trained} "
+                        f"replica{'s' if trained > 1 else ''} x {cfg.batch_size}); resume it {how} so that its "
+                        f"batches stay the same")
+    state_file = run / "checkpoints" / "state.json"
+    state = read_json_file(state_file) if state_file.is_file() else None  # none: killed in epoch 1
+    done = state["epochs_done"] if state else 0
+    if done >= cfg.epochs and (run / "metrics.json").is_file():
+        raise UserError(f"{run} already trained {done} epochs; pass --epochs N with N > {done} to train further")
+    if not allow_new_data:
+        check_same_data(run, meta, data_source(data) if data is not None else None)
+    plan = plan_training(task, cfg, data if data is not None else meta["data"], run, state, replicas, worker)
+    if done >= cfg.epochs:  # killed after its last epoch, before the final reports
+        if cluster is None or cluster.chief:
+            console.print(f"[bold]finishing[/] {run}: all {done} epochs were done")
+            finish(plan, run, 0.0)
+        return Start(plan, None, run)
+    model = build(plan, cluster)
+    console.print(f"[bold]resuming[/] {run} at epoch {done + 1}/{cfg.epochs}")
+    return Start(plan, model, run)
+
+
+def chief_start(task: Task, cfg: Any, data: str | None, run_dir, console: Console, cluster: Cluster | None,
+                replicas: int, worker: tuple[int, int]) -> Start:
+    """A new run: read and split the data, build the model, write the run directory (before
+    building, under a cluster: the other workers wait for it), and say what is trained."""
+    plan = plan_training(task, cfg, data, replicas=replicas, worker=worker)
+    if cluster is None:
+        model = build(plan)
+        run = create_run(plan, run_dir)
+    else:
+        run = create_run(plan, run_dir)
+        try:
+            model = build(plan, cluster)
+        except BaseException:
+            shutil.rmtree(run, ignore_errors=True)
+            raise
+    describe = getattr(plan.features.output, "describe_splits", None)
+    sizes = describe(plan) if describe else " / ".join(f"{len(plan.splits[n]):,} {n}" for n in
+                                                       ("train", "val", "test")) + " examples"
+    console.print(f"[bold]{task.name}[/]: {sizes}, {model.count_params():,} parameters -> {run}", soft_wrap=True)
+    if cluster is not None:
+        console.print(f"{cluster.workers} workers, {replicas} replicas, global batch "
+                      f"{cfg.batch_size * replicas} ({cfg.batch_size} per replica)", highlight=False)
+    if plan.splits.note:
+        console.print(plan.splits.note, soft_wrap=True, highlight=False)
+    return Start(plan, model, run)
+
+
+def fit_and_finish(start: Start, console: Console, chief: bool, cluster: Cluster | None,
+                   extra_callbacks: Iterable = ()) -> Path:
+    """The tail every start shares: callbacks, ``fit``, then (the chief) the final reports."""
+    plan, run = start.plan, start.run
+    progress, callbacks = make_callbacks(plan, run, console, chief, extra_callbacks)
+    seconds = fit(start.model, plan, callbacks, progress, run, cluster)
     budget = next((c for c in callbacks if isinstance(c, TimeBudget)), None)
     if budget and budget.stopped_at:
-        console.print(f"time budget of {cfg.time_budget:g} min reached after {budget.stopped_at:.0f}s; stopped")
+        console.print(f"time budget of {plan.cfg.time_budget:g} min reached after {budget.stopped_at:.0f}s; stopped")
     if not chief:  # stay until the chief's reports are written: a worker that leaves first
         wait_for_run(run, "metrics.json")  # alarms the chief's TensorFlow ("the tasks have crashed")
         return run
