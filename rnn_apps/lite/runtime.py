@@ -35,6 +35,7 @@ from rnn_apps.errors import UserError
 from rnn_apps.lite import decoding
 from rnn_apps.lite.text import SubwordTokenizer, TokenTokenizer, VectorizerTokenizer
 from rnn_apps.options import checked
+from rnn_apps.outputs.results import label_result
 
 MANIFEST = "manifest.json"
 
@@ -373,14 +374,8 @@ class Classifier(LiteModel):
         labels = self.output.settings["labels"]
         results = []
         for i, row in enumerate(self.rows(inputs)):
-            p = self.probabilities(row)
-            best, top = int(p.argmax()), np.argsort(-p, kind="stable")[:5]
-            result = {**{k: v if isinstance(v, str) else f"array {i + 1}" for k, v in row.items()},
-                      "label": labels[best], "probability": float(p[best]),
-                      "top": [{"label": labels[k], "probability": float(p[k])} for k in top]}
-            if len(labels) <= 20:
-                result["probabilities"] = {label: float(q) for label, q in zip(labels, p)}
-            results.append(result)
+            shown = {k: v if isinstance(v, str) else f"array {i + 1}" for k, v in row.items()}
+            results.append(label_result(shown, labels, self.probabilities(row)))
         return results
 
 

@@ -15,10 +15,9 @@ the confusion matrix. Three options serve VQA-like data:
 """
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 from typing import Any
-
-import collections
 
 import keras
 import numpy as np
@@ -27,8 +26,9 @@ import tensorflow as tf
 from rnn_apps.data.examples import Examples, as_text
 from rnn_apps.data.pipeline import examples_dataset
 from rnn_apps.data.text import LabelVocabulary
-from rnn_apps.outputs.signatures import Signature
 from rnn_apps.metrics import classification_report
+from rnn_apps.outputs.results import label_result
+from rnn_apps.outputs.signatures import Signature
 from rnn_apps.task import Features, model_inputs
 
 
@@ -160,15 +160,9 @@ class ClassLabel:
         examples = features.as_examples(inputs)
         results = []
         for i, p in enumerate(self.probabilities(model, features, examples)):
-            best = int(p.argmax())
-            top = np.argsort(-p, kind="stable")[:5]
-            result = {**{name: examples[name][i] if isinstance(examples[name][i], str) else f"array {i + 1}"
-                         for name in features.inputs},
-                      "label": self.labels.labels[best], "probability": float(p[best]),
-                      "top": [{"label": self.labels.labels[k], "probability": float(p[k])} for k in top]}
-            if self.num_classes <= 20:
-                result["probabilities"] = {label: float(q) for label, q in zip(self.labels.labels, p)}
-            results.append(result)
+            shown = {name: examples[name][i] if isinstance(examples[name][i], str) else f"array {i + 1}"
+                     for name in features.inputs}
+            results.append(label_result(shown, self.labels.labels, p))
         if plot is not None:
             draw_answers(features, examples, results, Path(plot))
         return results

@@ -30,9 +30,9 @@ from rnn_apps.data.text import OOV, PAD
 from rnn_apps.decoding.sampling import Generator, decode_loop, keras_step
 from rnn_apps.decoding.settings import Sampling
 from rnn_apps.errors import UserError
-from rnn_apps.outputs.signatures import Signature, step_signature
 from rnn_apps.layers.recurrent import copy_weights
 from rnn_apps.metrics import sequence_cross_entropy
+from rnn_apps.outputs.signatures import Signature, step_signature
 from rnn_apps.task import Features
 
 BANNED = (PAD, OOV)  # never generated

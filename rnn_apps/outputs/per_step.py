@@ -29,10 +29,10 @@ from rnn_apps.data.examples import Examples, as_text
 from rnn_apps.data.pipeline import examples_dataset
 from rnn_apps.data.text import LabelVocabulary
 from rnn_apps.errors import UserError
-from rnn_apps.outputs.signatures import Signature
 from rnn_apps.layers.crf import CRF, CRFLoss
 from rnn_apps.metrics import entity_report, segmentation_report, sequence_cross_entropy
 from rnn_apps.outputs.results import step_result
+from rnn_apps.outputs.signatures import Signature
 from rnn_apps.task import Features, model_inputs
 
 

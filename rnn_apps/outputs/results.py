@@ -13,6 +13,25 @@ import numpy as np
 from rnn_apps.metrics import entity_spans, segments
 
 
+def label_result(shown: dict, labels: Sequence[str], probabilities: np.ndarray) -> dict:
+    """"label": one example's class.
+
+    Args:
+        shown: the inputs by name as they are shown (file names, texts; ``"array 2"`` for arrays).
+        labels: ``[K]`` class names; probabilities: ``[K]``.
+    Returns:
+        ``{**shown, "label", "probability", "top": the five best [{"label", "probability"}]}``
+        and, for 20 classes or fewer, every class's ``"probabilities"``.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    best, top = int(p.argmax()), np.argsort(-p, kind="stable")[:5]
+    result = {**shown, "label": labels[best], "probability": float(p[best]),
+              "top": [{"label": labels[k], "probability": float(p[k])} for k in top]}
+    if len(labels) <= 20:
+        result["probabilities"] = {label: float(q) for label, q in zip(labels, p)}
+    return result
+
+
 def step_result(input_name: str, shown: Any, labels: Sequence[str], confidence: np.ndarray | None = None,
                 tokens: Sequence[str] | None = None) -> dict:
     """"labels_per_step": one label per real step of the input.

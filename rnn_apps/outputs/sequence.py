@@ -24,9 +24,9 @@ from rnn_apps.data.text import PAD
 from rnn_apps.decoding.engine import EncoderDecoder
 from rnn_apps.decoding.settings import Decoding
 from rnn_apps.errors import UserError
-from rnn_apps.outputs.signatures import Signature
 from rnn_apps.layers.recurrent import copy_weights
 from rnn_apps.metrics import caption_diversity, cider, sacrebleu_warnings_once, sequence_cross_entropy
+from rnn_apps.outputs.signatures import Signature
 from rnn_apps.task import Features
 
 START, END = "[START]", "[END]"
