@@ -12,16 +12,15 @@ from click.testing import CliRunner
 import rnn_apps
 from rnn_apps.cli.main import cli
 from rnn_apps.errors import UserError
-from tests.conftest import train_tiny
 
 # Three quick runs that differ in two keys (bag-of-words: no recurrent graph to trace).
 SETTINGS = {"narrow": ["units=8"], "wide": ["units=24"], "wide-slow": ["units=24", "learning_rate=0.0005"]}
 
 
 @pytest.fixture(scope="module")
-def three_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("compare")
-    return [train_tiny("sentiment", root / name, overrides=["builtin_examples=200", "encoder=bow", *extra])
+def three_runs(tiny_run):
+    """The tiny sentiment runs of SETTINGS, each in a folder named after its setting."""
+    return [tiny_run("sentiment", name=name, overrides=["builtin_examples=200", "encoder=bow", *extra])
             for name, extra in SETTINGS.items()]
 
 
@@ -34,8 +33,9 @@ def test_compare_three_runs_writes_one_html_with_every_runs_curves(three_runs, t
     assert {r["run"] for r in rows} == set(SETTINGS)
     accuracies = [r["metrics"]["accuracy"] for r in rows]
     assert accuracies == sorted(accuracies, reverse=True)  # best first
+    folders = {run.name: run for run in three_runs}
     for row in rows:
-        metrics = json.loads((three_runs[0].parent / row["run"] / "metrics.json").read_text())
+        metrics = json.loads((folders[row["run"]] / "metrics.json").read_text())
         assert row["metrics"]["accuracy"] == metrics["test"]["accuracy"] and row["seconds"] == metrics["train_seconds"]
         assert row["parameters"] > 0 and row["epochs"] == 2
     for name in SETTINGS:  # each run drawn, training and validation, in every panel
