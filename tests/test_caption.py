@@ -105,8 +105,6 @@ def test_config_refuses_stacked_attending_decoders_and_bidirectional():
     resolve_config(CaptionConfig, overrides=["layers=2", "attention=none"])
     with pytest.raises(UserError, match="cannot be bidirectional"):
         resolve_config(CaptionConfig, overrides=["bidirectional=true"])
-    for name in PRESETS:
-        resolve_config(CaptionConfig, presets=PRESETS, preset=name)
 
 
 def test_cli_predict_with_beam_and_attention_plot_and_evaluate(caption_run, tmp_path):

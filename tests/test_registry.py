@@ -1,22 +1,50 @@
+import dataclasses
 import subprocess
 import sys
 
 import pytest
 
+from rnn_apps.config import resolve_config
 from rnn_apps.errors import UserError
 from rnn_apps.models import TASKS, get_task
+
+# The presets every task has: ``tiny`` (the tests' runs of seconds, tests/conftest.py),
+# ``small`` (each task's benchmarks and measured results in docs/) and ``default``.
+EVERY_TASK_PRESETS = ("tiny", "small", "default")
 
 
 @pytest.mark.parametrize("name", list(TASKS))
 def test_every_registered_task_resolves_to_its_record(name):
     task = get_task(name)
     assert task.name == name and task.shape == TASKS[name].shape
-    assert "tiny" in task.presets
 
 
 def test_unknown_task_lists_tasks():
     with pytest.raises(UserError, match="unknown task 'nope'; tasks: sentiment"):
         get_task("nope")
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_preset_is_a_partial_config_of_its_task(name):
+    """A preset is a named partial config (``Task.presets``): every key a setting of the task,
+    every value valid, and resolving it sets exactly those keys, the others keep their defaults;
+    ``default`` is the defaults themselves; ``tiny`` trains fewer epochs than the default and
+    makes nothing larger (units, examples, image size ...)."""
+    task = get_task(name)
+    missing = [p for p in EVERY_TASK_PRESETS if p not in task.presets]
+    assert not missing, f"{name} lacks the presets {missing}"
+    assert task.presets["default"] == {}
+    defaults = dataclasses.asdict(task.config_class())
+    for preset, values in task.presets.items():
+        unknown = set(values) - set(defaults)
+        assert not unknown, f"preset {preset!r} of {name} sets {sorted(unknown)}, which are not its settings"
+        cfg = resolve_config(task.config_class, presets=task.presets, preset=preset)
+        assert dataclasses.asdict(cfg) == {**defaults, **values}, preset
+    tiny = task.presets["tiny"]
+    assert tiny.get("epochs", defaults["epochs"]) < defaults["epochs"], tiny
+    larger = {key: (value, defaults[key]) for key, value in tiny.items()
+              if isinstance(value, (int, float)) and not isinstance(value, bool) and value > defaults[key]}
+    assert not larger, f"the tiny preset of {name} is larger than the default in {larger}"
 
 
 def test_no_top_level_models_or_cli_package_is_installed(tmp_path):

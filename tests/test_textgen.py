@@ -16,7 +16,7 @@ from rnn_apps.decoding.settings import Sampling
 from rnn_apps.errors import UserError
 from rnn_apps.outputs.language_model import ResetStates, joined_text
 from rnn_apps.layers.recurrent import copy_weights
-from rnn_apps.models.textgen import PRESETS, TextgenConfig, build_model, build_step_model, generate_plays
+from rnn_apps.models.textgen import TextgenConfig, build_model, build_step_model, generate_plays
 from rnn_apps.data.pipeline import stream_windows
 
 STACKS = [{"cell": "gru"}, {"cell": "lstm", "layers": 2, "residual": True},
@@ -186,12 +186,6 @@ def test_invalid_utf8_can_be_replaced(tmp_path):
     run = train_tiny("textgen", tmp_path / "r", data=str(bad), overrides=["encoding_errors=replace"])
     assert "\ufffd" in json.loads((run / "tokens.json").read_text(encoding="utf-8"))["tokens"]
     assert (run / "model.keras").is_file()
-
-
-def test_presets_are_valid():
-    for name, values in PRESETS.items():
-        resolve_config(TextgenConfig, presets=PRESETS, preset=name)
-        assert set(values) <= {f for f in TextgenConfig.__dataclass_fields__}
 
 
 def test_sampling_defaults_of_predict_come_from_the_config(textgen_run):

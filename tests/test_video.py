@@ -200,12 +200,6 @@ def test_cli_train_predict_evaluate_on_clip_files(tmp_path):
     assert result.exit_code == 2 and "nope.mp4" in result.output and "Traceback" not in result.output
 
 
-def test_presets_are_valid():
-    for name in PRESETS:
-        resolve_config(VideoConfig, presets=PRESETS, preset=name)
-    assert TASK.name == "video"
-
-
 def test_the_shared_task_checks(video_run, tmp_path):
     check_task(video_run, tmp_path)
 

@@ -14,7 +14,7 @@ from rnn_apps.cli.main import cli
 from rnn_apps.config import resolve_config
 from rnn_apps.data.shapes import COLORS
 from rnn_apps.errors import UserError
-from rnn_apps.models.vqa import PRESETS, VQAConfig, generate_scenes, load_examples
+from rnn_apps.models.vqa import VQAConfig, generate_scenes, load_examples
 
 
 def test_scenes_answer_their_questions_and_balance_the_answers():
@@ -136,11 +136,6 @@ def test_cli_predict_plot_draws_the_image_the_question_and_the_top_answers(vqa_r
     assert result.exit_code == 0, result.output
     assert (tmp_path / "many_1.png").is_file() and (tmp_path / "many_2.png").is_file()
     assert not (tmp_path / "many.png").exists()
-
-
-def test_presets_are_valid():
-    for name in PRESETS:
-        resolve_config(VQAConfig, presets=PRESETS, preset=name)
 
 
 def test_the_shared_task_checks(vqa_run, tmp_path):
