@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from rnn_apps.data.readers import read_records, read_source, read_text_file
 from rnn_apps.errors import UserError
+from rnn_apps.models import TASKS
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WANTED = {"text": "auto", "label": "auto"}
@@ -246,21 +247,45 @@ def test_config_files_of_any_keys_and_values(folder, values, as_json):
     assert type(cfg) is task.config_class
 
 
-@FUZZ
-@given(value=CONFIG_VALUE)
-@example(value=["words"])
-def test_config_files_with_a_renamed_key(folder, value):
+@pytest.mark.parametrize("task_name", list(TASKS))
+def test_config_files_with_a_renamed_key(folder, task_name):
+    """``level`` became ``tokenizer``, ``word``/``char`` became ``words``/``chars``
+    (``rnn_apps.config.RENAMED``): an old config file is read as the new key with its
+    value mapped, any other value is refused naming the file and the key; a task without a
+    tokenizer refuses ``level`` as an unknown key, naming the file."""
+    import typing
+
     import yaml
 
     from rnn_apps.config import resolve_config
     from rnn_apps.models import get_task
 
-    path = write(folder, "old.yaml", yaml.safe_dump({"level": value}))
-    task = get_task("sentiment")
-    try:
-        resolve_config(task.config_class, presets=task.presets, file=path)
-    except UserError as exc:
-        one_line_naming(exc, path)
+    task = get_task(task_name)
+    new_key, values = "tokenizer", {"word": "words", "char": "chars"}
+    choices = typing.get_args(typing.get_type_hints(task.config_class).get(new_key))  # () if it has none
+
+    @FUZZ
+    @given(value=st.one_of(st.sampled_from([*values, *values.values(), "subwords"]), CONFIG_VALUE))
+    @example(value=["words"])
+    @example(value="word")
+    @example(value="char")
+    def fuzz(value):
+        path = write(folder, "old.yaml", yaml.safe_dump({"level": value}))
+        expected = values.get(value, value) if isinstance(value, str) else value
+        try:
+            cfg = resolve_config(task.config_class, presets=task.presets, file=path)
+        except UserError as exc:
+            message = one_line_naming(exc, path)
+            if choices:
+                assert expected not in choices, message  # a value the new key takes was refused
+                assert f"config key {new_key!r} must be one of {', '.join(choices)}" in message, message
+            else:
+                assert "unknown config key 'level'; valid keys:" in message, message
+            return
+        assert choices, f"{task_name} has no {new_key}, yet took level={value!r}"
+        assert getattr(cfg, new_key) == expected and expected in choices, (value, getattr(cfg, new_key))
+
+    fuzz()
 
 
 @FUZZ
