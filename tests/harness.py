@@ -8,17 +8,50 @@ a raw and a tensor-only signature, and every signature gives what the Keras mode
 the tensor-only signatures to TFLite (builtin ops only) and holds the TF-free runtime to
 the Keras model, float and quantized. Each ``tests/test_<task>.py`` calls them and keeps
 only what is special to its task.
+
+Tests take their task lists from the registry (``rnn_apps.models.TASKS``), so a new task is
+covered by every test that loops over tasks. What such a test needs to know per task lives in
+one table here, keyed by task (``READERS``), read through :func:`for_task`: a registered task
+missing from a table fails the test with a message that says what to add.
 """
 from __future__ import annotations
 
 import json
 import math
 
+import pytest
+
 import rnn_apps
 from rnn_apps.exporters.check import compare, savedmodel_runner
+from rnn_apps.models import TASKS
 
 RUN_FILES = ("run.json", "config.yaml", "model.keras", "metrics.json", "history.json",
              "checkpoints/last.keras", "checkpoints/best.keras", "checkpoints/state.json")
+
+# A task name that is not registered, whatever the registry holds: longer than every name in it.
+UNKNOWN_TASK = "not_" + max(TASKS, key=len)
+
+# The files each task's own reader (``task.load_examples``) reads, by suffix: what
+# tests/test_reader_fuzz.py feeds it arbitrary bytes and records as.
+READERS = {
+    "sentiment": (".tsv", ".jsonl"),
+    "textgen": (".txt",),
+    "translate": (".tsv",),
+    "video": (".jsonl",),
+    "vqa": (".jsonl",),
+    "caption": (".json", ".tsv"),
+    "tag": (".conll", ".jsonl"),
+}
+
+
+def for_task(table: dict, task: str):
+    """``table[task]`` (a table of this module), or a failure that tells a new task's author
+    which table of tests/harness.py needs a row for the task."""
+    if task not in table:
+        name = next((k for k, v in globals().items() if v is table and k.isupper()), "a table")
+        pytest.fail(f"tests/harness.py: {name} has no row for the registered task {task!r}; add one "
+                    f"(see the comment above {name})", pytrace=False)
+    return table[task]
 
 
 def held_out(run, n: int = 6):
@@ -67,8 +100,6 @@ def _comparable(result: dict) -> dict:
 def check_tflite(run_dir, tmp_path) -> dict:
     """Float, dynamic-range and float16 TFLite exports pass ``export --check``; int8 converts
     where no recurrent loop is left and is refused plainly where one is."""
-    import pytest
-
     from rnn_apps.errors import UserError
     from rnn_apps.exporters.check import check_export
 

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from harness import READERS, for_task
 from rnn_apps.data.readers import read_records, read_source, read_text_file
 from rnn_apps.errors import UserError
 from rnn_apps.models import TASKS
@@ -37,7 +38,8 @@ JSON_VALUE = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(
                                                                                         max_size=3),
                           max_leaves=8)
 RECORD = st.dictionaries(st.sampled_from(["text", "label", "clip", "labels", "image", "question", "answer",
-                                          "answers", "caption", "frame", "start_frame", "end_frame", "x"]),
+                                          "answers", "caption", "frame", "start_frame", "end_frame", "tokens",
+                                          "tags", "x"]),
                          JSON_VALUE, max_size=5)
 
 
@@ -357,15 +359,10 @@ def task_reader(name: str):
     return task, task.config_class()
 
 
-@pytest.mark.parametrize("task_name, suffix", [
-    ("textgen", ".txt"),
-    ("translate", ".tsv"),
-    ("video", ".jsonl"),
-    ("vqa", ".jsonl"),
-    ("caption", ".json"),
-    ("caption", ".tsv"),
-])
+@pytest.mark.parametrize("task_name, suffix", [(task, suffix) for task in TASKS
+                                                for suffix in READERS.get(task, [None])])
 def test_task_data_readers(folder, task_name, suffix):
+    for_task(READERS, task_name)  # a registered task without its row in harness.READERS fails here
     task, cfg = task_reader(task_name)
 
     @FUZZ
