@@ -13,6 +13,8 @@ clients already speak.
   (``/v2/health/live``, ``/v2/health/ready``: 503 until every model has loaded and answered
   one warm-up request; ``/v2/models/NAME/ready``), Prometheus metrics at ``/metrics``, and
   FastAPI's OpenAPI page at ``/docs``.
+* A web page per model (``rnn_apps.serving.page``): ``GET /`` lists the models, ``GET
+  /ui/NAME`` is a form drawn from the model's input and output kinds.
 
 Requests for one model are batched (``rnn_apps.serving.batching``). Every mistake in a
 request is a 4xx JSON error naming the field; nothing from a request is opened as a path
@@ -37,9 +39,10 @@ from typing import Any
 import prometheus_client as prom
 from fastapi import FastAPI, Request  # at module level: FastAPI reads the route annotations by name
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from rnn_apps.errors import UserError
+from rnn_apps.serving import page
 from rnn_apps.serving.batching import BatchSettings, Batcher, DeadlineExceeded, QueueFull
 
 log = logging.getLogger("rnn_apps.serving")
@@ -328,7 +331,8 @@ def create_app(targets: dict[str, Path], settings: ServerSettings = ServerSettin
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if settings.api_key and not request.url.path.startswith("/v2/health"):
+        public = request.url.path.startswith("/v2/health") or page.is_public(request.url.path)
+        if settings.api_key and not public:
             given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
             if given != settings.api_key:
                 return error("missing or wrong API key (Authorization: Bearer KEY or X-API-Key)", 401)
@@ -483,5 +487,21 @@ def create_app(targets: dict[str, Path], settings: ServerSettings = ServerSettin
     @app.get("/metrics")
     async def metrics():
         return Response(prom.generate_latest(registry), media_type=prom.CONTENT_TYPE_LATEST)
+
+    # --- the web page (rnn_apps.serving.page): one shell, drawn from each model's view ---------
+    @app.get("/", include_in_schema=False)
+    async def home():
+        return HTMLResponse(page.PAGE, headers=page.HEADERS)
+
+    @app.get("/ui/{name}", include_in_schema=False)
+    async def model_page(name: str):
+        return HTMLResponse(page.PAGE, headers=page.HEADERS)
+
+    @app.get("/ui/{name}/view")
+    async def model_view(name: str):
+        model = served(name)
+        if model.state != "AVAILABLE":
+            raise BadRequest(f"{name} is not ready: {model.state.lower()} {model.error}".strip(), 503)
+        return page.view(model, GENERATE_OPTIONS)
 
     return app
