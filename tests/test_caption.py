@@ -161,6 +161,7 @@ def test_the_shared_task_checks(caption_run, tmp_path):
     check_task(caption_run, tmp_path)
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_the_shared_tflite_checks(caption_run, tmp_path):
     check_tflite(caption_run, tmp_path)
 

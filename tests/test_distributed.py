@@ -128,6 +128,7 @@ def assert_same_curve(runs, rtol):
 RTOL = 1e-3
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_two_replicas_follow_the_curve_of_fit(tmp_path):
     """Classification: a mean over examples."""
     result = same_curve(tmp_path, "sentiment")

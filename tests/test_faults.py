@@ -67,6 +67,7 @@ def test_kill_9_at_random_moments_then_resume(tmp_path):
         assert_consistent(run, 5)
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
     run = tmp_path / "run"
     code = "import sys; from rnn_apps.cli.main import main; sys.argv = ['rnn-apps'] + sys.argv[1:]; main()"
@@ -87,6 +88,7 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
     assert json.loads((run / "checkpoints" / "state.json").read_text())["epochs_done"] == done + 1
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_a_killed_export_leaves_no_partial_export(sentiment_run, tmp_path):
     code = "import sys, rnn_apps; rnn_apps.export(sys.argv[1], format='tflite', out=sys.argv[2])"
     rng = random.Random(3)
@@ -104,6 +106,7 @@ def test_a_killed_export_leaves_no_partial_export(sentiment_run, tmp_path):
     assert all(not p.exists() for p in leftovers if p.name.startswith(".export0b"))
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_a_write_that_fails_is_a_clean_error_and_the_run_resumes(tmp_path):
     run = tmp_path / "run"
 

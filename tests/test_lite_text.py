@@ -133,6 +133,7 @@ def assert_same_tokens(label: str, expected: tf.RaggedTensor, got: list[str]) ->
     pytest.fail(f"{label}: tokens differ at {i}: tf {want[max(i - 3, 0):i + 3]!r} lite {got[max(i - 3, 0):i + 3]!r}")
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_every_code_point(pairs):
     """Each code point (but NUL, which ends ICU's input) between letters, "Σ" and spaces, in one
     text: the tokens of every setting, before the (dictionary) lookup."""

@@ -65,6 +65,7 @@ def test_the_shared_task_checks(sentiment_run, tmp_path):
     check_task(sentiment_run, tmp_path)
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_the_shared_tflite_checks(sentiment_run, tmp_path):
     check_tflite(sentiment_run, tmp_path)
 

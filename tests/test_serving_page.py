@@ -214,6 +214,7 @@ def media(tmp_path_factory):
     return {"picture": folder / "scene.png", "clip": folder / "clip.npy"}
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 @needs_browser
 def test_browser_sentiment_needs_the_key_then_shows_label_and_bars(browser, server, sentiment_run, tmp_path):
     browser.get(f"{server}/ui/sentiment")
@@ -230,6 +231,7 @@ def test_browser_sentiment_needs_the_key_then_shows_label_and_bars(browser, serv
     assert [a.text for a in listed] == ["sentiment", "vqa", "caption", "textgen", "video"]
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 @needs_browser
 def test_browser_vqa_picture_and_question_give_predicts_answer(browser, server, vqa_run, media, tmp_path):
     open_model(browser, server, "vqa")
@@ -239,6 +241,7 @@ def test_browser_vqa_picture_and_question_give_predicts_answer(browser, server, 
     assert_label_drawn(browser, rnn_apps.predict(vqa_run, [{"image": str(media["picture"]), "question": QUESTION}])[0])
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 @needs_browser
 def test_browser_caption_of_a_picture_is_predicts_caption(browser, server, caption_run, media, tmp_path):
     open_model(browser, server, "caption")
@@ -249,6 +252,7 @@ def test_browser_caption_of_a_picture_is_predicts_caption(browser, server, capti
     assert by_id(browser, "answer").get_attribute("textContent") == expected
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 @needs_browser
 def test_browser_video_clip_gets_predicts_label_per_frame(browser, server, video_run, media, tmp_path):
     open_model(browser, server, "video")
@@ -258,6 +262,7 @@ def test_browser_video_clip_gets_predicts_label_per_frame(browser, server, video
     assert [cell.get_attribute("textContent") for cell in browser.find_elements("css selector", ".step-label")] == expected
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 @needs_browser
 def test_browser_textgen_streams_the_text_generate_gives(browser, server, textgen_run, tmp_path):
     open_model(browser, server, "textgen")
@@ -270,6 +275,7 @@ def test_browser_textgen_streams_the_text_generate_gives(browser, server, textge
 
 
 # --- graceful shutdown ---------------------------------------------------------------------------
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_sigterm_lets_the_request_in_flight_finish_then_exits(sentiment_tflite, tmp_path):
     """``rnn-apps serve`` on SIGTERM stops accepting connections at once, answers the request
     it holds (here waiting 3 s for its batch to fill) and exits within uvicorn's 10 s grace.

@@ -49,6 +49,7 @@ def test_the_shared_task_checks(tag_runs, decoder, tmp_path):
     assert {"precision", "recall", "f1", "accuracy", "entities_by_type"} <= set(result["report"])
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 @pytest.mark.parametrize("decoder", ["softmax", "crf"])
 def test_the_shared_tflite_checks(tag_runs, decoder, tmp_path):
     check_tflite(tag_runs[decoder], tmp_path)
@@ -74,6 +75,7 @@ def _conll(sentences) -> str:
     return "-DOCSTART- -X- O\n\n" + "\n\n".join(blocks) + "\n"
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_cli_on_conll_and_jsonl_files(tmp_path):
     data = generate_sentences(240, seed=5)
     rows = list(zip(data["sentence"], data["tags"]))
@@ -105,6 +107,7 @@ def test_cli_on_conll_and_jsonl_files(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_a_crf_run_resumes(tmp_path):
     """The CRF's loss holds its layer, which a reloaded checkpoint does not: resuming binds it."""
     run = train_tiny("tag", tmp_path / "r", overrides=["decoder=crf"])

@@ -110,5 +110,6 @@ def test_the_shared_task_checks(translate_run, tmp_path):
     check_task(translate_run, tmp_path)
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_the_shared_tflite_checks(translate_run, tmp_path):
     check_tflite(translate_run, tmp_path)

@@ -99,6 +99,7 @@ def test_the_cli_refuses_a_bad_space_before_anything_runs(tmp_path):
     assert result.exit_code == 2 and "--space" in result.output
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_a_study_finishes_its_best_trial_has_the_best_metric_and_a_rerun_continues(tmp_path):
     space, study_dir = write(tmp_path, SPACE), tmp_path / "study"
     options = dict(trials=4, metric="accuracy", study_dir=study_dir, preset="tiny", epochs=1, pruner="none",

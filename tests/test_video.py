@@ -204,6 +204,7 @@ def test_the_shared_task_checks(video_run, tmp_path):
     check_task(video_run, tmp_path)
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_the_shared_tflite_checks(video_run, tmp_path):
     check_tflite(video_run, tmp_path)
 

@@ -121,6 +121,15 @@ def test_cli_predict_takes_an_image_and_a_question(vqa_run, tmp_path):
     assert "accuracy by type" in text
 
 
+def test_the_answer_plot_is_callable_from_python(vqa_run, tmp_path):
+    """What the CLI draws with --plot, rnn_apps.predict draws too (the output kind owns it)."""
+    write_image(tmp_path / "scene.png", seed=4)
+    row = {"image": str(tmp_path / "scene.png"), "question": "is there a red object ?"}
+    result = rnn_apps.predict(vqa_run, [row], plot=str(tmp_path / "answer.png"))[0]
+    assert result["plot"] == str(tmp_path / "answer.png") and (tmp_path / "answer.png").stat().st_size > 1000
+    assert "plot" not in rnn_apps.predict(vqa_run, [row])[0]
+
+
 def test_cli_predict_plot_draws_the_image_the_question_and_the_top_answers(vqa_run, tmp_path):
     write_image(tmp_path / "scene.png", seed=4)
     args = ["predict", str(vqa_run), "--image", str(tmp_path / "scene.png"), "--question", "is there a red object ?"]
@@ -142,6 +151,7 @@ def test_the_shared_task_checks(vqa_run, tmp_path):
     check_task(vqa_run, tmp_path)
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_the_shared_tflite_checks(vqa_run, tmp_path):
     check_tflite(vqa_run, tmp_path)
 

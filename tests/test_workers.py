@@ -40,6 +40,7 @@ def test_workers_inside_a_cluster_is_a_usage_error(tmp_path):
     assert "Traceback" not in done.stderr and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_a_mistake_stops_every_worker_with_the_message(tmp_path):
     done = rnn_apps("train", "sentiment", "--workers", 2, "--data", tmp_path / "missing.tsv",
                     "--run-dir", tmp_path / "run", timeout=300)
