@@ -28,10 +28,10 @@ def save_figure(fig, out: Path) -> Path:
     """Write ``fig`` to ``out`` in the format its extension names (``runs.IMAGE_FORMATS``),
     atomically; a place where it cannot be written is a ``UserError`` naming it, and only a
     file that is really there is returned."""
-    from rnn_apps.runs import IMAGE_FORMATS, check_output_file
+    from rnn_apps.runs import IMAGE_FORMATS, check_output_file, temp_sibling
 
     out = check_output_file(out, image=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    tmp = temp_sibling(out, out.suffix)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format=IMAGE_FORMATS[out.suffix.lower()])

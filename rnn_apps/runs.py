@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -184,9 +185,17 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False))
 
 
+def temp_sibling(path: Path, suffix: str = "") -> Path:
+    """A hidden temporary name beside ``path`` for temp-then-rename writes, unique to this
+    process and thread: two processes writing the same file (workers of one study writing its report)
+    never rename each other's half-written temp file away. ``suffix`` keeps a format that
+    writers pick from the extension (``.png``, ``.keras``)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp{suffix}")
+
+
 def write_text(path: Path, text: str) -> None:
     """Write text atomically (temp file + rename); the temp file never outlives a failure."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_sibling(path)
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
@@ -196,7 +205,7 @@ def write_text(path: Path, text: str) -> None:
 
 def save_model(model: Any, path: Path) -> None:
     """``model.save`` atomically: a crash never leaves a half-written ``.keras`` file."""
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    tmp = temp_sibling(path, ".keras")
     try:
         model.save(tmp)
         os.replace(tmp, path)

@@ -695,6 +695,8 @@ def _plots(study: Study, out: Path) -> dict[str, str]:
     import matplotlib.pyplot as plt
     import optuna.visualization.matplotlib as vis
 
+    from rnn_apps.runs import temp_sibling
+
     drawn = {}
     for name, draw in (("history", vis.plot_optimization_history), ("importance", vis.plot_param_importances),
                        ("parallel", vis.plot_parallel_coordinate)):
@@ -707,7 +709,7 @@ def _plots(study: Study, out: Path) -> dict[str, str]:
         figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
         figure.set_size_inches(8, 4.5)
         out.mkdir(parents=True, exist_ok=True)
-        tmp = out / f".{name}.tmp.png"
+        tmp = temp_sibling(out / f"{name}.png", ".png")
         try:
             figure.savefig(tmp, dpi=110, bbox_inches="tight")
             os.replace(tmp, out / f"{name}.png")

@@ -137,6 +137,31 @@ def test_api_key_body_limit_and_a_target_that_fails_to_load(sentiment_run, tmp_p
         client.__exit__(None, None, None)
 
 
+def test_a_model_that_says_it_is_ready_always_has_its_queue(sentiment_run, monkeypatch):
+    """A request arriving just after a model became AVAILABLE, while the server was still
+    finishing its start-up, used to find no batcher: an AttributeError and a 500."""
+    import threading
+
+    from rnn_apps.serving.app import ServedModel
+
+    loaded, release, real_load = threading.Event(), threading.Event(), ServedModel.load
+
+    def load_then_hold(self):
+        real_load(self)
+        loaded.set()
+        release.wait(60)  # the server is held right after the model became AVAILABLE
+
+    monkeypatch.setattr(ServedModel, "load", load_then_hold)
+    with TestClient(create_app({"sentiment": sentiment_run})) as client:
+        try:
+            assert loaded.wait(120)
+            answer = client.post("/v1/models/sentiment:predict", json={"instances": ["a fine film"]})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["predictions"][0]["label"] == rnn_apps.predict(sentiment_run, ["a fine film"])[0]["label"]
+        finally:
+            release.set()
+
+
 def test_64_concurrent_requests_are_batched_and_answered_as_alone(sentiment_run):
     """Mixed lengths, 64 clients at once: the same answers as 64 serial requests, in batches > 1."""
     texts = [" ".join(SENTENCES[i % 5].split()[: 1 + i % 9]) for i in range(64)]

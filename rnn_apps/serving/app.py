@@ -306,11 +306,14 @@ def create_app(targets: dict[str, Path], settings: ServerSettings = ServerSettin
 
     async def load_all() -> None:
         for model in models.values():
-            await asyncio.to_thread(model.load)
+            # the queue exists before the model can be AVAILABLE: a request that sees it
+            # ready always finds its batcher (it used to find None for a moment: a 500)
             model.batcher = Batcher(model.run_batch, settings.batching,
                                     on_batch=lambda size, name=model.name: batch_rows.labels(name).observe(size))
             model.batcher.start()
             queue_depth.labels(model.name).set_function(lambda b=model.batcher: b.depth)
+        for model in models.values():
+            await asyncio.to_thread(model.load)
             log.info("%s: %s%s", model.name, model.state, f" ({model.error})" if model.error else "")
 
     @contextlib.asynccontextmanager
