@@ -1,6 +1,7 @@
 """``rnn-apps serve``: runs and TFLite exports behind HTTP (TF Serving's REST API)."""
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import click
@@ -92,4 +93,17 @@ def serve(targets, host, port, max_batch_size, batch_timeout_ms, max_queue, dead
         console.print(f"[bold]{name}[/]: {path}", highlight=False)
     console.print(f"serving on http://{host}:{port} (POST /v1/models/NAME:predict, /v2/health/ready, /metrics, "
                   f"/docs); batches of up to {max_batch_size} rows; Ctrl-C or SIGTERM stops", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+    # uvicorn catches SIGTERM, lets the requests in flight finish (up to 10 s), then raises
+    # the signal again for the handler that was there before it; this one makes that stop
+    # exit 0, as TF Serving does (Kubernetes counts a pod stopped so as a clean stop), and
+    # also ends the process at once should SIGTERM come before uvicorn listens for it.
+    previous = signal.signal(signal.SIGTERM, stopped)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stopped(signum: int, frame) -> None:
+    """SIGTERM outside uvicorn's own handler: a requested stop, exit status 0."""
+    raise SystemExit(0)
