@@ -108,6 +108,10 @@ class Output(Protocol):
         """One JSON-ready dict per input (what ``--json`` prints), ``options`` from ``predict_options``."""
     def evaluate(self, model: Any, features: "Features", examples: Examples, **options) -> dict:
         """The kind's metrics on labelled examples (numbers, and tables as dicts)."""
+    def parity_probe(self, features: "Features", examples: Examples) -> Any:
+        """A ``rnn_apps.outputs.results.ParityProbe``: held-out inputs that a run and its
+        export must answer alike, the options that make answers deterministic, the truth and
+        the kind's metric (``rnn-apps export --check`` compares both sides with it)."""
 
     # --- serving ----------------------------------------------------------------------------
     def signatures(self, model: Any, features: "Features", seq_len: int | None = None) -> dict:

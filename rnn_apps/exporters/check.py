@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rnn_apps.outputs.results import answer_agreement
+
 
 @dataclasses.dataclass
 class Agreement:
@@ -177,90 +179,25 @@ def check_export(run_dir, export_dir, n: int = 50, savedmodel: bool = True) -> C
                         ok=quantized or agreement.within(FLOAT_TOLERANCE)))
     from rnn_apps.lite.runtime import load
 
-    rows.append(END_TO_END[run.output.kind](run, load(export_dir), examples, quantized))
+    rows.append(runtime_row(run, load(export_dir), examples, quantized))
     return CheckReport(rows, f"TFLite ({manifest['quantization']}), {len(examples)} held-out examples")
 
 
-def _judged(row: Row, quantized: bool, reference_metric: float, exported_metric: float, float_ok: bool) -> Row:
-    row.reference, row.exported = f"{reference_metric:.2f}", f"{exported_metric:.2f}"
+def runtime_row(run, runtime, examples, quantized: bool) -> Row:
+    """``run.predict`` against the TF-free runtime's ``predict`` on the output kind's probe
+    (``parity_probe``: held-out inputs, greedy options, the truth and the kind's metric), the
+    same way for every kind. A float export must give every answer identically (and
+    probabilities within ``FLOAT_TOLERANCE``); a quantized one may differ on a few, within
+    ``QUANTIZED_AGREEMENT`` or ``QUANTIZED_METRIC_DROP`` points of the metric."""
+    probe = run.output.parity_probe(run.features, examples)
+    keras_results = run.predict(probe.rows, **probe.options)
+    lite_results = runtime.predict(probe.rows, **probe.options)
+    agree, diff = answer_agreement(keras_results, lite_results, probe.answer)
+    reference, exported = (probe.score(results, probe.truth) for results in (keras_results, lite_results))
+    row = Row(f"{probe.answer} (runtime)", f"keras vs tflite runtime: {probe.metric}", diff, agree,
+              f"{reference:.2f}", f"{exported:.2f}")
     if quantized:
-        row.ok = row.agreement >= QUANTIZED_AGREEMENT or reference_metric - exported_metric <= QUANTIZED_METRIC_DROP
+        row.ok = agree >= QUANTIZED_AGREEMENT or reference - exported <= QUANTIZED_METRIC_DROP
     else:
-        row.ok = float_ok
+        row.ok = agree == 1 and (diff is None or diff <= FLOAT_TOLERANCE)
     return row
-
-
-def _label_end_to_end(run, lite, examples, quantized: bool) -> Row:
-    """Labels and probabilities of the raw inputs: Keras vs the runtime; accuracy (%) of each."""
-    rows = [{name: examples[name][i] for name in run.features.inputs} for i in range(len(examples))]
-    keras_results, lite_results = run.predict(rows), lite.predict(rows)
-    targets = [str(t) for t in examples[run.output.name]]
-    agree = np.mean([a["label"] == b["label"] for a, b in zip(keras_results, lite_results)])
-    diff = max(abs(a["probabilities"][k] - b["probabilities"][k]) for a, b in zip(keras_results, lite_results)
-               for k in a["probabilities"])
-    accuracy = [100 * np.mean([r["label"] == t for r, t in zip(results, targets)])
-                for results in (keras_results, lite_results)]
-    row = Row("labels (runtime)", "keras vs tflite runtime: accuracy %", diff, float(agree))
-    return _judged(row, quantized, *accuracy, float_ok=agree == 1 and diff <= FLOAT_TOLERANCE)
-
-
-def _sequence_end_to_end(run, lite, examples, quantized: bool) -> Row:
-    """Greedy outputs of the raw sources: Keras vs the runtime; BLEU of each."""
-    import sacrebleu
-
-    source, noun = run.output.source, run.output.noun
-    rows = [{source: value} for value in examples[source]]
-    keras_texts = [r[noun] for r in run.predict(rows)]
-    lite_texts = [r[noun] for r in lite.predict(rows)]
-    references = [str(t) for t in examples[run.output.name]]
-    agree = float(np.mean([a == b for a, b in zip(keras_texts, lite_texts)]))
-    bleu = [sacrebleu.corpus_bleu(texts, [references]).score for texts in (keras_texts, lite_texts)]
-    row = Row(f"greedy {noun}s (runtime)", "keras vs tflite runtime: BLEU", None, agree)
-    return _judged(row, quantized, *bleu, float_ok=agree == 1)
-
-
-def _next_token_end_to_end(run, lite, examples, quantized: bool) -> Row:
-    """Greedy continuations of held-out prompts (identical?) and next-token accuracy (%) on
-    held-out text, teacher-forced through ``step``: Keras vs the runtime."""
-    from rnn_apps.decoding.settings import Sampling
-    from rnn_apps.outputs.language_model import joined_text
-
-    text = joined_text(examples)
-    prompts = [line for line in examples[run.output.input] if line.strip()][:8]
-    greedy = Sampling(greedy=True, seed=0)
-    same = [run.generate(p, 40, greedy)[0] == lite.generate(p, 40, greedy)[0] for p in prompts]
-    ids = run.output.vocab.encode(text)[:400]
-    twin = run.output.step_model(run.model, batch_size=1)
-    import tensorflow as tf
-
-    keras_logits = twin([tf.constant(ids[None, :]), *run.output.zero_states(twin, 1)], training=False)[0].numpy()[0]
-    specs = lite.manifest["signatures"]["step"]["inputs"]
-    states = {n: np.zeros(specs[n]["shape"], np.float32) for n in lite.state_names}
-    lite_logits = []
-    for token in ids:
-        logits, states = lite.step(int(token), states)
-        lite_logits.append(logits)
-    keras_next, lite_next = keras_logits.argmax(-1)[:-1], np.array(lite_logits).argmax(-1)[:-1]
-    accuracy = [100 * float(np.mean(pred == ids[1:])) for pred in (keras_next, lite_next)]
-    agree = float(np.mean(keras_next == lite_next))
-    row = Row("generation (runtime)", "keras vs tflite runtime: next-token accuracy %", None,
-              agree if quantized else float(np.mean(same)))
-    return _judged(row, quantized, *accuracy, float_ok=all(same))
-
-
-def _per_step_end_to_end(run, lite, examples, quantized: bool) -> Row:
-    """Every step's label (frames, tokens): Keras vs the runtime; per-step accuracy (%) of each."""
-    name = run.output.input
-    rows = [{name: value} for value in examples[name]]
-    keras_labels = [r["labels"] for r in run.predict(rows)]
-    lite_labels = [r["labels"] for r in lite.predict(rows)]
-    truth = [[str(label) for label in t] for t in examples[run.output.name]]
-    agree = float(np.mean([a == b for k, r in zip(keras_labels, lite_labels) for a, b in zip(k, r)]))
-    accuracy = [100 * float(np.mean([p == t for ps, ts in zip(labels, truth) for p, t in zip(ps, ts)]))
-                for labels in (keras_labels, lite_labels)]
-    row = Row("step labels (runtime)", "keras vs tflite runtime: per-step accuracy %", None, agree)
-    return _judged(row, quantized, *accuracy, float_ok=agree == 1)
-
-
-END_TO_END = {"label": _label_end_to_end, "sequence": _sequence_end_to_end, "next_token": _next_token_end_to_end,
-              "labels_per_step": _per_step_end_to_end}

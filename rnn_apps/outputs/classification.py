@@ -27,7 +27,7 @@ from rnn_apps.data.examples import Examples, as_text
 from rnn_apps.data.pipeline import examples_dataset
 from rnn_apps.data.text import LabelVocabulary
 from rnn_apps.metrics import classification_report
-from rnn_apps.outputs.results import label_result
+from rnn_apps.outputs.results import ParityProbe, accuracy_percent, label_result
 from rnn_apps.outputs.signatures import Signature
 from rnn_apps.task import Features, model_inputs
 
@@ -185,6 +185,12 @@ class ClassLabel:
                 groups[as_text(g)].append(r)
             report[f"accuracy_by_{self.group}"] = {g: float(np.mean(r)) for g, r in sorted(groups.items())}
         return report
+
+    def parity_probe(self, features: Features, examples: Examples) -> ParityProbe:
+        """Held-out examples by input name; the truth is each one's label (accuracy %)."""
+        rows = [{name: examples[name][i] for name in features.inputs} for i in range(len(examples))]
+        return ParityProbe(rows, {}, [self.answer(t) for t in examples[self.name]], "label", "accuracy %",
+                           lambda results, truth: accuracy_percent(results, truth, "label"))
 
     # --- serving --------------------------------------------------------------------------
     def signatures(self, model: keras.Model, features: Features, seq_len: int | None = None) -> dict[str, Signature]:

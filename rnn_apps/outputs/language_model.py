@@ -32,6 +32,7 @@ from rnn_apps.decoding.settings import Sampling
 from rnn_apps.errors import UserError
 from rnn_apps.layers.recurrent import copy_weights
 from rnn_apps.metrics import sequence_cross_entropy
+from rnn_apps.outputs.results import ParityProbe
 from rnn_apps.outputs.signatures import Signature, step_signature
 from rnn_apps.task import Features
 
@@ -41,6 +42,14 @@ BANNED = (PAD, OOV)  # never generated
 def joined_text(examples: Examples) -> str:
     """The lines of ``examples`` as one text, each line ending in "\\n"."""
     return "".join(line + "\n" for line in examples["text"])
+
+
+def next_token_accuracy(results: list[dict], rests: list[str]) -> float:
+    """% of one-token continuations that begin the rest of their line (a word-level token
+    may come with or without its leading space)."""
+    right = [bool(text) and (rest.startswith(text) or bool(text.strip()) and rest.lstrip().startswith(text.lstrip()))
+             for text, rest in zip((r["text"] for r in results), rests)]
+    return 100 * float(np.mean(right)) if right else 0.0
 
 
 @keras.saving.register_keras_serializable(package="rnn_apps")
@@ -241,6 +250,18 @@ class NextToken:
             return {"text": tf.strings.substr(both, tf.strings.length(alone), -1), "ids": tokens[0]}
 
         return {"generate": Signature(generate), "step": step_signature(single, names)}
+
+    def parity_probe(self, features: Features, examples: Examples) -> ParityProbe:
+        """Held-out lines cut at a third and at two thirds: the greedy next token after each
+        cut, whose truth is the rest of the line (next-token accuracy %, through ``predict``)."""
+        rows, truth = [], []
+        for line in examples[self.input]:
+            for cut in (len(line) // 3, 2 * len(line) // 3):
+                if cut > 0:
+                    rows.append({self.input: line[:cut]})
+                    truth.append(line[cut:] + "\n")
+        return ParityProbe(rows, {"temperature": 0.0, "seed": 0, "max_length": 1}, truth, "text",
+                           "next-token accuracy %", next_token_accuracy)
 
     def signature_inputs(self, model: keras.Model, features: Features, examples: Examples,
                          seq_len: int | None = None) -> dict[str, list[dict]]:

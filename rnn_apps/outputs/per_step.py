@@ -31,7 +31,7 @@ from rnn_apps.data.text import LabelVocabulary
 from rnn_apps.errors import UserError
 from rnn_apps.layers.crf import CRF, CRFLoss
 from rnn_apps.metrics import entity_report, segmentation_report, sequence_cross_entropy
-from rnn_apps.outputs.results import step_result
+from rnn_apps.outputs.results import ParityProbe, accuracy_percent, step_result
 from rnn_apps.outputs.signatures import Signature
 from rnn_apps.task import Features, model_inputs
 
@@ -62,7 +62,8 @@ class LabelPerStep:
         return ("plot",) if self.report == "segments" else ()  # a strip of frames
 
     def fit(self, features: Features, train: Examples) -> None:
-        self.labels = LabelVocabulary.fit([as_text(v) for row in train[self.name] for v in row], source=train.source)
+        self.labels = LabelVocabulary.fit([as_text(v) for row in train[self.name] for v in row], source=train.source,
+                                          purpose=f"{self.name} to learn one per step")
 
     def save(self, directory: Path) -> None:
         self.labels.save(directory / self.file)
@@ -232,6 +233,12 @@ class LabelPerStep:
             return out
 
         return {"serving_default": Signature(serve), "label_steps": Signature(label_steps, tensor_only=True)}
+
+    def parity_probe(self, features: Features, examples: Examples) -> ParityProbe:
+        """Held-out clips or sentences; the truth is each step's label (per-step accuracy %)."""
+        truth = [[as_text(label) for label in steps] for steps in examples[self.name]]
+        return ParityProbe([{self.input: value} for value in examples[self.input]], {}, truth, "labels",
+                           "per-step accuracy %", lambda results, truth: accuracy_percent(results, truth, "labels"))
 
     def signature_inputs(self, model: keras.Model, features: Features, examples: Examples,
                          seq_len: int | None = None) -> dict[str, list[dict]]:

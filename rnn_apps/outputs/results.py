@@ -6,7 +6,8 @@ TensorFlow-free: NumPy and the standard library only (``tests/test_layering.py``
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import dataclasses
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -59,3 +60,58 @@ def step_result(input_name: str, shown: Any, labels: Sequence[str], confidence: 
         result["entities"] = [{"type": kind, "start": s, "end": e - 1, "text": " ".join(tokens[s:e])}
                               for kind, s, e in entity_spans(labels)]
     return result
+
+
+# --- a run and its export answering alike (``rnn-apps export --check``) ----------------------
+
+@dataclasses.dataclass
+class ParityProbe:
+    """Held-out inputs that a run (``run.predict``) and its export (the runtime's ``predict``)
+    must answer alike, and how to score the answers. Each output kind makes its own
+    (``parity_probe``); ``rnn_apps.exporters.check`` compares the two sides the same way for
+    every kind.
+
+    Attributes:
+        rows: the raw inputs, one dict per example.
+        options: predict options that make the answer deterministic (greedy decoding).
+        truth: the expected answer of each row, for ``score``.
+        answer: the result key compared (``"label"``, ``"labels"``, ``"translation"``, ``"text"``).
+        metric: what ``score`` measures, for the report ("accuracy %", "BLEU").
+        score: ``(results, truth) -> float``, higher is better.
+    """
+
+    rows: list[dict]
+    options: dict
+    truth: list
+    answer: str
+    metric: str
+    score: Callable[[list[dict], list], float]
+
+
+def answer_agreement(reference: list[dict], exported: list[dict], answer: str) -> tuple[float, float | None]:
+    """``(share of equal answers, largest probability difference or None)`` of two sides'
+    results; a list answer (a label per step) is compared element by element."""
+    pairs = []
+    for a, b in zip(reference, exported, strict=True):
+        x, y = a[answer], b[answer]
+        if isinstance(x, list):
+            pairs += [p == q for p, q in zip(x, y)] + [False] * abs(len(x) - len(y))
+        else:
+            pairs.append(x == y)
+    diffs = [abs(a["probabilities"][k] - b["probabilities"].get(k, np.inf))
+             for a, b in zip(reference, exported) if "probabilities" in a and "probabilities" in b
+             for k in a["probabilities"]]
+    return float(np.mean(pairs)) if pairs else 1.0, (float(max(diffs)) if diffs else None)
+
+
+def accuracy_percent(results: list[dict], truth: list, answer: str) -> float:
+    """% of answers equal to the truth; list answers (a label per step) count per element,
+    over the steps both have (a clip or sentence longer than the model reads is cut)."""
+    right = []
+    for result, want in zip(results, truth):
+        got = result[answer]
+        if isinstance(want, list):
+            right += [g == w for g, w in zip(got, want)]
+        else:
+            right.append(got == want)
+    return 100 * float(np.mean(right)) if right else 0.0

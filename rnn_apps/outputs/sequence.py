@@ -26,6 +26,7 @@ from rnn_apps.decoding.settings import Decoding
 from rnn_apps.errors import UserError
 from rnn_apps.layers.recurrent import copy_weights
 from rnn_apps.metrics import caption_diversity, cider, sacrebleu_warnings_once, sequence_cross_entropy
+from rnn_apps.outputs.results import ParityProbe
 from rnn_apps.outputs.signatures import Signature
 from rnn_apps.task import Features
 
@@ -47,6 +48,14 @@ def masked_accuracy(y_true, logits):
     hit = keras.ops.cast(keras.ops.equal(keras.ops.cast(y_true, "int32"),
                                          keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32")), "float32")
     return keras.ops.sum(hit * real) / keras.ops.maximum(keras.ops.sum(real), 1.0)
+
+
+def corpus_bleu(hypotheses: list[str], references: list[str]) -> float:
+    """sacreBLEU of ``hypotheses`` against one reference each."""
+    from sacrebleu.metrics import BLEU
+
+    sacrebleu_warnings_once()
+    return BLEU().corpus_score(hypotheses, [references]).score
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,6 +272,13 @@ class TokenSequence:
 
         return {self.verb: Signature(produce),
                 **engine.signatures(source.tensor_specs(seq_len)[0], state_names(self.cfg))}
+
+    def parity_probe(self, features: Features, examples: Examples) -> ParityProbe:
+        """Held-out sources, decoded the run's default way; the truth is each one's (first)
+        reference (corpus BLEU)."""
+        truth = [t if isinstance(t, str) else str(t[0]) if len(t) else "" for t in examples[self.name]]
+        return ParityProbe([{self.source: value} for value in examples[self.source]], {}, truth, self.noun, "BLEU",
+                           lambda results, truth: corpus_bleu([r[self.noun] for r in results], truth))
 
     def signature_inputs(self, model: keras.Model, features: Features, examples: Examples,
                          seq_len: int | None = None) -> dict[str, list[dict]]:
