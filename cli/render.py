@@ -43,8 +43,8 @@ def marked_entities(result: dict) -> str:
 def step_predictions(output, results: list[dict], inputs: list[str]) -> None:
     """Per-step labels: a sentence with its entities marked (text), or a table of frame segments."""
     if results and "tokens" in results[0]:
-        for r in results:
-            out.print(marked_entities(r), highlight=False)
+        for r in results:  # a sentence without words still gets its line, saying so
+            out.print(marked_entities(r) if r["tokens"] else "[dim](no words to tag)[/]", highlight=False)
         return
     for r in results:
         table = Table("frames", "label", *(["mean confidence"] if "confidence" in r else []),

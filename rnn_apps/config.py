@@ -14,6 +14,7 @@ what ``rnn-apps config TASK`` prints.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import typing
@@ -170,7 +171,10 @@ def resolve_config(cls: type, *, presets: dict[str, dict] | None = None, preset:
     for item in overrides:
         key, text = _split_override(item)
         if key not in _hints(cls) and key in RENAMED:
-            key, text = RENAMED[key][0], RENAMED[key][1].get(text, text)
+            old, key, text = key, RENAMED[key][0], RENAMED[key][1].get(text, text)
+            with said_as_old_name(old, key):
+                values.update(_checked(cls, {key: parse_value(cls, key, text)}, origin="--set"))
+            continue
         values.update(_checked(cls, {key: parse_value(cls, key, text)}, origin="--set"))
     values.update(_checked(cls, {k: v for k, v in flags.items() if v is not None}, origin="option"))
     return cls(**values)
@@ -272,12 +276,27 @@ def _renamed(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@contextlib.contextmanager
+def said_as_old_name(old: str, new: str):
+    """A bad value given under a renamed key's old name says so: the user wrote ``level``,
+    not ``tokenizer``, and must find the line."""
+    try:
+        yield
+    except UserError as exc:
+        raise UserError(f"{exc} (given as {old!r}, the old name of {new!r})") from None
+
+
 def _checked(cls: type, data: dict[str, Any], origin: str) -> dict[str, Any]:
     """Check keys, types and bounds of ``data`` against ``cls``; return normalised values."""
-    data = _renamed(cls, data)
     hints = _hints(cls)
+    old_names = {RENAMED[k][0]: k for k in data if k not in hints and k in RENAMED and RENAMED[k][0] in hints}
+    data = _renamed(cls, data)
     out = {}
     for key, value in data.items():
+        if key in old_names:
+            with said_as_old_name(old_names[key], key):
+                out.update(_checked(cls, {key: value}, origin))
+            continue
         if key not in hints:
             raise UserError(f"{origin}: {_unknown_key(cls, key)}")
         hint = hints[key]

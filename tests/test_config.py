@@ -106,3 +106,17 @@ def test_a_redefined_field_keeps_the_shared_range():
         with pytest.raises(UserError, match=re.escape(said)):
             config_from_dict(Loose, {key: value})
     assert config_from_dict(Loose, {"learning_rate": 1e-9}).learning_rate == 1e-9
+
+
+def test_an_old_key_keeps_working_and_a_bad_value_under_it_names_the_key_the_user_wrote(tmp_path):
+    from rnn_apps.models import get_task
+
+    cls = get_task("sentiment").config_class
+    old = tmp_path / "old.yaml"
+    old.write_text("level: char\n")
+    assert resolve_config(cls, file=old).tokenizer == "chars"
+    assert resolve_config(cls, overrides=["level=word"]).tokenizer == "words"
+    old.write_text("level: x\n")
+    for kwargs in ({"file": old}, {"overrides": ["level=x"]}):
+        with pytest.raises(UserError, match=r"'tokenizer' must be one of .*given as 'level', the old name"):
+            resolve_config(cls, **kwargs)

@@ -117,10 +117,12 @@ class LabelVocabulary:
         self.index = {label: i for i, label in enumerate(self.labels)}
 
     @classmethod
-    def fit(cls, values: Sequence[str], max_labels: int = 0, source: str = "") -> "LabelVocabulary":
+    def fit(cls, values: Sequence[str], max_labels: int = 0, source: str = "",
+            purpose: str = "labels to train a classifier") -> "LabelVocabulary":
         """Labels seen in ``values`` (texts, see ``examples.as_text``), at least two; with
         ``max_labels`` only that many of the most frequent (VQA's top-K answers). ``source``
-        (the data file) is named when there are fewer than two."""
+        (the data file) and ``purpose`` (what the labels are for) are named when there are
+        fewer than two."""
         import collections
 
         unique = sorted(set(values))
@@ -131,7 +133,7 @@ class LabelVocabulary:
             unique = sorted(unique, key=int)
         if len(unique) < 2:
             where = f"{source}: " if source else ""
-            raise UserError(f"{where}need at least two different labels to train a classifier, found {unique}")
+            raise UserError(f"{where}need at least two different {purpose}, found {unique}")
         return cls(unique)
 
     def encode(self, values: Sequence[str], origins: Sequence[str], unknown: int | None = None) -> list[int]:
