@@ -16,11 +16,9 @@ from rnn_apps.models.tag import generate_sentences
 
 
 @pytest.fixture(scope="module")
-def tag_runs(tmp_path_factory):
-    """Tiny runs of both decoders, shared read-only."""
-    root = tmp_path_factory.mktemp("tag")
-    return {decoder: train_tiny("tag", root / decoder, overrides=[f"decoder={decoder}"])
-            for decoder in ("softmax", "crf")}
+def tag_runs(tiny_run):
+    """Tiny runs of both decoders (the softmax one is the session's plain ``tag`` run), shared read-only."""
+    return {"softmax": tiny_run("tag"), "crf": tiny_run("tag", name="tag_crf", overrides=["decoder=crf"])}
 
 
 def test_built_in_sentences_need_context():
