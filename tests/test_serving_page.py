@@ -1,7 +1,8 @@
 """``rnn-apps serve`` beyond the REST API: the web page per model (rnn_apps/serving/page.py)
-driven in headless Chromium, answering what ``rnn_apps.predict`` answers; a graceful
-shutdown on SIGTERM; and the deploy files (deploy/), held to the routes and options the
-server really has.
+driven in headless Chromium, answering what ``rnn_apps.predict`` answers (a label and its
+bars, a sentence decoded greedily or by beam search with its attention heatmap, a label per
+frame, a sentence with its entities marked, streamed text); a graceful shutdown on SIGTERM;
+and the deploy files (deploy/), held to the routes and options the server really has.
 
 The browser tests need Debian's ``chromium`` and ``chromium-driver`` (``make install``
 installs them when run as root) and ``selenium`` (the ``dev`` extra); without them they skip
@@ -43,6 +44,16 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 KEY = "page-s3cret"
 SENTENCE = "not boring at all"
 QUESTION = "is there a red object ?"
+SOURCE = "the old dogs saw a red boat ."
+TAGGED = ("Anna Smith , as the papers noted , was born in New York in May .",
+          "Omar Chen visited Oslo with Ada Lovelace on 12 May 2019 .")
+
+
+@pytest.fixture(scope="module")
+def tag_entities_run(tiny_run):
+    """A tag run trained long enough to mark entities (the plain tiny run tags every word
+    ``O``, which would leave the page nothing to mark): about 15 s."""
+    return tiny_run("tag", name="tag-entities", overrides=["builtin_examples=1000"], epochs=6)
 
 
 # --- the page over HTTP, no browser ------------------------------------------------------------
@@ -60,7 +71,8 @@ def test_the_page_is_public_but_what_it_shows_needs_the_key(sentiment_run, textg
         assert client.get("/v1/models", headers={"X-API-Key": "wrong"}).status_code == 401
         view = client.get("/ui/sentiment/view", headers={"X-API-Key": KEY}).json()
         assert view == {"name": "sentiment", "task": "sentiment", "output": "label", "noun": "",
-                        "inputs": [{"name": "text", "kind": "text"}], "parameters": [], "method": "predict"}
+                        "inputs": [{"name": "text", "kind": "text"}], "parameters": [], "method": "predict",
+                        "attention": False}
         textgen = client.get("/ui/textgen/view", headers={"Authorization": f"Bearer {KEY}"}).json()
         assert textgen["method"] == "generate_stream"
         assert [p["name"] for p in textgen["parameters"]] == list(GENERATE_OPTIONS)
@@ -68,6 +80,32 @@ def test_the_page_is_public_but_what_it_shows_needs_the_key(sentiment_run, textg
         assert missing.status_code == 404 and "this server has sentiment, textgen" in missing.json()["error"]
     finally:
         client.__exit__(None, None, None)
+
+
+def test_attention_gives_the_map_of_the_output_the_page_shows(translate_run, sentiment_run):
+    """``page.attention``, behind the page's heatmap: one row per output token and [END], one
+    column per source token, each row a distribution, for a beam output as for a greedy one;
+    ids that are not an output's are refused, and a model without attention says so."""
+    from rnn_apps.errors import UserError
+    from rnn_apps.serving.app import ServedModel
+
+    translate, sentiment = ServedModel("translate", translate_run), ServedModel("sentiment", sentiment_run)
+    translate.load()
+    sentiment.load()
+    assert page.view(translate, GENERATE_OPTIONS)["attention"]
+    assert not page.view(sentiment, GENERATE_OPTIONS)["attention"]
+    for options in ({}, {"beam": 3}):
+        expected = rnn_apps.predict(translate_run, [SOURCE], **options)[0]
+        found = page.attention(translate, SOURCE, expected["ids"])
+        assert found["target_tokens"] == expected["tokens"] + ["[END]"]
+        assert len(found["weights"]) == len(found["target_tokens"])
+        assert all(len(row) == len(found["source_tokens"]) and abs(sum(row) - 1) < 1e-3 for row in found["weights"])
+    assert found["source_tokens"][-1] == "[END]"  # the encoder reads the sentence's end too
+    for ids in ("1 2", [1.5], [10**6], [True], list(range(2, 200))):
+        with pytest.raises(UserError, match="ids"):
+            page.attention(translate, SOURCE, ids)
+    with pytest.raises(UserError, match="no attention map"):
+        page.attention(sentiment, SENTENCE, [])
 
 
 def test_only_the_shell_is_public():
@@ -101,11 +139,11 @@ def wait_ready(url: str, timeout: float = 180, process: subprocess.Popen | None 
 
 
 @pytest.fixture(scope="module")
-def server(sentiment_run, vqa_run, caption_run, textgen_run, video_run):
+def server(sentiment_run, vqa_run, caption_run, textgen_run, video_run, translate_run, tag_entities_run):
     """``rnn-apps serve``'s app under uvicorn in a thread, on a free port, with an API key:
     yields its base URL."""
     targets = {"sentiment": sentiment_run, "vqa": vqa_run, "caption": caption_run, "textgen": textgen_run,
-               "video": video_run}
+               "video": video_run, "translate": translate_run, "tag": tag_entities_run}
     sock = free_socket()
     config = uvicorn.Config(create_app(targets, ServerSettings(api_key=KEY)), log_level="warning")
     running = uvicorn.Server(config)
@@ -228,7 +266,7 @@ def test_browser_sentiment_needs_the_key_then_shows_label_and_bars(browser, serv
     assert_label_drawn(browser, rnn_apps.predict(sentiment_run, [SENTENCE])[0])
     browser.get(f"{server}/")  # the list of models, with the key kept for the session
     listed = wait_for(browser, lambda d: d.find_elements("css selector", "#models a"), timeout=30)
-    assert [a.text for a in listed] == ["sentiment", "vqa", "caption", "textgen", "video"]
+    assert [a.text for a in listed] == ["sentiment", "vqa", "caption", "textgen", "video", "translate", "tag"]
 
 
 @pytest.mark.slow  # in make test / CI; out of the quick default suite
@@ -260,6 +298,84 @@ def test_browser_video_clip_gets_predicts_label_per_frame(browser, server, video
     answer(browser, tmp_path / "video.png")
     expected = rnn_apps.predict(video_run, [str(media["clip"])])[0]["labels"]
     assert [cell.get_attribute("textContent") for cell in browser.find_elements("css selector", ".step-label")] == expected
+
+
+def translate_with(browser, way: str, screenshot: Path) -> None:
+    """Pick a way of decoding (``greedy``; ``beam`` with 3 beams) and translate ``SOURCE``."""
+    by_id(browser, f"decoding-{way}").click()
+    if way == "beam":
+        assert by_id(browser, "param-beam").get_attribute("value") == "4", "picking beam search starts at 4 beams"
+        by_id(browser, "param-beam").clear()
+        by_id(browser, "param-beam").send_keys("3")
+    answer(browser, screenshot)
+
+
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
+@needs_browser
+def test_browser_translate_greedy_and_beam_give_predicts_translation(browser, server, translate_run, tmp_path):
+    open_model(browser, server, "translate")
+    by_id(browser, "input-source").send_keys(SOURCE)
+    for way, options in (("greedy", {}), ("beam", {"beam": 3}), ("greedy", {})):  # and back: the beam is not sent
+        translate_with(browser, way, tmp_path / f"translate-{way}.png")
+        expected = rnn_apps.predict(translate_run, [SOURCE], **options)[0]
+        assert by_id(browser, "answer").get_attribute("textContent") == expected["translation"], way
+        shown = by_id(browser, "result").text
+        assert f"{len(expected['tokens'])} tokens" in shown
+        if options:
+            assert f"log p {expected['log_probability']:.2f}" in shown
+        else:
+            assert "log p" not in shown
+
+
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
+@needs_browser
+@pytest.mark.xfail(strict=True, reason="the server has no POST /ui/NAME/attention route yet: rnn_apps/serving/app.py "
+                                       "must answer it with page.attention (the page then draws the map); strict, so "
+                                       "this fails once the route exists: drop the mark then")
+def test_browser_translate_draws_the_attention_heatmap(browser, server, translate_run, tmp_path):
+    open_model(browser, server, "translate")
+    by_id(browser, "input-source").send_keys(SOURCE)
+    for way, options in (("greedy", {}), ("beam", {"beam": 3})):
+        translate_with(browser, way, tmp_path / f"attention-{way}.png")
+        holder = by_id(browser, "attention-map")
+        assert holder.get_attribute("data-state") == "done", holder.text
+        expected = rnn_apps.predict(translate_run, [SOURCE], **options)[0]
+        canvas = by_id(browser, "attention")
+        assert canvas.tag_name == "canvas" and canvas.size["width"] > 0 and canvas.size["height"] > 0
+        assert int(canvas.get_attribute("data-rows")) == len(expected["tokens"]) + 1  # and [END]
+        painted = "const d = arguments[0].getContext('2d').getImageData(0, 0, arguments[0].width, " \
+                  "arguments[0].height).data; return d.some(v => v > 0);"
+        assert browser.execute_script(painted, canvas), "the canvas is blank"
+
+
+@pytest.mark.slow  # in make test / CI; out of the quick default suite
+@needs_browser
+def test_browser_tag_marks_the_entities_predict_finds(browser, server, tag_entities_run, tmp_path):
+    """The sentence with each entity in a mark with its type (as ``rnn-apps predict`` prints
+    it), then each token's label: both exactly predict's."""
+    open_model(browser, server, "tag")
+    def text(selector: str) -> list[str]:
+        return [e.get_attribute("textContent") for e in browser.find_elements("css selector", selector)]
+
+    marked = 0
+    for i, sentence in enumerate(TAGGED):
+        by_id(browser, "input-sentence").clear()
+        by_id(browser, "input-sentence").send_keys(sentence)
+        answer(browser, tmp_path / f"tag-{i + 1}.png")
+        expected = rnn_apps.predict(tag_entities_run, [sentence])[0]
+        assert text(".step-cell") == expected["tokens"]
+        assert text(".step-label") == expected["labels"]
+        entities = [{"type": m.get_attribute("data-type"), "start": int(m.get_attribute("data-start")),
+                     "end": int(m.get_attribute("data-end")),
+                     "text": m.find_element("css selector", ".entity-text").get_attribute("textContent")}
+                    for m in browser.find_elements("css selector", "#answer mark.entity")]
+        assert entities == expected["entities"]
+        assert text("#answer mark.entity .entity-type") == [e["type"] for e in expected["entities"]]
+        words = "const a = document.getElementById('answer').cloneNode(true); " \
+                "a.querySelectorAll('.entity-type').forEach(t => t.remove()); return a.textContent;"
+        assert " ".join(browser.execute_script(words).split()) == " ".join(expected["tokens"])
+        marked += len(entities)
+    assert marked, "the run marked no entity in these sentences: the page had nothing to mark"
 
 
 @pytest.mark.slow  # in make test / CI; out of the quick default suite

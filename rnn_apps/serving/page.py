@@ -9,13 +9,23 @@ with known kinds needs nothing here:
 * inputs: ``text`` -> a text box; ``image`` -> a picture file picker (PNG, JPEG, GIF, BMP);
   ``frames`` -> a clip file picker (``.npy``); files travel as ``{"b64": ...}``.
 * outputs: ``label`` -> the label and one probability bar per label (or the five best);
-  ``sequence`` -> the sentence (translation, caption); ``labels_per_step`` -> a label per
-  frame or word, with the segments or entities; ``next_token`` -> the prompt and the text
-  streaming in from ``:generate_stream``.
+  ``sequence`` -> the sentence (translation, caption), decoded greedily, by beam search or
+  by sampling (a choice above the options), and for a text source with attention its
+  attention heatmap (``attention`` below: one row per output token, one column per source
+  token, drawn on a canvas); ``labels_per_step`` -> for words, the sentence with its
+  entities marked (as ``rnn-apps predict`` prints it), for frames the segments, and a
+  table of each step's label; ``next_token`` -> the prompt and the text streaming in from
+  ``:generate_stream``.
 
 The page shell holds no model data and needs no API key (a browser cannot send one when it
 follows a link); every call it makes (``/v1/models``, ``/ui/NAME/view``, ``:predict``,
-``:generate_stream``) goes through the key check, with the key typed into the page's field.
+``:generate_stream``, ``/ui/NAME/attention``) goes through the key check, with the key typed
+into the page's field.
+
+The heatmap needs the weights of the output the page shows: the page posts
+``{"instances": [row], "ids": prediction's ids}`` to ``POST /ui/NAME/attention``, which
+answers ``attention(model, row's source value, ids)``. Where that route is missing the page
+still shows the translation, and says that the server sends no map.
 """
 from __future__ import annotations
 
@@ -62,6 +72,16 @@ def parameters(model: Any, generate_options: dict[str, type]) -> list[dict]:
             if name not in FILE_OPTIONS and name in OPTIONS]
 
 
+def has_attention(model: Any) -> bool:
+    """True where ``attention`` can draw the model's map: a run (not a TFLite export) whose
+    output is a sequence written with attention from a text source (translate)."""
+    predictor = model.predictor
+    output = getattr(predictor, "output", None)
+    return (model.output_kind == "sequence" and hasattr(output, "attention") and hasattr(predictor, "features")
+            and model.kinds.get(getattr(output, "source", "")) == "text"
+            and getattr(getattr(predictor, "cfg", None), "attention", "none") != "none")
+
+
 def view(model: Any, generate_options: dict[str, type]) -> dict:
     """What the page needs to draw one model (a ``ServedModel`` that is available).
 
@@ -69,13 +89,51 @@ def view(model: Any, generate_options: dict[str, type]) -> dict:
         ``{"name", "task", "output": the output kind, "noun": the result key of a sequence
         ("translation", "caption"; "" otherwise), "inputs": [{"name", "kind"}] in the
         model's order, "parameters": [parameter(...)], "method": "predict" or
-        "generate_stream"}``.
+        "generate_stream", "attention": whether the page asks for a heatmap
+        (``has_attention``)}``.
     """
     return {"name": model.name, "task": model.task, "output": model.output_kind,
             "noun": getattr(model.predictor.output, "noun", "") or "",
             "inputs": [{"name": name, "kind": kind} for name, kind in model.kinds.items()],
             "parameters": parameters(model, generate_options),
-            "method": "generate_stream" if model.output_kind == "next_token" else "predict"}
+            "method": "generate_stream" if model.output_kind == "next_token" else "predict",
+            "attention": has_attention(model)}
+
+
+def attention(model: Any, value: Any, ids: Any) -> dict:
+    """The attention map of one output of a served translation, for the page's heatmap: the
+    map ``--attention-plot`` draws (``TokenSequence.attention``), recomputed by feeding the
+    decoder the output's own tokens, so a greedy, beam or sampled output gets its own map.
+
+    Args:
+        model: a ``ServedModel`` with ``has_attention``; its lock is held while the model runs.
+        value: the source input's value as ``:predict`` reads it (the sentence).
+        ids: the output's ``ids`` as ``:predict`` answered them.
+    Returns:
+        ``{"weights": [outputs + END][source tokens] (4 decimals), "source_tokens",
+        "target_tokens": the output's tokens and [END]}``; each row sums to 1.
+    Raises:
+        UserError: the model has no map to give, or ``value`` / ``ids`` are not what
+        ``:predict`` takes and gives (the server answers 400).
+    """
+    from rnn_apps.errors import UserError
+
+    if not has_attention(model):
+        raise UserError(f"{model.name} has no attention map to draw (only a translate run trained with attention "
+                        f"has; TFLite exports give none)")
+    output = model.predictor.output
+    if not isinstance(value, str):
+        raise UserError(f"{output.source}: a sentence (a string)")
+    vocabulary = output.vocab_size
+    limit = output.cfg.max_length + 1
+    if not isinstance(ids, list) or len(ids) > limit or \
+            not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < vocabulary for i in ids):
+        raise UserError(f"ids: the output's ids from :predict, at most {limit} integers in 0..{vocabulary - 1}")
+    with model.lock:
+        found = output.attention(model.predictor.model, model.predictor.features, value, ids)
+    source, target = found["source_tokens"], found["target_tokens"]
+    weights = [[round(float(w), 4) for w in row[:len(source)]] for row in found["weights"][:len(target)]]
+    return {"weights": weights, "source_tokens": list(source), "target_tokens": list(target)}
 
 
 PAGE = r"""<!doctype html>
@@ -97,6 +155,15 @@ PAGE = r"""<!doctype html>
  .strip { overflow-x: auto; } .steps { border-collapse: collapse; font-size: .85rem; } .steps td, .steps th { border: 1px solid #ccc; padding: .1rem .3rem; }
  img.preview { max-width: 12rem; image-rendering: pixelated; display: block; margin-top: .3rem; }
  .generated { white-space: pre-wrap; font-family: ui-monospace, monospace; }
+ fieldset.decoding { border: 1px solid #ccc; margin: .6rem 0 .2rem; padding: .2rem .6rem .4rem; }
+ fieldset.decoding label { display: inline; font-weight: 400; margin-right: 1rem; }
+ .params label.idle { opacity: .45; }
+ .marked { line-height: 2.1; }
+ mark.entity { padding: .1rem .3rem; border-radius: .3rem; }
+ mark.entity .entity-type { font-size: .7rem; font-weight: 700; margin-left: .3rem; vertical-align: middle; }
+ .heatmap { overflow-x: auto; margin-top: .5rem; } .heatmap canvas { display: block; }
+ .scale { display: inline-block; width: 8rem; height: .7rem; vertical-align: middle;
+          background: linear-gradient(to right, #440154, #3b528b, #21918c, #5ec962, #fde725); }
 </style></head>
 <body>
 <div class="key"><label>API key <input id="api-key" type="password" autocomplete="off"></label></div>
@@ -150,6 +217,32 @@ const FIELDS = {  // input kind -> its form field
                                accept: "image/png,image/jpeg,image/gif,image/bmp"}),
   frames: input => el("input", {id: "input-" + input.name, name: input.name, type: "file", accept: ".npy"}),
 };
+// Sequence models decode one way at a time: each way's options, and the value a way starts
+// with when it is picked with its field empty (beam search needs a width, sampling a temperature).
+const DECODING = {greedy: {}, beam: {beam: 4, length_penalty: undefined},
+                  sample: {temperature: 1, top_k: undefined, top_p: undefined, seed: undefined}};
+function decodingOf(name) { return Object.keys(DECODING).find(way => name in DECODING[way]); }
+function decodingChoice(view) {  // radio buttons greedy | beam | sample, where the model takes both
+  const names = view.parameters.map(p => p.name);
+  if (!names.includes("beam") || !names.includes("temperature")) return null;
+  return el("fieldset", {class: "decoding", id: "decoding"}, el("legend", {text: "decoding"}),
+            ...Object.keys(DECODING).map(way => el("label", {}, el("input", {type: "radio", name: "decoding", value: way,
+              id: "decoding-" + way, ...(way === "greedy" ? {checked: ""} : {})}), " " + way)));
+}
+function chosenDecoding(form) {
+  const picked = form.querySelector("input[name=decoding]:checked");
+  return picked ? picked.value : null;
+}
+function showDecoding(form, way, fill) {  // dims the options of the other ways; fills a picked way's empty field
+  for (const [name, start] of Object.entries(DECODING[way])) {
+    const field = form.querySelector("#param-" + name);
+    if (fill && field && field.value === "" && start !== undefined) field.value = start;
+  }
+  for (const field of form.querySelectorAll(".params input")) {
+    const owner = decodingOf(field.name);
+    field.closest("label").classList.toggle("idle", owner !== undefined && owner !== way);
+  }
+}
 function parameterField(p) {
   const attrs = {id: "param-" + p.name, name: p.name, title: p.help};
   if (p.type === "bool") return el("label", {}, el("input", {...attrs, type: "checkbox"}), " " + p.name);
@@ -174,8 +267,10 @@ async function formValues(view) {  // the row and the parameters the form holds
     else if (field.files.length) row[input.name] = await fileB64(field.files[0]);
     else throw new Error("choose a file for " + input.name);
   }
+  const way = chosenDecoding(document.getElementById("form"));
   for (const p of view.parameters) {
-    const field = document.getElementById("param-" + p.name);
+    const field = document.getElementById("param-" + p.name), owner = decodingOf(p.name);
+    if (way && owner !== undefined && owner !== way) continue;  // another way's option: not sent
     if (p.type === "bool") { if (field.checked) parameters[p.name] = true; }
     else if (field.value !== "") parameters[p.name] = Number(field.value);
   }
@@ -196,7 +291,19 @@ async function showModel(name) {
       form.append(preview);
     }
   }
+  const choice = decodingChoice(view);
+  if (choice) form.append(choice);
   if (view.parameters.length) form.append(el("div", {class: "params"}, ...view.parameters.map(parameterField)));
+  if (choice) {
+    choice.addEventListener("change", () => showDecoding(form, chosenDecoding(form), true));
+    for (const field of form.querySelectorAll(".params input")) {  // typing a way's option picks that way
+      field.addEventListener("input", () => {
+        const owner = decodingOf(field.name);
+        if (owner && owner !== chosenDecoding(form)) { form.querySelector("#decoding-" + owner).checked = true; showDecoding(form, owner, false); }
+      });
+    }
+    showDecoding(form, "greedy", false);
+  }
   form.append(el("button", {id: "run", type: "submit", text: view.method === "predict" ? "Run" : "Generate"}));
   form.addEventListener("submit", event => { event.preventDefault(); run(view, result); });
   main.replaceChildren(form, result);
@@ -209,6 +316,7 @@ async function run(view, result) {
     if (view.method === "predict") {
       const answer = await api("/v1/models/" + encodeURIComponent(view.name) + ":predict", {instances: [row], parameters});
       result.replaceChildren(...(RESULTS[view.output] || RESULTS.other)(answer.predictions[0], view));
+      if (view.attention && answer.predictions[0].ids) await attentionMap(view, row, answer.predictions[0], result);
     } else {
       await stream(view, row[view.inputs[0].name], parameters, result);
     }
@@ -225,10 +333,77 @@ function bar(label, p) {
             el("span", {class: "bar-label", text: label}), el("div", {class: "bar"}, el("span", {style: "width:" + (100 * p) + "%"})),
             el("span", {class: "bar-value", text: (100 * p).toFixed(1) + "%"}));
 }
-function stepTable(heading, cells, labels) {
+function stepTable(heading, cells, labels, confidence) {
   return el("div", {class: "strip"}, el("table", {class: "steps"},
-    el("tr", {}, el("th", {text: heading}), ...cells.map(c => el("td", {text: c}))),
-    el("tr", {}, el("th", {text: "label"}), ...labels.map(l => el("td", {class: "step-label", text: l})))));
+    el("tr", {}, el("th", {text: heading}), ...cells.map(c => el("td", {class: "step-cell", text: c}))),
+    el("tr", {}, el("th", {text: "label"}), ...labels.map(l => el("td", {class: "step-label", text: l}))),
+    ...(confidence ? [el("tr", {}, el("th", {text: "p"}), ...confidence.map(p => el("td", {class: "step-p", text: p.toFixed(2)})))] : [])));
+}
+const ENTITY_COLOURS = ["#ffd8a8", "#c3fae8", "#d0bfff", "#ffc9c9", "#b2f2bb", "#a5d8ff", "#fcc2d7", "#ffec99"];
+function entityColour(type) {  // the same colour for a type on every page
+  let h = 0;
+  for (const c of type) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return ENTITY_COLOURS[h % ENTITY_COLOURS.length];
+}
+function markedSentence(r) {  // the tokens, each entity's in a <mark> with its type after them
+  const sentence = el("p", {class: "answer marked", id: "answer"});
+  let at = 0;
+  for (const e of r.entities) {
+    if (e.start > at) sentence.append(r.tokens.slice(at, e.start).join(" ") + " ");
+    sentence.append(el("mark", {class: "entity", "data-type": e.type, "data-start": String(e.start), "data-end": String(e.end),
+                                style: "background:" + entityColour(e.type)},
+                       el("span", {class: "entity-text", text: r.tokens.slice(e.start, e.end + 1).join(" ")}),
+                       el("span", {class: "entity-type", text: e.type})), " ");
+    at = e.end + 1;
+  }
+  sentence.append(r.tokens.slice(at).join(" "));
+  return sentence;
+}
+const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+function viridis(w) {  // a weight in 0..1 as a colour of the viridis scale (dark: little, yellow: much)
+  const x = Math.min(Math.max(w, 0), 1) * (VIRIDIS.length - 1), i = Math.min(Math.floor(x), VIRIDIS.length - 2), f = x - i;
+  return "rgb(" + VIRIDIS[i].map((c, k) => Math.round(c + f * (VIRIDIS[i + 1][k] - c))).join(",") + ")";
+}
+function heatmap(map) {  // one row per output token, one column per source token, labelled on a canvas
+  const {weights, source_tokens: source, target_tokens: target} = map;
+  const canvas = el("canvas", {id: "attention", role: "img", "data-rows": String(target.length), "data-columns": String(source.length),
+                               "aria-label": "attention of each output token (rows) over the source tokens (columns)"});
+  const g = canvas.getContext("2d"), font = "12px system-ui, sans-serif";
+  g.font = font;
+  const widest = tokens => Math.max(0, ...tokens.map(t => g.measureText(t).width));
+  const cell = Math.max(8, Math.min(22, Math.floor(640 / Math.max(source.length, 1)))), gap = 6;
+  const left = Math.ceil(widest(target)) + gap, top = Math.ceil(widest(source) * Math.SQRT1_2) + 14;  // slanted labels
+  const width = left + cell * source.length + top, height = top + cell * target.length + 2, scale = window.devicePixelRatio || 1;
+  canvas.width = Math.ceil(width * scale); canvas.height = Math.ceil(height * scale);
+  canvas.style.width = width + "px"; canvas.style.height = height + "px";
+  g.scale(scale, scale);
+  g.font = font; g.fillStyle = "#222"; g.textBaseline = "middle";
+  g.textAlign = "right";
+  target.forEach((t, i) => g.fillText(t, left - gap, top + (i + .5) * cell));
+  g.textAlign = "left";
+  source.forEach((t, j) => {  // column labels slanted up and to the right
+    g.save(); g.translate(left + (j + .5) * cell, top - 4); g.rotate(-Math.PI / 4); g.fillText(t, 0, 0); g.restore();
+  });
+  weights.forEach((row, i) => row.forEach((w, j) => { g.fillStyle = viridis(w); g.fillRect(left + j * cell, top + i * cell, cell, cell); }));
+  canvas.addEventListener("mousemove", event => {  // the weight under the pointer, as the tooltip
+    const box = canvas.getBoundingClientRect(), j = Math.floor((event.clientX - box.left - left) / cell), i = Math.floor((event.clientY - box.top - top) / cell);
+    canvas.title = i >= 0 && j >= 0 && i < target.length && j < source.length
+      ? target[i] + " \u2192 " + source[j] + ": " + weights[i][j].toFixed(3) : "";
+  });
+  return canvas;
+}
+async function attentionMap(view, row, prediction, result) {  // the heatmap of the output shown, under it
+  const holder = el("div", {class: "heatmap", id: "attention-map", "data-state": "loading"}, el("p", {class: "hint", text: "attention..."}));
+  result.append(holder);
+  try {
+    const map = await api("/ui/" + encodeURIComponent(view.name) + "/attention", {instances: [row], ids: prediction.ids});
+    holder.replaceChildren(el("p", {class: "hint"}, "attention of each output token over the source: 0 ", el("span", {class: "scale"}), " 1"),
+                           heatmap(map));
+    holder.dataset.state = "done";
+  } catch (error) {
+    holder.replaceChildren(el("p", {class: "hint", id: "attention-error", text: "no attention map: " + error.message}));
+    holder.dataset.state = "error";
+  }
 }
 const RESULTS = {
   label: r => {
@@ -240,9 +415,10 @@ const RESULTS = {
                           el("p", {class: "hint", text: (r.tokens || []).length + " tokens"
                                    + (r.log_probability !== undefined ? ", log p " + r.log_probability.toFixed(2) : "")})],
   labels_per_step: r => {
-    if (r.tokens) return [el("p", {class: "answer", id: "answer",
-                                   text: r.entities.map(e => e.text + " (" + e.type + ")").join(", ") || "no entities"}),
-                          stepTable("word", r.tokens, r.labels)];
+    if (r.tokens) return [markedSentence(r),
+                          el("p", {class: "hint", id: "entities", text: r.entities.length ? r.entities.length + " entities: "
+                                   + r.entities.map(e => e.text + " (" + e.type + ")").join(", ") : "no entities"}),
+                          stepTable("word", r.tokens, r.labels, r.confidence)];
     return [el("p", {class: "answer", id: "answer",
                      text: r.segments.map(s => s.label + " " + s.start + "\u2013" + s.end).join(", ")}),
             stepTable("frame", r.labels.map((_, i) => String(i)), r.labels)];
