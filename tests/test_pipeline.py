@@ -121,3 +121,29 @@ def test_pictures_shared_by_many_examples_are_decoded_and_kept_once(tmp_path):
                 assert np.abs(picture - alone[k]).max() <= 0.5 / 255 + 1e-6
                 seen.append(k)
         assert sorted(seen) == sorted(order)
+
+
+def test_padding_to_max_pads_what_shares_the_steps_and_keeps_picture_shapes(tiny_run):
+    """``batching: max`` pads a sequence to ``max_length``: its companions (a clip's mask) and
+    per-step targets and weights must be padded the same, and a clip's frame height, width
+    and channels stay static (both used to fail: shapes [32, 19] vs [32, 40]; a frame CNN
+    on [None, None, None] frames)."""
+    import dataclasses
+
+    import rnn_apps
+    from rnn_apps.data.splits import load_splits
+
+    for task in ("tag", "video"):
+        run = rnn_apps.load_run(tiny_run(task))
+        cfg = dataclasses.replace(run.cfg, batching="max", batch_size=8)
+        features = dataclasses.replace(run.features, cfg=cfg)
+        train = load_splits(run.task, run.cfg, run.meta["data"])["train"]
+        key = next(name for name, kind in features.inputs.items() if kind.sequence)
+        length = features.inputs[key].static_length
+        for inputs, targets, weights in features.dataset(train.take(range(20)), training=True).take(2):
+            steps = {name: tensor.shape[1] for name, tensor in inputs.items()}
+            assert set(steps.values()) == {length}, (task, steps)
+            assert targets.shape[1] == weights.shape[1] == length, task
+            if task == "video":
+                assert None not in inputs[key].shape[2:] and inputs[key].shape[2:] == run.model.inputs[0].shape[2:]
+        run.model(inputs, training=False)  # the model takes such a batch

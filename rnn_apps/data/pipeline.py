@@ -58,7 +58,7 @@ def bucket_boundaries(lengths: Sequence[int], buckets: int = 8) -> list[int]:
 def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_length: int,
                   training: bool, seed: int, boundaries: Sequence[int] = (),
                   length_of: Callable = lambda x, *_: tf.shape(x)[0], size: int | None = None,
-                  pad_to_max: Callable = lambda spec: spec[0], shuffle_buffer: int = 0,
+                  pad_to_max: Callable = lambda shapes: [shapes[0]], shuffle_buffer: int = 0,
                   finish: Callable | None = None) -> tf.data.Dataset:
     """Shuffle (training only), batch by the ``batching`` strategy and prefetch.
 
@@ -66,8 +66,10 @@ def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_le
         ds: single examples (any nesting of tensors).
         length_of: ``element -> length`` of the sequence that decides the bucket
             (default: the first dimension of the first component).
-        pad_to_max: for ``batching: max``, picks from the element's padded shapes the
-            shape list of that sequence, whose first entry is then set to ``max_length``.
+        pad_to_max: for ``batching: max``, picks from the element's padded shapes (static
+            dimensions kept, the others None) the shape lists whose first entry is that
+            sequence's steps (the sequence, its mask or characters, per-step targets); each
+            first entry is then set to ``max_length``.
         size: number of examples; evaluation batches then have an exact count.
         shuffle_buffer: examples the training shuffle draws from (default: all ``size``; a
             stream uses a bounded buffer).
@@ -90,8 +92,10 @@ def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_le
             element_length_func=length_of, bucket_boundaries=list(boundaries),
             bucket_batch_sizes=[batch_size] * buckets, drop_remainder=drop)
     elif batching == "max":
-        padded = tf.nest.map_structure(lambda spec: [None] * len(spec.shape), ds.element_spec)
-        pad_to_max(padded)[0] = max_length
+        # a picture's height, width and channels stay static (a model's frame CNN needs them)
+        padded = tf.nest.map_structure(lambda spec: list(spec.shape), ds.element_spec)
+        for shape in pad_to_max(padded):
+            shape[0] = max_length
         ds = ds.padded_batch(batch_size, padded_shapes=padded)
     else:
         ds = ds.padded_batch(batch_size)
@@ -103,7 +107,8 @@ def batch_dataset(ds: tf.data.Dataset, *, batch_size: int, batching: str, max_le
 
 
 def examples_dataset(inputs: dict[str, Any], examples: Any, targets_of: Callable, cfg: Any, training: bool,
-                     encode_target: Callable = lambda target: ({}, target)) -> tf.data.Dataset:
+                     encode_target: Callable = lambda target: ({}, target),
+                     targets_per_step: bool = False) -> tf.data.Dataset:
     """Batches of ``({input name: tensor}, target[, weight])`` from ``examples``, the task's way.
 
     Args:
@@ -120,6 +125,8 @@ def examples_dataset(inputs: dict[str, Any], examples: Any, targets_of: Callable
         encode_target: ``batch of targets -> (extra model inputs, target[, weight])``, inside
             tf.data (teacher forcing turns a sentence into a decoder input and output; a
             per-step target adds per-step weights, 0 on padding).
+        targets_per_step: the targets (and weights) have a step per step of that input
+            (a label per frame or token), so ``batching: max`` pads them to its length too.
 
     Batches are bucketed by the length of the first input that is a sequence, which is
     also what ``batching: max`` pads to its ``static_length``.
@@ -176,9 +183,19 @@ def examples_dataset(inputs: dict[str, Any], examples: Any, targets_of: Callable
     return batch_dataset(ds, batch_size=cfg.batch_size, batching=batching,
                          max_length=inputs[key].static_length if key else 0, training=training, seed=cfg.seed,
                          boundaries=boundaries, length_of=lambda x, *_: tf.shape(x[key])[0],
-                         pad_to_max=lambda padded: padded[0][key], size=len(examples) if streamed else _count(targets),
+                         pad_to_max=lambda padded: steps_of(padded, key, targets_per_step),
+                         size=len(examples) if streamed else _count(targets),
                          shuffle_buffer=getattr(cfg, "shuffle_buffer", 0) if streamed else 0,
                          finish=decoder(tabled, gather=True) if tabled else None)
+
+
+def steps_of(padded: tuple, key: str, targets_per_step: bool) -> list[list]:
+    """The padded shapes whose first axis is the steps of input ``key``: its own, its
+    companions' (``key_mask``, ``key_chars``) and, for per-step outputs, the targets' and
+    weights' (``batching: max`` pads all of them to ``max_length``, or they would not line up)."""
+    inputs, *targets = padded
+    shapes = [shape for name, shape in inputs.items() if name == key or name.startswith(f"{key}_")]
+    return shapes + (list(targets) if targets_per_step else [])
 
 
 def _count(targets: Any) -> int:

@@ -115,7 +115,7 @@ class LabelPerStep:
             return part, tf.ragged.constant(self.targets(part, features), dtype=tf.int32, ragged_rank=1)
 
         return examples_dataset(features.inputs, examples, targets_of, cfg, training,
-                                encode_target=lambda t: ({}, t, tf.ones_like(t, tf.float32)))
+                                encode_target=lambda t: ({}, t, tf.ones_like(t, tf.float32)), targets_per_step=True)
 
     # --- results --------------------------------------------------------------------------
     def decoded(self, model: keras.Model, kind: Any, tensors: dict) -> dict:
