@@ -96,16 +96,18 @@ def test_attention_gives_the_map_of_the_output_the_page_shows(translate_run, sen
     assert not page.view(sentiment, GENERATE_OPTIONS)["attention"]
     for options in ({}, {"beam": 3}):
         expected = rnn_apps.predict(translate_run, [SOURCE], **options)[0]
-        found = page.attention(translate, SOURCE, expected["ids"])
+        found = page.attention(translate, {"source": SOURCE}, expected["ids"])
         assert found["target_tokens"] == expected["tokens"] + ["[END]"]
         assert len(found["weights"]) == len(found["target_tokens"])
         assert all(len(row) == len(found["source_tokens"]) and abs(sum(row) - 1) < 1e-3 for row in found["weights"])
     assert found["source_tokens"][-1] == "[END]"  # the encoder reads the sentence's end too
     for ids in ("1 2", [1.5], [10**6], [True], list(range(2, 200))):
         with pytest.raises(UserError, match="ids"):
-            page.attention(translate, SOURCE, ids)
+            page.attention(translate, {"source": SOURCE}, ids)
+    with pytest.raises(UserError, match="source: a sentence"):
+        page.attention(translate, {"source": 3}, [])
     with pytest.raises(UserError, match="no attention map"):
-        page.attention(sentiment, SENTENCE, [])
+        page.attention(sentiment, {"text": SENTENCE}, [])
 
 
 def test_only_the_shell_is_public():
@@ -329,9 +331,10 @@ def test_browser_translate_greedy_and_beam_give_predicts_translation(browser, se
 
 @pytest.mark.slow  # in make test / CI; out of the quick default suite
 @needs_browser
-@pytest.mark.xfail(strict=True, reason="the server has no POST /ui/NAME/attention route yet: rnn_apps/serving/app.py "
-                                       "must answer it with page.attention (the page then draws the map); strict, so "
-                                       "this fails once the route exists: drop the mark then")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="the server has no POST /ui/NAME/attention route yet: rnn_apps/serving/app.py must answer "
+                          "it with page.attention (the page then draws the map); strict, so this fails once the "
+                          "route exists: drop the mark then")
 def test_browser_translate_draws_the_attention_heatmap(browser, server, translate_run, tmp_path):
     open_model(browser, server, "translate")
     by_id(browser, "input-source").send_keys(SOURCE)

@@ -24,7 +24,7 @@ into the page's field.
 
 The heatmap needs the weights of the output the page shows: the page posts
 ``{"instances": [row], "ids": prediction's ids}`` to ``POST /ui/NAME/attention``, which
-answers ``attention(model, row's source value, ids)``. Where that route is missing the page
+answers ``attention(model, row, ids)``. Where that route is missing the page
 still shows the translation, and says that the server sends no map.
 """
 from __future__ import annotations
@@ -100,20 +100,20 @@ def view(model: Any, generate_options: dict[str, type]) -> dict:
             "attention": has_attention(model)}
 
 
-def attention(model: Any, value: Any, ids: Any) -> dict:
+def attention(model: Any, row: dict, ids: Any) -> dict:
     """The attention map of one output of a served translation, for the page's heatmap: the
     map ``--attention-plot`` draws (``TokenSequence.attention``), recomputed by feeding the
     decoder the output's own tokens, so a greedy, beam or sampled output gets its own map.
 
     Args:
         model: a ``ServedModel`` with ``has_attention``; its lock is held while the model runs.
-        value: the source input's value as ``:predict`` reads it (the sentence).
+        row: the inputs by name as ``:predict`` reads them (``{"source": "the sentence"}``).
         ids: the output's ``ids`` as ``:predict`` answered them.
     Returns:
         ``{"weights": [outputs + END][source tokens] (4 decimals), "source_tokens",
         "target_tokens": the output's tokens and [END]}``; each row sums to 1.
     Raises:
-        UserError: the model has no map to give, or ``value`` / ``ids`` are not what
+        UserError: the model has no map to give, or ``row`` / ``ids`` are not what
         ``:predict`` takes and gives (the server answers 400).
     """
     from rnn_apps.errors import UserError
@@ -122,6 +122,7 @@ def attention(model: Any, value: Any, ids: Any) -> dict:
         raise UserError(f"{model.name} has no attention map to draw (only a translate run trained with attention "
                         f"has; TFLite exports give none)")
     output = model.predictor.output
+    value = row.get(output.source) if isinstance(row, dict) else None
     if not isinstance(value, str):
         raise UserError(f"{output.source}: a sentence (a string)")
     vocabulary = output.vocab_size
