@@ -15,7 +15,8 @@ epochs, translate on fewer pairs: a few CPU minutes in all), exported, and measu
    (``rnn_apps.lite``) per quantization: accuracy; corpus BLEU of greedy translations
    (references made as ``TokenSequence.evaluate`` makes them); next-token accuracy over
    ``--tokens`` held-out tokens, teacher-forced through ``step``;
-4. textgen greedy generation speed, batch 1: the runtime against the compiled Keras loop;
+4. textgen generation speed, batch 1, greedy and sampled: the runtime (16 tokens a call of
+   ``steps``, and one ``step`` a call as older exports run) against the compiled Keras loop;
 5. in fresh processes: import + load + first prediction time, peak RSS and whether
    TensorFlow was imported, for the sentiment export through ``rnn_apps.lite`` and for
    ``tf.saved_model.load`` of its SavedModel.
@@ -23,6 +24,7 @@ epochs, translate on fewer pairs: a few CPU minutes in all), exported, and measu
 Prints tables and writes ``benchmarks/results/bench_export.json``.
 
     python benchmarks/bench_export.py [--textgen-chars 100000] [--translate-pairs 6000] [--calls 300]
+    python benchmarks/bench_export.py --tasks textgen --generation-only   # part 4 alone
 """
 from __future__ import annotations
 
@@ -157,23 +159,40 @@ def next_token_accuracy(run, models: dict, held_out, args) -> dict:
 
 
 def generation_speed(run, folders: dict, args) -> dict:
-    """Characters/s of greedy batch-1 generation: the median of 5 timed runs after a warm-up."""
+    """Characters/s of batch-1 generation, the median of 5 timed runs after a warm-up: greedy
+    and sampled (temperature 0.8, and with top-k 10 / top-p 0.9), the compiled Keras loop
+    (greedy only) against the runtime on each export, once through ``steps`` (16 tokens a
+    call) and once one ``step`` a call, as an export made before ``steps`` runs. The runtime's
+    text must be the same both ways (and, greedy, the same as Keras's; sampled text is
+    NumPy's draws there, TensorFlow's in Keras)."""
     from rnn_apps.decoding.settings import Sampling
     from rnn_apps.lite import load
 
-    greedy = Sampling(greedy=True, seed=0)
-    models = {"keras (compiled loop)": run, **{f"tflite {q}": load(folder) for q, folder in folders.items()}}
-    rows, reference = {}, None
-    for way, model in models.items():
-        model.generate(args.prompt, args.length, greedy)
-        times = []
-        for _ in range(5):
-            started = time.perf_counter()
-            text = model.generate(args.prompt, args.length, greedy)[0]
-            times.append(time.perf_counter() - started)
-        seconds = statistics.median(times)
-        reference = reference if reference is not None else text
-        rows[way] = {"chars_per_s": len(text) / seconds, "seconds": seconds, "same_text_as_keras": text == reference}
+    decodings = {"greedy": Sampling(greedy=True, seed=0), "temperature 0.8": Sampling(temperature=0.8, seed=0),
+                 "top-k 10, top-p 0.9": Sampling(temperature=0.8, top_k=10, top_p=0.9, seed=0)}
+    ways = {"keras (compiled loop)": run}
+    for q, folder in folders.items():
+        stepped = load(folder)
+        stepped.block = 0  # the one-step path of an export without ``steps``
+        ways[f"tflite {q}, one step a call"] = stepped
+        ways[f"tflite {q}, steps"] = load(folder)
+    rows = {}
+    for name, sampling in decodings.items():
+        reference = {}  # per export: the one-step text (and greedy: Keras's)
+        for way, model in ways.items():
+            if way.startswith("keras") and name != "greedy":
+                continue
+            model.generate(args.prompt, args.length, sampling)
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                text = model.generate(args.prompt, args.length, sampling)[0]
+                times.append(time.perf_counter() - started)
+            seconds = statistics.median(times)
+            key = "keras" if way.startswith("keras") else way.split(",")[0]  # the export
+            reference.setdefault(key, text)
+            same = text == reference[key] and (name != "greedy" or text == reference["keras"])
+            rows[f"{name}: {way}"] = {"chars_per_s": len(text) / seconds, "seconds": seconds, "same_text": same}
     return rows
 
 
@@ -229,18 +248,21 @@ def print_tables(results: dict) -> None:
          ["task", "parameters", "train s", *QUANTIZATIONS, "savedmodel"],
          [[task, f"{r['parameters']:,}", f"{r['train_seconds']:.0f}",
            *(size(r["sizes"][k]) for k in (*QUANTIZATIONS, "savedmodel"))] for task, r in tasks.items()])
-    show("batch-1 latency, median ms (keras: the live signature's tf.function)",
-         ["signature", "keras", "savedmodel", *lite],
-         [[f"{task} {name}", *(f"{row[w]:.3f}" if w in row else "-" for w in ("keras", "savedmodel", *lite))]
-          for task, r in tasks.items() for name, row in r["latency_ms"].items()])
-    show("task metric on validation examples (tflite: the rnn_apps.lite runtime)",
-         ["task", "metric", "examples", "keras", *lite],
-         [[task, METRICS[task], r["quality_examples"], *(f"{r['quality'][w]:.4f}" if w in r["quality"] else "-"
-                                                        for w in ("keras", *lite))] for task, r in tasks.items()])
+    measured = {task: r for task, r in tasks.items() if "latency_ms" in r}  # all but --generation-only
+    if measured:
+        show("batch-1 latency, median ms (keras: the live signature's tf.function)",
+             ["signature", "keras", "savedmodel", *lite],
+             [[f"{task} {name}", *(f"{row[w]:.3f}" if w in row else "-" for w in ("keras", "savedmodel", *lite))]
+              for task, r in measured.items() for name, row in r["latency_ms"].items()])
+        show("task metric on validation examples (tflite: the rnn_apps.lite runtime)",
+             ["task", "metric", "examples", "keras", *lite],
+             [[task, METRICS[task], r["quality_examples"], *(f"{r['quality'][w]:.4f}" if w in r["quality"] else "-"
+                                                            for w in ("keras", *lite))] for task, r in measured.items()])
     if "generation" in results:
-        show(f"textgen greedy generation, batch 1, {results['settings']['length']} characters",
-             ["way", "chars/s", "seconds", "same text as keras"],
-             [[way, f"{r['chars_per_s']:,.0f}", f"{r['seconds']:.3f}", r["same_text_as_keras"]]
+        show(f"textgen generation, batch 1, {results['settings']['length']} characters "
+             f"(same text: as one step a call; greedy: and as keras)",
+             ["decoding: way", "chars/s", "seconds", "same text"],
+             [[way, f"{r['chars_per_s']:,.0f}", f"{r['seconds']:.3f}", r["same_text"]]
               for way, r in results["generation"].items()])
     if "runtime_cost" in results:
         show("sentiment export in a fresh process: import + load + first prediction (median)",
@@ -264,6 +286,8 @@ def main() -> int:
     parser.add_argument("--prompt", default="ROSA:")
     parser.add_argument("--length", type=int, default=500, help="characters generated")
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per runtime-cost way")
+    parser.add_argument("--generation-only", action="store_true",
+                        help="textgen: train, export, measure generation speed; no latency, metric or sizes table")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "bench_export.json")
     args = parser.parse_args()
 
@@ -278,6 +302,12 @@ def main() -> int:
             run_dir, seconds = train(task, args, Path(tmp))
             run = rnn_apps.load_run(run_dir)
             sizes, folders, saved = export_all(run_dir, Path(tmp))
+            if args.generation_only:
+                results["tasks"][task] = {"train_seconds": seconds, "parameters": int(run.model.count_params()),
+                                          "sizes": sizes}
+                if task == "textgen":
+                    results["generation"] = generation_speed(run, folders, args)
+                continue
             val = run.task.split_examples(run.task.load_examples(run.cfg, run.meta["data"]), run.cfg)["val"]
             take = lambda n: val.take(range(min(n or len(val), len(val))))  # noqa: E731
             scored = val if task == "textgen" else take(args.examples)

@@ -154,6 +154,35 @@ def test_export_generate_and_step_signatures(textgen_run, tmp_path):
     np.testing.assert_allclose(result["logits"].numpy()[0], full, atol=1e-5)
 
 
+def test_the_steps_signature_runs_blocks_of_the_one_step_loop(textgen_run):
+    from rnn_apps.lite.decoding import choose_rows
+    from rnn_apps.outputs.language_model import BANNED, STEPS_PER_CALL
+
+    run = rnn_apps.load_run(textgen_run)
+    steps = run.output.signatures(run.model, run.features)["steps"].function
+    prompt = run.output.prompt_ids("ROSA: ", 1)
+    greedy = run.output.generator(run.model).generate(prompt, STEPS_PER_CALL + 1, Sampling(greedy=True))[0]
+    twin = run.output.step_model(run.model, batch_size=1)
+    _, state = twin([tf.constant(prompt), tf.zeros([1, 32])])  # the prompt read; its greedy next token not yet
+    uniforms = np.random.default_rng(0).random((1, STEPS_PER_CALL)).astype(np.float32)
+
+    def block(temperature, top_k=0, top_p=1.0):
+        out = steps(tf.constant([[greedy[0]]], tf.int32), state, tf.constant(uniforms), tf.constant([temperature]),
+                    tf.constant([top_k]), tf.constant([top_p]))
+        return {k: v.numpy() for k, v in out.items()}
+
+    out = block(0.0)
+    assert out["tokens"].shape == (1, STEPS_PER_CALL) and out["logits"].shape == (1, STEPS_PER_CALL, run.output.vocab.size)
+    assert out["tokens"][0].tolist() == greedy[1:].tolist()
+    read = np.concatenate([prompt, greedy[None, :-1]], axis=1)  # states after each step = the full pass's
+    _, full = twin([tf.constant(read), tf.zeros([1, 32])])
+    np.testing.assert_allclose(out["h_1"][0, -1], full.numpy()[0], atol=1e-5)
+    for sampling in (Sampling(temperature=1.0), Sampling(temperature=0.7, top_k=5, top_p=0.8)):
+        out = block(sampling.temperature, sampling.top_k, sampling.top_p)
+        # the draws the runtime checks in float64: the same tokens from the same uniforms
+        assert out["tokens"][0].tolist() == choose_rows(out["logits"][0], sampling, uniforms[0], BANNED).tolist()
+
+
 def test_train_on_a_text_file_word_level_and_resume(tmp_path):
     text = tmp_path / "poem.txt"
     text.write_text("\n".join(generate_plays(15000, seed=1)["text"]) + "\n", encoding="utf-8")

@@ -5,7 +5,9 @@ What converts, measured on TF 2.21 / Keras 3.15 (see the deployment issue):
 * a Keras RNN becomes a TFLite ``WHILE`` loop of builtin ops when every shape is static,
   batch included, so only the tensor-only signatures (``[1, length]`` ids, ``[1, units]``
   states) are converted; strings stay in the SavedModel, and the export carries the
-  vocabularies for a device's own tokenizer (``rnn_apps.lite``);
+  vocabularies for a device's own tokenizer (``rnn_apps.lite``); a signature that runs
+  many steps (textgen's ``steps``) unrolls them and its recurrent layers instead: a
+  ``WHILE`` costs more per iteration than a small step;
 * the signatures go through a SavedModel first (``keras.export.ExportArchive``), which
   freezes the weights; ``from_saved_model(path, signature_keys=[...])`` converts them all
   into one file;

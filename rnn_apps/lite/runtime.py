@@ -8,7 +8,8 @@ files against it and returns the runner of the export's output kind:
 
 * ``Classifier`` ("label"): text -> ids ``[1, length]`` -> ``classify`` -> probabilities;
 * ``LanguageModel`` ("next_token"): the prompt through ``step`` one token at a time with
-  the states carried, then greedy or sampled generation;
+  the states carried, then greedy or sampled generation, 16 tokens per call of ``steps``
+  where the export has it (each token checked in NumPy: the text of the one-step loop);
 * ``Translator`` ("sequence"): ``encode`` once, then ``decode_step`` per token: greedy,
   sampling or beam search;
 * ``StepLabeler`` ("labels_per_step"): a clip or a sentence through ``label_steps``, a label
@@ -35,7 +36,7 @@ from rnn_apps.errors import UserError
 from rnn_apps.lite import decoding
 from rnn_apps.lite.text import SubwordTokenizer, TokenTokenizer, VectorizerTokenizer
 from rnn_apps.options import checked
-from rnn_apps.outputs.results import label_result
+from rnn_apps.outputs.results import continuation_result, label_result, sequence_result
 
 MANIFEST = "manifest.json"
 
@@ -380,14 +381,18 @@ class Classifier(LiteModel):
 
 
 class LanguageModel(LiteModel):
-    """"next_token": the ``step`` signature driven token by token with the states carried."""
+    """"next_token": the ``step`` signature driven token by token with the states carried;
+    generation runs ``steps`` (several tokens a call) where the export has it."""
 
     predict_options = ("temperature", "top_k", "top_p", "seed", "max_length")
 
     def __init__(self, directory: str | Path, manifest: dict | None = None):
         super().__init__(directory, manifest)
         self.vocab = self.inputs[self.output.settings["input"]].tokenizer
-        self.state_names = [n for n in self.manifest["signatures"]["step"]["inputs"] if n != "token"]
+        signatures = self.manifest["signatures"]
+        self.state_names = [n for n in signatures["step"]["inputs"] if n != "token"]
+        # tokens per call of ``steps``; 0: an export made before it, generated one ``step`` at a time
+        self.block = signatures["steps"]["inputs"]["uniforms"]["shape"][1] if "steps" in signatures else 0
 
     def check_output(self) -> None:
         from rnn_apps.options import checked_values
@@ -409,6 +414,17 @@ class LanguageModel(LiteModel):
         out = self.call("step", token=[[token]], **states)
         return out["logits"][0], {n: out[n] for n in self.state_names}
 
+    def steps(self, token: int, states: dict, uniforms: np.ndarray,
+              sampling: Sampling) -> tuple[np.ndarray, np.ndarray, dict]:
+        """``block`` steps in one call from ``token`` (not yet read) and the states before it:
+        ``(tokens [block], logits [block, vocab], {state: [block, 1, units]})`` (the model's
+        choices with ``uniforms [block]``, the logits each was chosen from, the states after each)."""
+        greedy = decoding.is_greedy(sampling)
+        out = self.call("steps", token=[[token]], **states, uniforms=[uniforms],
+                        temperature=[0.0 if greedy else sampling.temperature], top_k=[sampling.top_k],
+                        top_p=[sampling.top_p])
+        return out["tokens"][0], out["logits"][0], {n: np.swapaxes(out[n], 0, 1) for n in self.state_names}
+
     def start(self, prompt: str) -> tuple[np.ndarray, dict, int]:
         """Read the prompt (an empty one starts at a line break): (logits, states, its last id)."""
         ids = self.vocab.ids(prompt or "\n") if prompt else []
@@ -419,14 +435,22 @@ class LanguageModel(LiteModel):
             logits, states = self.step(token, states)
         return logits, states, ids[-1]
 
+    def tokens(self, logits: np.ndarray, states: dict, length: int, sampling: Sampling) -> Iterator[int]:
+        """``length`` new ids after the prompt's ``logits`` and ``states``: through ``steps`` where
+        the export has it, else one ``step`` each; the same ids either way."""
+        banned = self.output.settings["banned_ids"]
+        if self.block:
+            steps = lambda token, states, uniforms: self.steps(token, states, uniforms, sampling)  # noqa: E731
+            return decoding.generate_in_blocks(steps, self.block, logits, states, length, sampling, banned)
+        return decoding.generate(self.step, logits, states, length, sampling, banned)
+
     def stream(self, prompt: str, length: int, sampling: Sampling, num_samples: int = 1,
                chunk: int = 32) -> Iterator[list[str]]:
         """Yield, per chunk of tokens, the new text of each sample (samples one after another
         on a batch-1 model; each sample's seed is ``seed + its index``)."""
         logits, states, last = self.start(prompt)
-        runs = [decoding.generate(self.step, logits, states, length,
-                                  Sampling(sampling.greedy, sampling.temperature, sampling.top_k, sampling.top_p,
-                                           sampling.seed + i), self.output.settings["banned_ids"])
+        runs = [self.tokens(logits, states, length, Sampling(sampling.greedy, sampling.temperature, sampling.top_k,
+                                                             sampling.top_p, sampling.seed + i))
                 for i in range(num_samples)]
         previous = [last] * num_samples
         for _ in range(0, length, chunk):
@@ -447,13 +471,14 @@ class LanguageModel(LiteModel):
         from rnn_apps.options import check_prompt
 
         options = {**self.output.settings["defaults"], **self.checked(options)}
-        for i, row in enumerate(self.rows(inputs)):
+        rows = self.rows(inputs)
+        for i, row in enumerate(rows):
             check_prompt(row[self.input_names[0]], f"input {i + 1}")
         sampling = Sampling(temperature=options["temperature"], top_k=options["top_k"], top_p=options["top_p"],
                             seed=options["seed"])
-        return [{"prompt": row[self.input_names[0]], "seed": sampling.seed,
-                 "text": self.generate(str(row[self.input_names[0]]), options["max_length"], sampling)[0]}
-                for row in self.rows(inputs)]
+        prompts = [str(row[self.input_names[0]]) for row in rows]
+        return [continuation_result(p, self.generate(p, options["max_length"], sampling)[0], sampling.seed)
+                for p in prompts]
 
 
 class Translator(LiteModel):
@@ -489,32 +514,30 @@ class Translator(LiteModel):
         out = self.call("decode_step", token=[[token]], **states)
         return out["logits"][0], {**states, **{n: out[n] for n in self.state_names}}
 
-    def translate(self, value: Any, decoding_settings: Decoding) -> dict:
-        """One input -> ``{noun: text, "tokens", "ids"}`` (and ``log_probability`` for beam search)."""
+    def translate(self, value: Any, decoding_settings: Decoding) -> tuple[list[int], float | None]:
+        """One input -> (output ids without the end token, log-probability for beam search or None)."""
         settings = self.output.settings
         states = self.call("encode", **self.inputs[self.source](value))
         logits, states = self.step(settings["start_id"], states)
         max_length = decoding_settings.max_length or settings["max_output_length"]
         banned = settings["banned_ids"]
-        result = {}
         if decoding_settings.beam > 1:
-            ids, score = decoding.beam_search(self.step, logits, states, beam=decoding_settings.beam,
-                                              max_length=max_length, end_id=settings["end_id"],
-                                              length_penalty=decoding_settings.length_penalty, banned=banned)
-            result["log_probability"] = score
-        else:
-            sampling = decoding_settings.sampling or Sampling(greedy=True, seed=0)
-            ids = list(decoding.generate(self.step, logits, states, max_length, sampling, banned, settings["end_id"]))
-        tokens = [self.target.id_tokens[i] for i in ids]
-        return {self.output.noun: self.target.decode(ids), "tokens": tokens, "ids": ids, **result}
+            return decoding.beam_search(self.step, logits, states, beam=decoding_settings.beam, max_length=max_length,
+                                        end_id=settings["end_id"], length_penalty=decoding_settings.length_penalty,
+                                        banned=banned)
+        sampling = decoding_settings.sampling or Sampling(greedy=True, seed=0)
+        return list(decoding.generate(self.step, logits, states, max_length, sampling, banned, settings["end_id"])), None
 
     def predict(self, inputs: list, **options) -> list[dict]:
         decoding_settings = Decoding.from_options(**self.checked(options))
-        results = [{self.source: row[self.source], **self.translate(row[self.source], decoding_settings)}
-                   for row in self.rows(inputs)]
-        if decoding_settings.sampling is not None:
-            for r in results:
-                r["seed"] = decoding_settings.sampling.seed
+        seed = decoding_settings.sampling.seed if decoding_settings.sampling is not None else None
+        results = []
+        for i, row in enumerate(self.rows(inputs)):
+            value = row[self.source]
+            ids, score = self.translate(value, decoding_settings)
+            results.append(sequence_result(self.source, value if isinstance(value, str) else f"array {i + 1}",
+                                           self.output.noun, self.target.decode(ids),
+                                           [self.target.id_tokens[k] for k in ids], ids, score, seed))
         return results
 
 

@@ -12,7 +12,9 @@ Training batches come in one of two layouts (``rnn_apps.pipeline``):
 
 Generation and serving use the model's one-step twin (same weights, explicit state
 inputs and outputs), built by the task's ``build_step_model``; the vocabulary is the
-one of the task's text input.
+one of the task's text input. An export also carries ``steps``: ``STEPS_PER_CALL`` steps
+in one call, each choosing its token in the graph (``rnn_apps.lite`` checks every choice
+in NumPy, so the text is the one the one-step loop gives, only faster).
 """
 from __future__ import annotations
 
@@ -27,16 +29,20 @@ import tensorflow as tf
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.pipeline import stream_dataset, window_dataset
 from rnn_apps.data.text import OOV, PAD
-from rnn_apps.decoding.sampling import Generator, decode_loop, keras_step
+from rnn_apps.decoding.sampling import NEG_INF, Generator, ban_tokens, decode_loop, keras_step
 from rnn_apps.decoding.settings import Sampling
 from rnn_apps.errors import UserError
 from rnn_apps.layers.recurrent import copy_weights
 from rnn_apps.metrics import sequence_cross_entropy
-from rnn_apps.outputs.results import ParityProbe
+from rnn_apps.outputs.results import ParityProbe, continuation_result
 from rnn_apps.outputs.signatures import Signature, step_signature
 from rnn_apps.task import Features
 
 BANNED = (PAD, OOV)  # never generated
+# Steps of the ``steps`` signature, unrolled in the graph. A TFLite WHILE loop around them ran
+# ~20-30 us per step against ~10 unrolled (2 CPU cores, 128-unit GRU); 16 keeps the export's
+# conversion to seconds and its file within twice the one-step model's.
+STEPS_PER_CALL = 16
 
 
 def joined_text(examples: Examples) -> str:
@@ -150,6 +156,25 @@ class NextToken:
             self._twins[key] = copy_weights(model, self.build_step_model(self.cfg, self.vocab.size, batch_size))
         return self._twins[key]
 
+    def unrolled_step_model(self, model: keras.Model) -> keras.Model:
+        """The batch-1 twin for ``[1, 1]`` tokens with every recurrent layer unrolled (cached):
+        the same computation without the one-iteration loop a recurrent layer is otherwise,
+        so that a TFLite graph of many steps is plain ops (a loop per step costs more than the step)."""
+        key = (id(model), "unrolled")
+        if key not in self._twins:
+            single = self.step_model(model, batch_size=1)
+
+            def unrolled(layer):
+                config = layer.get_config()
+                return layer.__class__.from_config({**config, "unroll": True}
+                                                   if isinstance(layer, keras.layers.RNN) else config)
+
+            inputs = [keras.Input(batch_shape=(1, 1), dtype="int32", name=single.inputs[0].name),
+                      *(keras.Input(batch_shape=tuple(t.shape), name=t.name) for t in single.inputs[1:])]
+            self._twins[key] = copy_weights(single, keras.models.clone_model(single, input_tensors=inputs,
+                                                                             clone_function=unrolled))
+        return self._twins[key]
+
     def zero_states(self, twin: keras.Model, batch: int) -> list:
         return [tf.zeros([batch, spec.shape[-1]]) for spec in twin.inputs[1:]]
 
@@ -195,8 +220,7 @@ class NextToken:
                             top_p=pick(top_p, self.cfg.top_p), seed=pick(seed, self.cfg.seed))
         length = pick(max_length, self.cfg.generate_length)
         prompts = [str(p) for p in features.as_examples(inputs)[self.input]]
-        return [{"prompt": p, "text": self.generate(model, p, length, sampling)[0], "seed": sampling.seed}
-                for p in prompts]
+        return [continuation_result(p, self.generate(model, p, length, sampling)[0], sampling.seed) for p in prompts]
 
     def evaluate(self, model: keras.Model, features: Features, examples: Examples) -> dict:
         """Cross-entropy (nats and bits per token, bits per character), perplexity and
@@ -249,7 +273,8 @@ class NextToken:
             alone = vocab.decode_graph(ids[:, -1:])[0]
             return {"text": tf.strings.substr(both, tf.strings.length(alone), -1), "ids": tokens[0]}
 
-        return {"generate": Signature(generate), "step": step_signature(single, names)}
+        return {"generate": Signature(generate), "step": step_signature(single, names),
+                "steps": steps_signature(self.unrolled_step_model(model), names, STEPS_PER_CALL, BANNED)}
 
     def parity_probe(self, features: Features, examples: Examples) -> ParityProbe:
         """Held-out lines cut at a third and at two thirds: the greedy next token after each
@@ -266,7 +291,8 @@ class NextToken:
     def signature_inputs(self, model: keras.Model, features: Features, examples: Examples,
                          seq_len: int | None = None) -> dict[str, list[dict]]:
         """Realistic inputs of each signature: greedy ``generate`` after a few stretches of
-        held-out text; ``step`` on the next token with the states after that stretch."""
+        held-out text; ``step`` on the next token with the states after that stretch, and
+        ``steps`` from there, greedy (its tokens must match exactly across runtimes)."""
         single = self.step_model(model, batch_size=1)
         names = [t.name for t in single.inputs[1:]]
         text = self.vocab.encode(joined_text(examples))
@@ -278,10 +304,72 @@ class NextToken:
                              "seed": np.array(0, np.int64)})
             _, *states = single([tf.constant(prompt[None, :], tf.int32), *self.zero_states(single, 1)], training=False)
             steps.append({"token": token[None, :].astype(np.int32), **{n: s.numpy() for n, s in zip(names, states)}})
-        return {"generate": generate, "step": steps}
+        uniforms = np.random.default_rng(0).random((len(steps), 1, STEPS_PER_CALL)).astype(np.float32)
+        blocks = [{**call, "uniforms": u, "temperature": np.zeros([1], np.float32), "top_k": np.zeros([1], np.int32),
+                   "top_p": np.ones([1], np.float32)} for call, u in zip(steps, uniforms)]
+        return {"generate": generate, "step": steps, "steps": blocks}
 
     def settings(self) -> dict:
         """For an export's manifest: ids never generated, and the run's sampling defaults."""
         return {"kind": self.kind, "input": self.input, "banned_ids": list(BANNED),
                 "defaults": {"temperature": self.cfg.temperature, "top_k": self.cfg.top_k, "top_p": self.cfg.top_p,
                              "seed": self.cfg.seed, "max_length": self.cfg.generate_length}}
+
+
+def sample_with(logits: tf.Tensor, uniform: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor,
+                top_p: tf.Tensor) -> tf.Tensor:
+    """``[1, vocab]`` logits -> ``[1]`` the token a uniform ``[1, 1]`` in [0, 1) picks from the
+    filtered distribution (temperature, top-k, nucleus), in float32: the inverse of its CDF.
+
+    What ``rnn_apps.lite.decoding.choose_rows`` computes in float64 (a few tokens per million
+    may differ, which the runtime corrects). One sort of only what the filters need: the
+    ``top_k`` best, all of them for a nucleus alone, one where neither filters.
+    """
+    vocab = logits.shape[-1]
+    scaled = logits / tf.maximum(temperature, 1e-6)
+    filtering_k = (top_k > 0) & (top_k < vocab)
+    ordered = tf.math.top_k(scaled, k=tf.where(filtering_k, top_k, tf.where(top_p < 1, vocab, 1))[0]).values
+    kth = tf.where(filtering_k, ordered[:, -1], tf.float32.min)[:, None]
+    before = tf.math.cumsum(tf.nn.softmax(ordered), axis=-1, exclusive=True)  # mass of the better tokens
+    kept = tf.reduce_min(tf.where(before < top_p, ordered, tf.float32.max), axis=-1, keepdims=True)
+    kept = tf.where(top_p < 1, kept, tf.float32.min)
+    scaled = tf.where(scaled < tf.maximum(kth, kept), NEG_INF, scaled)
+    cdf = tf.math.cumsum(tf.nn.softmax(scaled), axis=-1)
+    return tf.minimum(tf.reduce_sum(tf.cast(cdf <= uniform * cdf[:, -1:], tf.int32), axis=-1), vocab - 1)
+
+
+def steps_signature(step_model: keras.Model, state_names: list[str], count: int, banned=BANNED) -> Signature:
+    """``count`` generation steps in one call, unrolled, for a device's fast loop.
+
+    Inputs: ``token [1, 1]`` (the last token, not yet read), the states before it
+    ``[1, units]`` by name, ``uniforms [1, count]`` (the draw of each step), ``temperature [1]``
+    (<= 0: greedy), ``top_k [1]``, ``top_p [1]``. Step i reads the previous token, then
+    chooses the next (argmax, or ``sample_with`` its uniform; ``banned`` never).
+    Outputs: ``tokens [1, count]`` int32, ``logits [1, count, vocab]`` (before the ban) and
+    the states after each step ``[1, count, units]`` by name, so that a caller can restart
+    from any step.
+    """
+    units = [int(t.shape[-1]) for t in step_model.inputs[1:]]
+    specs = [tf.TensorSpec([1, 1], tf.int32, name="token"),
+             *(tf.TensorSpec([1, u], tf.float32, name=n) for n, u in zip(state_names, units)),
+             tf.TensorSpec([1, count], tf.float32, name="uniforms"), tf.TensorSpec([1], tf.float32, name="temperature"),
+             tf.TensorSpec([1], tf.int32, name="top_k"), tf.TensorSpec([1], tf.float32, name="top_p")]
+
+    @tf.function(input_signature=specs)
+    def steps(token, *rest):
+        states, (uniforms, temperature, top_k, top_p) = list(rest[:len(units)]), rest[len(units):]
+        tokens, logits_seen, states_seen = [], [], []
+        for i in range(count):  # unrolled: a loop in a TFLite graph costs more than the step
+            logits, *states = step_model([token, *states], training=False)
+            logits = logits[:, -1, :]
+            allowed = ban_tokens(logits, banned)
+            # tf.where, not tf.cond: a TFLite IF splits the graph and cost more than sampling always
+            token = tf.where(temperature <= 0, tf.argmax(allowed, axis=-1, output_type=tf.int32),
+                             sample_with(allowed, uniforms[:, i:i + 1], temperature, top_k, top_p))[:, None]
+            tokens.append(token)
+            logits_seen.append(logits)
+            states_seen.append(states)
+        return {"tokens": tf.concat(tokens, axis=1), "logits": tf.stack(logits_seen, axis=1),
+                **{n: tf.stack([s[k] for s in states_seen], axis=1) for k, n in enumerate(state_names)}}
+
+    return Signature(steps, tensor_only=True)

@@ -62,6 +62,41 @@ def step_result(input_name: str, shown: Any, labels: Sequence[str], confidence: 
     return result
 
 
+def sequence_result(source: str, shown: Any, noun: str, text: str, tokens: Sequence[str], ids: Sequence[int],
+                    log_probability: float | None = None, seed: int | None = None) -> dict:
+    """"sequence": one input's decoded output (a translation, a caption).
+
+    Args:
+        source, shown: the input's name and what to show of its value (the sentence, a file
+            name; ``"array 2"`` for an array).
+        noun: the output's name (``"translation"``, ``"caption"``); text: the decoded output.
+        tokens, ids: ``[n]`` the output's tokens and their ids, the end token left out.
+        log_probability: the sequence's log-probability (beam search; None otherwise).
+        seed: the seed of a sampled output (None for greedy and beam search).
+    Returns:
+        ``{source: shown, noun: text, "tokens", "ids", "log_probability"?, "seed"?}`` with
+        plain Python values (ids as ``int``, the log-probability as ``float``).
+    """
+    result = {source: shown, noun: text, "tokens": list(tokens), "ids": [int(i) for i in ids]}
+    if log_probability is not None:
+        result["log_probability"] = float(log_probability)
+    if seed is not None:
+        result["seed"] = seed
+    return result
+
+
+def continuation_result(prompt: str, text: str, seed: int) -> dict:
+    """"next_token": one prompt's generated continuation.
+
+    Args:
+        prompt: the prompt as given; text: the new text after it (the prompt left out).
+        seed: the seed it was sampled with (greedy decoding ignores it).
+    Returns:
+        ``{"prompt", "text", "seed"}``.
+    """
+    return {"prompt": prompt, "text": text, "seed": seed}
+
+
 # --- a run and its export answering alike (``rnn-apps export --check``) ----------------------
 
 @dataclasses.dataclass

@@ -26,7 +26,7 @@ from rnn_apps.decoding.settings import Decoding
 from rnn_apps.errors import UserError
 from rnn_apps.layers.recurrent import copy_weights
 from rnn_apps.metrics import caption_diversity, cider, sacrebleu_warnings_once, sequence_cross_entropy
-from rnn_apps.outputs.results import ParityProbe
+from rnn_apps.outputs.results import ParityProbe, sequence_result
 from rnn_apps.outputs.signatures import Signature
 from rnn_apps.task import Features
 
@@ -191,8 +191,10 @@ class TokenSequence:
         with ``attention_plot`` also a PNG of its attention map (``NAME_1.png``... for several)."""
         decoding = Decoding.from_options(**options)
         values = features.as_examples(inputs)[self.source]
-        results = [{self.source: value if isinstance(value, str) else f"array {i + 1}", self.noun: out.pop("output"),
-                    **out} for i, (value, out) in enumerate(zip(values, self.generate(model, features, values, decoding)))]
+        seed = decoding.sampling.seed if decoding.sampling is not None else None
+        results = [sequence_result(self.source, value if isinstance(value, str) else f"array {i + 1}", self.noun,
+                                   out["output"], out["tokens"], out["ids"], out.get("log_probability"), seed)
+                   for i, (value, out) in enumerate(zip(values, self.generate(model, features, values, decoding)))]
         if attention_plot is not None:
             if getattr(self.cfg, "attention", "") == "none":
                 raise UserError("this run was trained with attention: none; there is no attention to plot")
@@ -204,9 +206,6 @@ class TokenSequence:
                 attention = self.attention(model, features, value, result["ids"])
                 draw = plot_image_attention if "image" in attention else plot_attention
                 result["attention_plot"] = str(draw(attention, out, title=result[self.noun]))
-        if decoding.sampling is not None:
-            for result in results:
-                result["seed"] = decoding.sampling.seed
         return results
 
     def evaluate(self, model: keras.Model, features: Features, examples: Examples, beam: int | None = None,
