@@ -110,6 +110,33 @@ def test_attention_gives_the_map_of_the_output_the_page_shows(translate_run, sen
         page.attention(sentiment, {"text": SENTENCE}, [])
 
 
+def test_the_attention_route_answers_the_map_and_a_bad_request_is_a_4xx(translate_run):
+    """``POST /ui/NAME/attention`` (what the page's heatmap asks): the map ``page.attention``
+    gives, and a 4xx JSON error naming the problem for a bad body, never a 500."""
+    from fastapi.testclient import TestClient
+
+    from rnn_apps.serving.app import ServedModel, create_app
+
+    expected = rnn_apps.predict(translate_run, [SOURCE])[0]
+    served = ServedModel("translate", translate_run)
+    served.load()
+    want = page.attention(served, {"source": SOURCE}, expected["ids"])
+    with TestClient(create_app({"translate": translate_run})) as client:
+        for _ in range(600):
+            if client.get("/v2/health/ready").status_code == 200:
+                break
+            time.sleep(0.1)
+        answer = client.post("/ui/translate/attention", json={"instances": [SOURCE], "ids": expected["ids"]})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == want
+        for body, words in ((b"{not json", "not JSON"), (b"[1]", "the body is"),
+                            (json.dumps({"instances": [SOURCE], "ids": [10**6]}).encode(), "ids"),
+                            (json.dumps({"ids": []}).encode(), "instances")):
+            bad = client.post("/ui/translate/attention", content=body, headers={"Content-Type": "application/json"})
+            assert 400 <= bad.status_code < 500 and words in bad.json()["error"], (body, bad.text)
+        assert client.post("/ui/nosuch/attention", json={"instances": [SOURCE], "ids": []}).status_code == 404
+
+
 def test_only_the_shell_is_public():
     assert page.is_public("/") and page.is_public("/ui/sentiment") and page.is_public("/ui/my-model_2/")
     for guarded in ("/ui/sentiment/view", "/ui/", "/ui/a/b", "/v1/models", "/docs", "/metrics", "//ui/x"):
@@ -331,10 +358,6 @@ def test_browser_translate_greedy_and_beam_give_predicts_translation(browser, se
 
 @pytest.mark.slow  # in make test / CI; out of the quick default suite
 @needs_browser
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the server has no POST /ui/NAME/attention route yet: rnn_apps/serving/app.py must answer "
-                          "it with page.attention (the page then draws the map); strict, so this fails once the "
-                          "route exists: drop the mark then")
 def test_browser_translate_draws_the_attention_heatmap(browser, server, translate_run, tmp_path):
     open_model(browser, server, "translate")
     by_id(browser, "input-source").send_keys(SOURCE)

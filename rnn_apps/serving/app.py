@@ -507,4 +507,22 @@ def create_app(targets: dict[str, Path], settings: ServerSettings = ServerSettin
             raise BadRequest(f"{name} is not ready: {model.state.lower()} {model.error}".strip(), 503)
         return page.view(model, GENERATE_OPTIONS)
 
+    @app.post("/ui/{name}/attention", include_in_schema=False)
+    async def model_attention(name: str, request: Request):
+        """The attention map of one output the page shows (``page.attention``): its heatmap."""
+        model = served(name)
+        if model.state != "AVAILABLE":
+            raise BadRequest(f"{name} is not ready: {model.state.lower()} {model.error}".strip(), 503)
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"the body is not JSON ({exc})") from None
+        if not isinstance(body, dict):
+            raise BadRequest('the body is {"instances": [row], "ids": [...]}')
+        rows, _, _ = parse_predict({"instances": body.get("instances")}, model)
+        try:
+            return await asyncio.to_thread(page.attention, model, rows[0], body.get("ids"))
+        except UserError as exc:
+            raise BadRequest(str(exc)) from None
+
     return app
