@@ -5,8 +5,9 @@ directions (a token's tag depends on the words after it as much as before), and 
 gets a tag, from a softmax per token or from a linear-chain CRF that scores whole tag
 sequences (``--set decoder=crf``: ``I-PER`` never follows ``O``; ``rnn_apps.layers.crf``):
 
-    tokens [b, T] -> Embedding (mask 0) -> biRNN stack -> Dense -> softmax   -> tags [b, T, K]
-                                                                 -> CRF (Viterbi) -> tags [b, T]
+    tokens [b, T] -> Embedding (mask 0) ----+
+    chars [b, T, C] -> char-CNN, max-pool --+-> biRNN stack -> Dense -> softmax   -> tags [b, T, K]
+                                                                   -> CRF (Viterbi) -> tags [b, T]
 
 Tokens are the text's own, split on whitespace only (``U.S.`` and a lone ``,`` are one
 token each, one tag each), case kept (``Apple`` is a company, ``apple`` a fruit).
@@ -37,7 +38,7 @@ from rnn_apps.config import RecurrentConfig, TrainConfig, setting
 from rnn_apps.data.examples import Examples
 from rnn_apps.data.inputs import text_input
 from rnn_apps.data.tagging import read_tagged
-from rnn_apps.layers.embedding import token_embedding
+from rnn_apps.layers.embedding import SpelledWords, token_embedding
 from rnn_apps.layers.recurrent import recurrent_stack
 from rnn_apps.outputs.per_step import LabelPerStep
 from rnn_apps.task import Features, Task
@@ -49,6 +50,11 @@ class TagConfig(RecurrentConfig, TrainConfig):
                                                      "(the per-word baseline)")
     decoder: Literal["softmax", "crf"] = setting("softmax", "softmax: a tag per token; crf: a linear-chain CRF over "
                                                             "the tags (Viterbi decoding)")
+    word_chars: Literal["cnn", "none"] = setting("cnn", "cnn: each word's vector also gets a char-CNN over its "
+                                                        "spelling (an unseen word keeps its capital and suffix); "
+                                                        "none: word embeddings alone")
+    chars_per_token: int = setting(16, "characters of each word the char-CNN reads", min=1)
+    char_filters: int = setting(48, "char-CNN filters (the size of a word's spelling vector)", min=1)
     lowercase: bool = setting(False, "lower-case tokens first (case is a strong clue for names: off)")
     vocab_size: int = setting(20000, "vocabulary cap (including padding and OOV)", min=3)
     max_length: int = setting(128, "tokens kept per sentence (longer sentences are cut)", min=1)
@@ -68,21 +74,28 @@ PRESETS = {
 
 
 def inputs(cfg: TagConfig) -> dict:
-    """The sentence's whitespace tokens, one id each (case kept unless ``lowercase``)."""
+    """The sentence's whitespace tokens, one id each (case kept unless ``lowercase``), and with
+    ``word_chars: cnn`` the first ``chars_per_token`` characters of each (``sentence_chars``)."""
+    chars = cfg.chars_per_token if cfg.word_chars == "cnn" else 0
     return {"sentence": text_input("sentence", "vocab.json", "whitespace", max_tokens=cfg.vocab_size,
-                                 max_length=cfg.max_length, lowercase=cfg.lowercase)}
+                                 max_length=cfg.max_length, lowercase=cfg.lowercase, chars_per_token=chars)}
 
 
 def build_model(cfg: TagConfig, features: Features) -> keras.Model:
-    """``sentence [b, T] int32`` token ids -> ``[b, T, tags]`` probabilities (softmax) or emission
-    scores (crf)."""
+    """``sentence [b, T] int32`` token ids (and ``sentence_chars [b, T, C]``) -> ``[b, T, tags]``
+    probabilities (softmax) or emission scores (crf)."""
+    text = features.inputs["sentence"]
     tokens = keras.Input(shape=(None,), dtype="int32", name="sentence")
-    x = token_embedding(tokens, features.inputs["sentence"].id_tokens, cfg.embedding_dim, seed=cfg.seed)
+    inputs, x = [tokens], token_embedding(tokens, text.id_tokens, cfg.embedding_dim, seed=cfg.seed)
+    if cfg.word_chars == "cnn":  # a word's vector = its embedding + its spelling
+        chars = keras.Input(shape=(None, cfg.chars_per_token), dtype="int32", name="sentence_chars")
+        spelled = SpelledWords(text.chars.size, filters=cfg.char_filters, name="spelling")(chars)
+        inputs, x = [tokens, chars], keras.layers.Concatenate(name="word_and_spelling")([x, spelled])
     if cfg.encoder == "rnn":
         x = recurrent_stack(x, cfg)
     if cfg.dropout > 0:
         x = keras.layers.Dropout(cfg.dropout, name="head_dropout")(x)
-    return keras.Model(tokens, features.output.head(x), name=f"tag_{cfg.encoder}_{cfg.decoder}")
+    return keras.Model(inputs, features.output.head(x), name=f"tag_{cfg.encoder}_{cfg.decoder}")
 
 
 # --- built-in data: sentences about people, places, organisations and dates ----------------

@@ -108,3 +108,33 @@ def test_missing_vectors_file_is_a_clear_error(tmp_path):
         rnn_apps.train("sentiment", preset="tiny", run_dir=tmp_path / "run", console=QUIET,
                        overrides=[f"embeddings={tmp_path / 'nope.txt'}"])
     assert not (tmp_path / "run").exists()
+
+
+def test_spelled_words_is_a_char_cnn_max_pooled_over_real_characters(tmp_path):
+    """``SpelledWords`` against NumPy: characters embedded, a width-3 convolution ("same",
+    zero-padded at the word's ends) with ReLU, then the max over the real characters only;
+    more padding after a word does not change its vector; it saves and loads."""
+    from rnn_apps.layers.embedding import SpelledWords
+
+    layer = SpelledWords(10, dim=4, filters=3, width=3)
+    chars = np.array([[[2, 5, 7, 0, 0, 0], [3, 0, 0, 0, 0, 0]], [[9, 9, 1, 4, 2, 8], [0, 0, 0, 0, 0, 0]]], np.int32)
+    got = np.asarray(layer(chars))
+    table = np.asarray(layer.embedding.embeddings)
+    kernel, bias = (np.asarray(w) for w in layer.conv.weights)  # [1, 3, 4, 3], [3]
+    want = np.zeros((2, 2, 3), np.float32)
+    for b in range(2):
+        for t in range(2):
+            x = np.pad(table[chars[b, t]], ((1, 1), (0, 0)))  # [C + 2, dim]
+            conv = np.stack([sum(x[c + k] @ kernel[0, k] for k in range(3)) + bias for c in range(6)])
+            real = chars[b, t] != 0
+            want[b, t] = (np.maximum(conv, 0) * real[:, None]).max(axis=0)
+    assert np.allclose(got, want, atol=1e-6)
+    assert np.all(got[1, 1] == 0)  # a padding step (no characters) is all zero
+    assert np.asarray(layer.compute_mask(chars)).tolist() == [[True, True], [True, False]]  # kept beside a word mask
+    longer = np.concatenate([chars, np.zeros((2, 2, 4), np.int32)], axis=2)
+    assert np.allclose(np.asarray(layer(longer))[0], got[0], atol=1e-6)  # words shorter than the width: same
+    inputs = keras.Input((None, 6), dtype="int32")
+    model = keras.Model(inputs, layer(inputs))
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert np.allclose(np.asarray(again(chars)), got)

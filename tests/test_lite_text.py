@@ -242,3 +242,25 @@ def test_ids_tokens_and_end_token(tmp_path):
     assert lite.id("world") == 4 and lite.decode([3, 4, 5, 0, 0]) == "hello world!"
     with pytest.raises(KeyError):
         lite.id("[UNK]")
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+                      | st.text(alphabet="ab Ab\u00e9\u0130\t\n.,", max_size=60), min_size=1, max_size=6),
+       lowercase=st.booleans())
+def test_characters_of_each_token_match_tensorflow(texts, lowercase, tmp_path_factory):
+    """A tagger's char-CNN reads each token's first characters (``TextInput.char_ids``); the
+    runtime's ``spelled_tokens`` gives the same ids: unseen characters, long and cut words,
+    texts longer than ``max_length``, empty and whitespace-only texts, lower-casing."""
+    from rnn_apps.lite.text import spelled_tokens
+
+    kind = TextInput("sentence", "v.json", tokenizer="tokens", level="whitespace", max_tokens=50, max_length=7,
+                     lowercase=lowercase, chars_per_token=5)
+    kind.fit(["Ab ab .", "xyz Q, é longword"])
+    directory = tmp_path_factory.mktemp("chars")
+    kind.save(directory)
+    words = TokenTokenizer.from_file(directory / "v.json", lowercase=lowercase, max_length=7)
+    chars = TokenTokenizer.from_file(directory / kind.chars_file)
+    want = kind.tensor_values(texts)["sentence_chars"]
+    for text, row in zip(texts, want):
+        assert np.array_equal(row, np.array(spelled_tokens(words.tokens(text), chars, 5, 7))[0]), text

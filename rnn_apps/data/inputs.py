@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from rnn_apps.data.examples import as_text
 from rnn_apps.data.subwords import SubwordVocabulary
-from rnn_apps.data.text import OOV, TextEncoder, TokenVocabulary, detokenize
+from rnn_apps.data.text import OOV, TextEncoder, TokenVocabulary, detokenize, tokenize
 
 Tokenizer = Literal["vectorizer", "tokens", "subwords"]
 
@@ -61,6 +61,11 @@ class TextInput:
         stream: the values are the lines of one text (a language model's corpus): the
             vocabulary is fitted on them joined, each line ending in "\n".
         serving_name: the argument name of the raw serving signature (default ``name``).
+        chars_per_token: > 0 adds ``{name}_chars``: ``[batch, time, chars_per_token]`` int32,
+            the first characters of each token as ids of a character vocabulary fitted
+            beside the token one (0 = padding, 1 = unknown), so a model can build a word's
+            vector from its spelling (a char-CNN word encoder: a word never seen in training
+            still has its capital letter and its suffix). Token tokenizer, words only.
     """
 
     kind = "text"
@@ -69,12 +74,21 @@ class TextInput:
     def __init__(self, name: str, file: str, *, tokenizer: Tokenizer, level: str, max_tokens: int,
                  max_length: int = 0, lowercase: bool = False, unicode_form: str = "none",
                  reserved: Sequence[str] = (), end_token: str | None = None, stream: bool = False,
-                 serving_name: str | None = None, subword_model: str = "unigram"):
+                 serving_name: str | None = None, subword_model: str = "unigram", chars_per_token: int = 0):
         self.name, self.file, self.tokenizer, self.level = name, file, tokenizer, level
         self.max_tokens, self.max_length, self.lowercase = max_tokens, max_length, lowercase
         self.unicode_form, self.reserved, self.end_token = unicode_form, tuple(reserved), end_token
         self.stream, self.serving_name, self.subword_model = stream, serving_name or name, subword_model
         self.vocab: TextEncoder | TokenVocabulary | SubwordVocabulary | None = None
+        self.chars_per_token, self.chars = chars_per_token, None  # chars: a char-level TokenVocabulary
+        if chars_per_token and (tokenizer != "tokens" or level == "char" or end_token or stream):
+            raise ValueError("characters per token need the token tokenizer at a word level, without end token")
+
+    MAX_CHARS = 300  # character ids at most (padding and unknown included): rare letters stay unknown
+
+    @property
+    def chars_file(self) -> str:
+        return Path(self.file).stem + "_chars.json"
 
     # --- fitting and files ----------------------------------------------------------------
     def prepare(self, values: Sequence, origins: Sequence[str] | None = None) -> list[str]:
@@ -96,16 +110,22 @@ class TextInput:
             self.vocab = TextEncoder(self.level, self.max_tokens, self.max_length or 10**9).adapt(texts)
         else:
             lowered = self.lowered(tf.constant(texts)).numpy() if self.lowercase else texts
-            self.vocab = TokenVocabulary.fit(self.level, [t.decode("utf-8") if isinstance(t, bytes) else t
-                                                          for t in lowered], self.max_tokens, self.reserved)
+            lowered = [t.decode("utf-8") if isinstance(t, bytes) else t for t in lowered]
+            self.vocab = TokenVocabulary.fit(self.level, lowered, self.max_tokens, self.reserved)
+            if self.chars_per_token:
+                self.chars = TokenVocabulary.fit("char", lowered, self.MAX_CHARS)
         return self
 
     def save(self, directory: Path) -> None:
         self.vocab.save(directory / self.file)
+        if self.chars is not None:
+            self.chars.save(directory / self.chars_file)
 
     def load(self, directory: Path) -> "TextInput":
         cls = {"vectorizer": TextEncoder, "tokens": TokenVocabulary, "subwords": SubwordVocabulary}[self.tokenizer]
         self.vocab = cls.load(directory / self.file)
+        if self.chars_per_token:
+            self.chars = TokenVocabulary.load(directory / self.chars_file)
         return self
 
     # --- text -> ids --------------------------------------------------------------------
@@ -151,6 +171,30 @@ class TextInput:
         keep = tf.ragged.range(lengths + 1) < tf.expand_dims(tf.maximum(lengths, 1), 1)
         return tf.ragged.boolean_mask(with_oov, keep)
 
+    def char_ids(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """``[batch]`` strings -> ragged ``[batch, (time), chars_per_token]`` int32: each token's
+        first ``chars_per_token`` characters (0 after its end), one row per id of ``encode``
+        (the ``[UNK]`` of an empty text has no characters)."""
+        tokens = tokenize(self.lowered(texts), self.level)
+        if self.max_length:
+            tokens = tokens[:, : self.max_length]
+        width = self.chars_per_token
+        spelled = self.chars.encode_graph(tokens.flat_values)[:, :width].to_tensor(shape=[None, width])
+        rows = tf.RaggedTensor.from_row_lengths(spelled, tokens.row_lengths())
+        lengths = rows.row_lengths()  # as encode: an empty text gets one row (of padding)
+        with_pad = tf.concat([rows, tf.RaggedTensor.from_tensor(tf.zeros([rows.nrows(), 1, width], tf.int32))],
+                             axis=1)
+        keep = tf.ragged.range(lengths + 1) < tf.expand_dims(tf.maximum(lengths, 1), 1)
+        return tf.ragged.boolean_mask(with_pad, keep)
+
+    def model_tensors(self, texts: tf.Tensor, serving: bool = False) -> dict:
+        """``[batch]`` strings -> ``{name: ragged ids, name_chars: ragged char ids}`` (the
+        characters only with ``chars_per_token``): what tf.data and the raw signature feed."""
+        tensors = {self.name: self.encode(texts, serving)}
+        if self.chars_per_token:
+            tensors[f"{self.name}_chars"] = self.char_ids(texts)
+        return tensors
+
     def lengths(self, prepared: Sequence[str]) -> np.ndarray:
         """Token counts of prepared texts (for bucket boundaries), in one bulk call."""
         return self.encode(tf.constant(list(prepared))).row_lengths().numpy()
@@ -170,8 +214,10 @@ class TextInput:
         return [vocab[int(i)] for i in ids if int(i) != 0]
 
     def batch(self, values: Sequence, origins: Sequence[str] | None = None) -> dict:
-        """Raw values -> ``{name: [n, time] int32}`` padded with 0 (what predict feeds the model)."""
-        return {self.name: self.encode(tf.constant(self.prepare(values), tf.string)).to_tensor()}
+        """Raw values -> ``{name: [n, time] int32}`` padded with 0 (what predict feeds the model),
+        with ``chars_per_token`` also ``{name_chars: [n, time, chars_per_token]}``."""
+        tensors = self.model_tensors(tf.constant(self.prepare(values), tf.string))
+        return {name: tensor.to_tensor() for name, tensor in tensors.items()}
 
     def step_mask(self, batch: dict) -> np.ndarray:
         """``[n, time]`` float tensor, 1.0 on real tokens, 0.0 on padding, of what ``batch`` (or a
@@ -187,20 +233,30 @@ class TextInput:
     def tensor_specs(self, length: int | None = None) -> list[tf.TensorSpec]:
         """Ids with a static length (default ``static_length``): what a device runs, padded
         with 0 at the end (texts are cut to fit)."""
-        return [tf.TensorSpec([1, length or self.static_length], tf.int32, name=f"{self.name}_ids")]
+        specs = [tf.TensorSpec([1, length or self.static_length], tf.int32, name=f"{self.name}_ids")]
+        if self.chars_per_token:
+            specs.append(tf.TensorSpec([1, length or self.static_length, self.chars_per_token], tf.int32,
+                                       name=f"{self.name}_chars"))
+        return specs
 
     def from_raw(self, tensors: list) -> dict:
-        return {self.name: self.encode(tensors[0], serving=True).to_tensor()}
+        return {name: tensor.to_tensor() for name, tensor in self.model_tensors(tensors[0], serving=True).items()}
 
     def from_tensors(self, tensors: list) -> dict:
-        return {self.name: tensors[0]}
+        return {self.name: tensors[0], **({f"{self.name}_chars": tensors[1]} if self.chars_per_token else {})}
 
     def raw_values(self, values: Sequence) -> dict:
         return {self.serving_name: np.array(self.prepare(values), dtype=object)}
 
     def tensor_values(self, values: Sequence, length: int | None = None) -> dict:
-        """``{name_ids: [n, length] int32}``: one row per value (call a signature per row)."""
-        return {f"{self.name}_ids": self.encode_padded(values, length or self.static_length).astype(np.int32)}
+        """``{name_ids: [n, length] int32}`` (and ``name_chars: [n, length, chars_per_token]``):
+        one row per value (call a signature per row)."""
+        length = length or self.static_length
+        tensors = {f"{self.name}_ids": self.encode_padded(values, length).astype(np.int32)}
+        if self.chars_per_token:
+            chars = self.char_ids(tf.constant(self.prepare(values), tf.string))[:, :length]
+            tensors[f"{self.name}_chars"] = chars.to_tensor(shape=[None, length, self.chars_per_token]).numpy()
+        return tensors
 
     def decode_ragged(self, ids: tf.RaggedTensor) -> tf.Tensor:
         """Ragged ``[batch, (time)]`` ids -> ``[batch]`` texts, in TensorFlow ops (any SavedModel)."""
@@ -212,14 +268,17 @@ class TextInput:
         """Lookup tables (or a SentencePiece op) a SavedModel must carry to tokenize raw strings."""
         if self.tokenizer == "subwords":
             return self.vocab.serving_tokenizer()
-        return [self.vocab.layer] if self.tokenizer == "vectorizer" else [self.vocab.lookup]
+        if self.tokenizer == "vectorizer":
+            return [self.vocab.layer]
+        return [self.vocab.lookup] + ([self.chars.lookup] if self.chars is not None else [])
 
     def settings(self) -> dict:
         """How text is tokenized, for an export's manifest."""
         return {"kind": self.kind, "tokenizer": self.tokenizer, "level": self.level, "lowercase":
                 self.lowercase or self.tokenizer == "vectorizer", "unicode_form": self.unicode_form,
                 "max_length": self.max_length, "end_token": self.end_token, "vocabulary": self.file,
-                **({"model": self.vocab.model_file} if self.tokenizer == "subwords" else {})}
+                **({"model": self.vocab.model_file} if self.tokenizer == "subwords" else {}),
+                **({"chars": self.chars_file, "chars_per_token": self.chars_per_token} if self.chars_per_token else {})}
 
 
 

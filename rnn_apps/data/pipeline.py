@@ -150,7 +150,9 @@ def examples_dataset(inputs: dict[str, Any], examples: Any, targets_of: Callable
 
     def vectorize(batch, target):
         extra, *target = encode_target(target)
-        encoded = {name: batch[name] if name in media else kind.encode(batch[name]) for name, kind in inputs.items()}
+        encoded = {}
+        for name, kind in inputs.items():  # text: its ids (and its tokens' characters)
+            encoded.update({name: batch[name]} if name in media else kind.model_tensors(batch[name]))
         return ({**encoded, **extra}, *target)
 
     def decoder(kinds: dict, gather: bool) -> Callable:

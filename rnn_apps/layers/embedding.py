@@ -97,3 +97,41 @@ def token_embedding(tokens: keras.KerasTensor, id_tokens: Sequence[str], dim: in
     if word_dropout > 0:  # one draw per (example, word), shared by the word's whole vector
         x = keras.layers.Dropout(word_dropout, noise_shape=(None, None, 1), name=f"{name}_word_dropout")(x)
     return x
+
+
+@keras.saving.register_keras_serializable(package="rnn_apps")
+class SpelledWords(keras.layers.Layer):
+    """A char-CNN word encoder (Ma & Hovy 2016, Chiu & Nichols 2016): ``[batch, time, chars]``
+    character ids of each token -> ``[batch, time, filters]``, its characters embedded,
+    convolved ``width`` at a time (ReLU) and max-pooled over the word's real characters (id 0
+    is padding). A word never seen in training still has its capital letter, its digits and its
+    suffix. One 2-D convolution with a ``(1, width)`` kernel runs over every word at once, so
+    the layer exports to TFLite with builtin ops."""
+
+    def __init__(self, vocab_size: int, dim: int = 24, filters: int = 48, width: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.dim, self.filters, self.width = vocab_size, dim, filters, width
+        self.embedding = keras.layers.Embedding(vocab_size, dim, name="char_embedding")
+        self.conv = keras.layers.Conv2D(filters, (1, width), padding="same", activation="relu", name="char_conv")
+
+    def build(self, input_shape):
+        self.embedding.build(input_shape)
+        self.conv.build((*input_shape, self.dim))
+
+    def call(self, chars):
+        x = self.conv(self.embedding(chars))  # [b, T, C, filters], >= 0
+        real = keras.ops.expand_dims(keras.ops.cast(keras.ops.not_equal(chars, 0), x.dtype), -1)
+        return keras.ops.max(x * real, axis=2)  # padding contributes 0, never more than a real character
+
+    def compute_mask(self, chars, mask=None):
+        """``[batch, time]``: True where the token has characters. Keras' Concatenate ORs the
+        masks it joins, treating a missing one as all True, so without this the word
+        embedding's padding mask would be lost beside the spelling."""
+        return keras.ops.not_equal(chars[..., 0], 0)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:2], self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "dim": self.dim, "filters": self.filters,
+                "width": self.width}

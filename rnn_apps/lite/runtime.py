@@ -94,7 +94,7 @@ def manifest_paths(manifest: dict) -> list[tuple[str, Any]]:
                            ("the output", manifest["output"])]:
         if not isinstance(settings, dict):
             raise UserError(f"manifest.json is damaged: {side} is not a JSON object")
-        found += [(f"{side} {key!r}", settings[key]) for key in ("vocabulary", "model") if key in settings]
+        found += [(f"{side} {key!r}", settings[key]) for key in ("vocabulary", "model", "chars") if key in settings]
     return found
 
 
@@ -172,10 +172,13 @@ def tokenizer(directory: Path, settings: dict):
 
 
 class TextArrays:
-    """A text input: ``{name_ids: [1, static_length] int32}``, tokenized as in training."""
+    """A text input: ``{name_ids: [1, static_length] int32}``, tokenized as in training, and
+    with ``chars_per_token`` in its settings ``{name_chars: [1, static_length, chars_per_token]}``,
+    each token's first characters (a tagger's char-CNN reads them)."""
 
     def __init__(self, directory: Path, name: str, settings: dict):
         self.name, self.settings, self.tokenizer = name, settings, tokenizer(directory, settings)
+        self.chars = TokenTokenizer.from_file(directory / settings["chars"]) if settings.get("chars") else None
 
     def text(self, value: Any) -> str:
         """The value as the text the tokenizer reads (JSON for a non-string, normalised)."""
@@ -195,7 +198,13 @@ class TextArrays:
         ids, length = self.tokenizer.ids(text), self.settings["static_length"]
         if len(ids) > length:  # cut, keeping the end token last where there is one
             ids = ids[:length - 1] + ids[-1:] if self.settings.get("end_token") else ids[:length]
-        return {f"{self.name}_ids": np.array([ids + [0] * (length - len(ids))], np.int32)}
+        arrays = {f"{self.name}_ids": np.array([ids + [0] * (length - len(ids))], np.int32)}
+        if self.chars is not None:
+            from rnn_apps.lite.text import spelled_tokens
+
+            arrays[f"{self.name}_chars"] = np.array(spelled_tokens(self.tokenizer.tokens(text), self.chars,
+                                                                   self.settings["chars_per_token"], length), np.int32)
+        return arrays
 
 
 class ImageArrays:

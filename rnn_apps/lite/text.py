@@ -254,3 +254,12 @@ class SubwordTokenizer:
         """Ids -> text: the pieces joined, "\u2581" -> space (the first dropped unless streaming)."""
         text = "".join(self.id_tokens[int(i)] for i in ids if int(i) != PAD).replace("\u2581", " ")
         return text[1:] if after is None and text.startswith(" ") else text
+
+
+def spelled_tokens(tokens: Sequence[str], chars: TokenTokenizer, width: int, length: int) -> list[list[list[int]]]:
+    """``TextInput.char_ids`` for one text: ``[1, length, width]`` character ids of its first
+    ``length`` tokens (as the vocabulary sees them: lower-cased if it lower-cases), each cut
+    or padded with 0 to ``width``; rows past the text's tokens are padding."""
+    rows = [[chars.index.get(c, OOV) for c in token[:width]] for token in tokens[:length]]
+    rows = [row + [PAD] * (width - len(row)) for row in rows]
+    return [rows + [[PAD] * width for _ in range(length - len(rows))]]
