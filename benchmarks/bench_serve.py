@@ -418,8 +418,8 @@ def main() -> int:
     parser.add_argument("--cell-seconds", type=float, default=60.0, help="no request starts later in a cell")
     parser.add_argument("--streams", type=int, default=3, help="textgen streams one after another")
     parser.add_argument("--concurrent-streams", type=int, default=4,
-                        help="at most the CPU count + 4: more streams at once on one model hang the server "
-                             "(docs/serving.md, Benchmark)")
+                        help="streams at once on one model (they take turns chunk by chunk; the server's "
+                             "--max-streams, 16, is the most it runs at once)")
     parser.add_argument("--preset", default="tiny", help="preset of the runs it trains")
     parser.add_argument("--run", action="append", default=[], metavar="TASK=DIR",
                         help=f"use this run instead of training one ({', '.join((*TASKS, STREAMED))})")

@@ -55,10 +55,13 @@ def parse_targets(targets: tuple[str, ...]) -> dict[str, Path]:
               "(Authorization: Bearer KEY or X-API-Key); or RNN_APPS_API_KEY")
 @click.option("--allow-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="let requests name picture/clip files inside this folder (otherwise only {\"b64\": ...})")
+@click.option("--max-streams", type=click.IntRange(1, 1000), default=16, show_default=True,
+              help="generate requests one language model runs at once (they take turns chunk by chunk); "
+                   "more are answered 429")
 @click.option("--max-body-mb", type=click.FloatRange(0.001, 1024), default=16.0, show_default=True,
               help="largest request body")
 def serve(targets, host, port, max_batch_size, batch_timeout_ms, max_queue, deadline_s, api_key, allow_dir,
-          max_body_mb):
+          max_streams, max_body_mb):
     """Serve run directories and TFLite exports over HTTP, in TF Serving's REST API.
 
     A TARGET is a run directory or a TFLite export (served without TensorFlow), optionally
@@ -87,7 +90,7 @@ def serve(targets, host, port, max_batch_size, batch_timeout_ms, max_queue, dead
             from None
     served = parse_targets(targets)
     settings = ServerSettings(BatchSettings(max_batch_size, batch_timeout_ms, max_queue, deadline_s), api_key,
-                              int(max_body_mb * 2**20), allow_dir.resolve() if allow_dir else None)
+                              int(max_body_mb * 2**20), allow_dir.resolve() if allow_dir else None, max_streams)
     app = create_app(served, settings)
     for name, path in served.items():
         console.print(f"[bold]{name}[/]: {path}", highlight=False)

@@ -346,3 +346,65 @@ def test_generate_and_its_stream_give_the_text_generate_gives(textgen_run, textg
         assert "rnn_apps_generated_characters_total" in client.get("/metrics").text
     finally:
         client.__exit__(None, None, None)
+
+
+def stream_text(client, name: str, body: dict) -> str:
+    with client.stream("POST", f"/v1/models/{name}:generate_stream", json=body) as response:
+        assert response.status_code == 200, response.read()
+        events = [json.loads(line[len("data: "):]) for line in response.iter_lines() if line.startswith("data: ")]
+    assert events[-1]["done"] is True
+    return "".join(e.get("text_output", "") for e in events)
+
+
+def test_more_streams_than_worker_threads_take_turns_and_keep_their_own_text(textgen_run, sentiment_run):
+    """12 streams at once on one model (twice the worker threads of a 2-core machine; a
+    model locked for a whole stream deadlocked the server at 7), with predictions for another
+    model beside them: every stream ends with the text it gets alone (streams take turns
+    chunk by chunk and keep their own states), and the other model answers."""
+    client = ready_client({"textgen": textgen_run, "sentiment": sentiment_run})
+    pool = ThreadPoolExecutor(16)
+    try:
+        bodies = [{"text_input": "ROSA:", "parameters": {"length": 80, "temperature": 0.9, "seed": seed}}
+                  for seed in range(12)]
+        alone = [stream_text(client, "textgen", body) for body in bodies]
+        assert len(set(alone)) > 6  # different seeds, different texts: a mix-up would show
+        together = [pool.submit(stream_text, client, "textgen", body) for body in bodies]
+        predicted = [pool.submit(client.post, "/v1/models/sentiment:predict", json={"instances": [text]})
+                     for text in SENTENCES]
+        assert [f.result(timeout=120) for f in together] == alone
+        assert all(f.result(timeout=120).status_code == 200 for f in predicted)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        client.__exit__(None, None, None)
+
+
+def test_generate_requests_over_the_cap_are_429(textgen_run, monkeypatch):
+    """``max_streams`` generate requests run at once per model; one more is answered 429 at
+    once (not queued behind them), and the slot is free again when a stream ends."""
+    import threading
+
+    client = ready_client({"textgen": textgen_run}, ServerSettings(max_streams=1))
+    started, release = threading.Event(), threading.Event()
+    pool = ThreadPoolExecutor(2)
+    try:
+        real_stream = rnn_apps.api.Run.stream
+
+        def held(self, *args, **kwargs):  # the first chunk waits until the test lets it go
+            started.set()
+            release.wait(60)
+            yield from real_stream(self, *args, **kwargs)
+
+        monkeypatch.setattr(rnn_apps.api.Run, "stream", held)
+        body = {"text_input": "ROSA:", "parameters": {"length": 20, "seed": 1}}
+        first = pool.submit(stream_text, client, "textgen", body)
+        assert started.wait(60)
+        refused = client.post("/v1/models/textgen:generate", json=body)
+        assert refused.status_code == 429 and "1 generate requests are running" in refused.json()["error"]
+        release.set()
+        assert len(first.result(timeout=120)) > 0
+        again = client.post("/v1/models/textgen:generate", json=body)
+        assert again.status_code == 200, again.text
+    finally:
+        release.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        client.__exit__(None, None, None)

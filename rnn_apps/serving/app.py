@@ -40,6 +40,7 @@ import prometheus_client as prom
 from fastapi import FastAPI, Request  # at module level: FastAPI reads the route annotations by name
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from rnn_apps.errors import UserError
 from rnn_apps.serving import page
@@ -73,6 +74,7 @@ class ServedModel:
     options: tuple = ()
     batcher: Batcher | None = None
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)  # one model call at a time
+    streams: int = 0  # generate requests running now (counted on the event loop)
 
     def load(self) -> None:
         """Load the target and answer one warm-up request (text inputs); a failure is kept
@@ -281,12 +283,14 @@ def json_ready(value: Any) -> Any:
 class ServerSettings:
     """How the server batches and what it accepts. ``api_key``: required on every route but
     health (``Authorization: Bearer KEY`` or ``X-API-Key``); ``max_body_bytes``: largest
-    request; ``allow_dir``: the one folder request paths may name."""
+    request; ``allow_dir``: the one folder request paths may name; ``max_streams``: generate
+    requests one model runs at once (more are answered 429)."""
 
     batching: BatchSettings = BatchSettings()
     api_key: str | None = None
     max_body_bytes: int = 16 * 2**20
     allow_dir: Path | None = None
+    max_streams: int = 16
 
 
 def create_app(targets: dict[str, Path], settings: ServerSettings = ServerSettings()):
@@ -440,13 +444,37 @@ def create_app(targets: dict[str, Path], settings: ServerSettings = ServerSettin
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"the body is not JSON ({exc})") from None
         prompt, length, sampling = parse_generate(body, model)
+        if model.streams >= settings.max_streams:
+            raise BadRequest(f"{model.name}: {settings.max_streams} generate requests are running; retry later", 429)
+        model.streams += 1
+        released = False
+
+        def release():  # once, whichever of the stream's end and the response's background comes first
+            nonlocal released
+            if not released:
+                released, model.streams = True, model.streams - 1
 
         def chunks():
-            with model.lock:
-                yield from model.predictor.stream(prompt, length, sampling, 1)
+            """The model's chunks, the model locked for each chunk only: streams take turns
+            chunk by chunk (their states are their own), and a waiting stream never holds the
+            lock a running one needs (held for a whole stream, 7 streams on 6 worker threads
+            deadlocked the server)."""
+            produced = model.predictor.stream(prompt, length, sampling, 1)
+            try:
+                while True:
+                    with model.lock:
+                        chunk = next(produced, None)
+                    if chunk is None:
+                        return
+                    yield chunk
+            finally:
+                produced.close()
 
         if not stream:
-            text = await asyncio.to_thread(lambda: "".join(chunk[0] for chunk in chunks()))
+            try:
+                text = await asyncio.to_thread(lambda: "".join(chunk[0] for chunk in chunks()))
+            finally:
+                release()
             requests.labels(model.name, "generate", "200").inc()
             return {"model_name": model.name, "text_output": text, "seed": sampling.seed}
 
@@ -463,10 +491,11 @@ def create_app(targets: dict[str, Path], settings: ServerSettings = ServerSettin
                     yield f"data: {json.dumps({'model_name': model.name, 'text_output': chunk[0]})}\n\n"
                 yield f"data: {json.dumps({'model_name': model.name, 'done': True, 'seed': sampling.seed})}\n\n"
             finally:
-                await asyncio.to_thread(produced.close)  # ends the decoding loop and frees the model
+                await asyncio.to_thread(produced.close)  # ends the decoding loop
+                release()
                 requests.labels(model.name, "generate_stream", "200").inc()
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        return StreamingResponse(events(), media_type="text/event-stream", background=BackgroundTask(release))
 
     @app.get("/v2/health/live")
     async def live():
