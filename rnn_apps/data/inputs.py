@@ -216,8 +216,18 @@ class TextInput:
     def batch(self, values: Sequence, origins: Sequence[str] | None = None) -> dict:
         """Raw values -> ``{name: [n, time] int32}`` padded with 0 (what predict feeds the model),
         with ``chars_per_token`` also ``{name_chars: [n, time, chars_per_token]}``."""
-        tensors = self.model_tensors(tf.constant(self.prepare(values), tf.string))
-        return {name: tensor.to_tensor() for name, tensor in tensors.items()}
+        return self.padded_graph()(tf.constant(self.prepare(values), tf.string))
+
+    def padded_graph(self):
+        """``[n]`` strings -> the padded tensors of ``batch``, as one ``tf.function`` kept while
+        the vocabularies stay the same objects (eager ragged ops cost 40 ms a call, most of a
+        served sentiment prediction; the graph, under 2 ms)."""
+        key = (id(self.vocab), id(getattr(self.vocab, "layer", None)), id(getattr(self, "chars", None)))
+        if getattr(self, "_padded", (None,))[0] != key:
+            self._padded = key, tf.function(
+                lambda texts: {name: tensor.to_tensor() for name, tensor in self.model_tensors(texts).items()},
+                input_signature=[tf.TensorSpec([None], tf.string)])
+        return self._padded[1]
 
     def step_mask(self, batch: dict) -> np.ndarray:
         """``[n, time]`` float tensor, 1.0 on real tokens, 0.0 on padding, of what ``batch`` (or a

@@ -29,7 +29,7 @@ from rnn_apps.data.text import LabelVocabulary
 from rnn_apps.metrics import classification_report
 from rnn_apps.outputs.results import ParityProbe, accuracy_percent, label_result
 from rnn_apps.outputs.signatures import Signature
-from rnn_apps.task import Features, model_inputs
+from rnn_apps.task import Features, model_inputs, run_inference
 
 
 def class_probabilities(outputs: Any) -> Any:
@@ -148,7 +148,7 @@ class ClassLabel:
     # --- results ------------------------------------------------------------------------
     def probabilities(self, model: keras.Model, features: Features, examples: Examples) -> np.ndarray:
         """``[n, classes]`` probabilities for the inputs of ``examples``."""
-        out = [class_probabilities(model(model_inputs(model, batch), training=False)).numpy()
+        out = [class_probabilities(run_inference(model, batch)).numpy()
                for batch in features.encode(examples)]
         return np.concatenate(out) if out else np.zeros((0, self.num_classes))
 

@@ -33,7 +33,7 @@ from rnn_apps.layers.crf import CRF, CRFLoss
 from rnn_apps.metrics import entity_report, segmentation_report, sequence_cross_entropy
 from rnn_apps.outputs.results import ParityProbe, accuracy_percent, step_result
 from rnn_apps.outputs.signatures import Signature
-from rnn_apps.task import Features, model_inputs
+from rnn_apps.task import Features, model_graph, model_inputs
 
 
 class LabelPerStep:
@@ -132,8 +132,10 @@ class LabelPerStep:
         """Per example ``(label indices [n], confidence [n] or None, emissions or probabilities
         [n, K])`` of its ``n`` real steps."""
         out = []
+        kind = features.inputs[self.input]
+        decode = model_graph(model, "decoded", lambda m, tensors: self.decoded(m, kind, tensors))
         for batch in features.encode(examples, batch_size=32):
-            decoded = self.decoded(model, features.inputs[self.input], batch)
+            decoded = decode(batch)
             lengths = np.asarray(features.inputs[self.input].step_mask(batch)).sum(-1).astype(int)
             if self.decoder == "crf":
                 for tags, scores, n in zip(decoded["tags"].numpy(), decoded["emissions"].numpy(), lengths):

@@ -77,13 +77,18 @@ class ServedModel:
     streams: int = 0  # generate requests running now (counted on the event loop)
 
     def load(self) -> None:
-        """Load the target and answer one warm-up request (text inputs); a failure is kept
+        """Load the target and answer warm-up requests (text inputs); a failure is kept
         in ``error`` (readiness then says why)."""
         try:
             self.predictor = load_target(self.path)
             self.kinds, self.task, self.output_kind, self.options = describe(self.predictor)
             if all(kind == "text" for kind in self.kinds.values()):
                 self.predictor.predict([{name: "warm up" for name in self.kinds}])
+                if self.output_kind in ("label", "labels_per_step") and not hasattr(self.predictor, "manifest"):
+                    # a run's model runs in a graph from its second call (``model_graph``): traced
+                    # here, at two batch shapes so the trace takes any, not on a client's request
+                    for rows in (["warm up"], ["warm up", "warm up once more"]):
+                        self.predictor.predict([{name: text for name in self.kinds} for text in rows])
             self.state = "AVAILABLE"
         except UserError as exc:
             self.state, self.error = "FAILED", str(exc)
