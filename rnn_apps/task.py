@@ -18,7 +18,6 @@ so adding a task means writing one module that fills it in and adding one line t
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
@@ -204,47 +203,12 @@ def model_inputs(model: Any, tensors: dict) -> Any:
     return tensors
 
 
-_GRAPHS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
-
-
-def model_graph(model: Any, name: str, function: Callable) -> Callable:
-    """``function(model, tensors)`` as a callable of ``tensors`` kept per model under ``name``:
-    its first call runs eagerly (one call, as in a one-off ``predict``, costs less than
-    tracing: 0.16 s against 0.45 s for a small sentiment model), later calls run one
-    ``tf.function``, traced once per new input shape and then with free dimensions
-    (``reduce_retracing``), where an eager call re-runs Python for every layer and step (the
-    default sentiment model on one sentence: 107 ms eager, 2.1 ms in the graph). Weights are
-    read at each call, so a model trained further stays current; the model is held weakly (its
-    graphs go when it does), and ``function`` must depend only on the model and what is fixed
-    with it (its features), as the first one given is kept."""
-    graphs = _GRAPHS.setdefault(model, {})
-    if name not in graphs:
-        graphs[name] = _ModelGraph(weakref.ref(model), function)
-    return graphs[name]
-
-
-@dataclasses.dataclass
-class _ModelGraph:
-    held: Callable  # weakref.ref to the model
-    function: Callable
-    calls: int = 0
-    graph: Any = None
-
-    def __call__(self, tensors: Any) -> Any:
-        self.calls += 1
-        if self.calls == 1:
-            return self.function(self.held(), tensors)
-        if self.graph is None:
-            import tensorflow as tf
-
-            self.graph = tf.function(lambda inputs: self.function(self.held(), inputs), reduce_retracing=True)
-        return self.graph(tensors)
-
-
 def run_inference(model: Any, tensors: dict) -> Any:
-    """``model(tensors, training=False)``, in a graph kept per model (``model_graph``): used by
-    evaluation, prediction and serving."""
-    return model_graph(model, "inference", lambda m, x: m(model_inputs(m, x), training=False))(tensors)
+    """``model(tensors, training=False)``, in a graph kept per model from its second call
+    (``rnn_apps.graphs.kept_graph``): used by evaluation, prediction and serving."""
+    from rnn_apps.graphs import kept_graph
+
+    return kept_graph(model, "inference", lambda m, x: m(model_inputs(m, x), training=False))(tensors)
 
 
 @dataclasses.dataclass(frozen=True)

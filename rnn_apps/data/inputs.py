@@ -29,7 +29,8 @@ import tensorflow as tf
 
 from rnn_apps.data.examples import as_text
 from rnn_apps.data.subwords import SubwordVocabulary
-from rnn_apps.data.text import OOV, TextEncoder, TokenVocabulary, detokenize, tokenize
+from rnn_apps.data.text import OOV, PAD, TextEncoder, TokenVocabulary, at_least_one, detokenize, tokenize
+from rnn_apps.graphs import kept_graph
 
 Tokenizer = Literal["vectorizer", "tokens", "subwords"]
 
@@ -166,10 +167,7 @@ class TextInput:
         ids = self.ids(texts, serving)
         if self.end_token:
             return tf.concat([ids, tf.fill([ids.nrows(), 1], self.token_id(self.end_token))], axis=1)
-        lengths = ids.row_lengths()  # append [UNK], keep max(length, 1): empty rows become [UNK]
-        with_oov = tf.concat([ids, tf.fill([ids.nrows(), 1], OOV)], axis=1)
-        keep = tf.ragged.range(lengths + 1) < tf.expand_dims(tf.maximum(lengths, 1), 1)
-        return tf.ragged.boolean_mask(with_oov, keep)
+        return at_least_one(ids, OOV)  # an empty text becomes [UNK]
 
     def char_ids(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """``[batch]`` strings -> ragged ``[batch, (time), chars_per_token]`` int32: each token's
@@ -181,11 +179,7 @@ class TextInput:
         width = self.chars_per_token
         spelled = self.chars.encode_graph(tokens.flat_values)[:, :width].to_tensor(shape=[None, width])
         rows = tf.RaggedTensor.from_row_lengths(spelled, tokens.row_lengths())
-        lengths = rows.row_lengths()  # as encode: an empty text gets one row (of padding)
-        with_pad = tf.concat([rows, tf.RaggedTensor.from_tensor(tf.zeros([rows.nrows(), 1, width], tf.int32))],
-                             axis=1)
-        keep = tf.ragged.range(lengths + 1) < tf.expand_dims(tf.maximum(lengths, 1), 1)
-        return tf.ragged.boolean_mask(with_pad, keep)
+        return at_least_one(rows, PAD)  # as encode: an empty text gets one row (of padding)
 
     def model_tensors(self, texts: tf.Tensor, serving: bool = False) -> dict:
         """``[batch]`` strings -> ``{name: ragged ids, name_chars: ragged char ids}`` (the
@@ -216,18 +210,13 @@ class TextInput:
     def batch(self, values: Sequence, origins: Sequence[str] | None = None) -> dict:
         """Raw values -> ``{name: [n, time] int32}`` padded with 0 (what predict feeds the model),
         with ``chars_per_token`` also ``{name_chars: [n, time, chars_per_token]}``."""
-        return self.padded_graph()(tf.constant(self.prepare(values), tf.string))
-
-    def padded_graph(self):
-        """``[n]`` strings -> the padded tensors of ``batch``, as one ``tf.function`` kept while
-        the vocabularies stay the same objects (eager ragged ops cost 40 ms a call, most of a
-        served sentiment prediction; the graph, under 2 ms)."""
-        key = (id(self.vocab), id(getattr(self.vocab, "layer", None)), id(getattr(self, "chars", None)))
-        if getattr(self, "_padded", (None,))[0] != key:
-            self._padded = key, tf.function(
-                lambda texts: {name: tensor.to_tensor() for name, tensor in self.model_tensors(texts).items()},
-                input_signature=[tf.TensorSpec([None], tf.string)])
-        return self._padded[1]
+        # a graph from the second call (``kept_graph``), kept while the vocabularies stay the
+        # same objects: eager ragged ops cost 40 ms a call, most of a served prediction
+        vocabularies = (id(self.vocab), id(getattr(self.vocab, "layer", None)), id(self.chars))
+        padded = kept_graph(self, ("padded", vocabularies),
+                            lambda kind, texts: {name: tensor.to_tensor()
+                                                 for name, tensor in kind.model_tensors(texts).items()})
+        return padded(tf.constant(self.prepare(values), tf.string))
 
     def step_mask(self, batch: dict) -> np.ndarray:
         """``[n, time]`` float tensor, 1.0 on real tokens, 0.0 on padding, of what ``batch`` (or a

@@ -59,11 +59,7 @@ class TextEncoder:
     def encode_ragged(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """``[batch]`` strings -> ragged ``[batch, (time)]`` int32 ids, at least one id each."""
         ids = tf.cast(self.layer(texts), tf.int32)[:, : self.max_length]
-        # Append one OOV to every row, then keep max(length, 1) ids: empty rows become [OOV].
-        lengths = ids.row_lengths()
-        with_oov = tf.concat([ids, tf.RaggedTensor.from_tensor(tf.fill([ids.nrows(), 1], OOV))], axis=1)
-        keep = tf.ragged.range(lengths + 1) < tf.expand_dims(tf.maximum(lengths, 1), 1)
-        return tf.ragged.boolean_mask(with_oov, keep)
+        return at_least_one(ids, OOV)  # an empty text becomes [OOV]
 
     def encode(self, texts: tf.Tensor) -> tf.Tensor:
         """``[batch]`` strings -> dense ``[batch, time]`` ids padded with 0 to the longest."""
@@ -174,6 +170,18 @@ DETOKENIZE_RULES = ((r" ?\n ?", "\n"), (r" ([,.;:!?)\]}])", r"\1"), (r"([(\[{Â¿Â
 
 
 LEVELS = ("char", "word", "whitespace")
+
+
+def at_least_one(rows: tf.RaggedTensor, filler: int) -> tf.RaggedTensor:
+    """Ragged ``[batch, (time), ...]`` -> the same, with an empty row given one item of
+    ``filler`` (every text yields at least one step; graph-safe: append one item to every row,
+    then keep ``max(length, 1)``)."""
+    lengths = rows.row_lengths()
+    extra = tf.fill(tf.concat([[rows.nrows(), 1], tf.shape(rows.flat_values)[1:]], 0),
+                    tf.constant(filler, rows.dtype))
+    appended = tf.concat([rows, tf.RaggedTensor.from_tensor(extra)], axis=1)
+    keep = tf.ragged.range(lengths + 1) < tf.expand_dims(tf.maximum(lengths, 1), 1)
+    return tf.ragged.boolean_mask(appended, keep)
 
 
 def tokenize(texts: tf.Tensor, level: str) -> tf.RaggedTensor:

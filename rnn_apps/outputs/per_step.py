@@ -29,11 +29,12 @@ from rnn_apps.data.examples import Examples, as_text
 from rnn_apps.data.pipeline import examples_dataset
 from rnn_apps.data.text import LabelVocabulary
 from rnn_apps.errors import UserError
+from rnn_apps.graphs import kept_graph
 from rnn_apps.layers.crf import CRF, CRFLoss
 from rnn_apps.metrics import entity_report, segmentation_report, sequence_cross_entropy
 from rnn_apps.outputs.results import ParityProbe, accuracy_percent, step_result
 from rnn_apps.outputs.signatures import Signature
-from rnn_apps.task import Features, model_graph, model_inputs
+from rnn_apps.task import Features, model_inputs
 
 
 class LabelPerStep:
@@ -133,10 +134,10 @@ class LabelPerStep:
         [n, K])`` of its ``n`` real steps."""
         out = []
         kind = features.inputs[self.input]
-        decode = model_graph(model, "decoded", lambda m, tensors: self.decoded(m, kind, tensors))
+        decode = kept_graph(model, "decoded", lambda m, tensors: self.decoded(m, kind, tensors))
         for batch in features.encode(examples, batch_size=32):
             decoded = decode(batch)
-            lengths = np.asarray(features.inputs[self.input].step_mask(batch)).sum(-1).astype(int)
+            lengths = np.asarray(kind.step_mask(batch)).sum(-1).astype(int)
             if self.decoder == "crf":
                 for tags, scores, n in zip(decoded["tags"].numpy(), decoded["emissions"].numpy(), lengths):
                     out.append((tags[:n], None, scores[:n]))

@@ -85,7 +85,7 @@ class ServedModel:
             if all(kind == "text" for kind in self.kinds.values()):
                 self.predictor.predict([{name: "warm up" for name in self.kinds}])
                 if self.output_kind in ("label", "labels_per_step") and not hasattr(self.predictor, "manifest"):
-                    # a run's model runs in a graph from its second call (``model_graph``): traced
+                    # a run's model and text step run in graphs from their second call (``kept_graph``): traced
                     # here, at two batch shapes so the trace takes any, not on a client's request
                     for rows in (["warm up"], ["warm up", "warm up once more"]):
                         self.predictor.predict([{name: text for name in self.kinds} for text in rows])
