@@ -29,7 +29,7 @@ demo: install
 
 test: install  # everything, the learning tests marked slow included
 	@$(BIN)/python -m rnn_apps.machine
-	$(BIN)/python -m pytest -q -m "slow or not slow" --durations=30
+	$(BIN)/python -m pytest -q -m "slow or not slow" --durations=30 -n 2 --dist loadfile
 
 test-fast: install  # the default suite: everything but the learning tests marked slow
 	$(BIN)/python -m pytest -q

@@ -67,7 +67,7 @@ def test_the_shared_task_checks(sentiment_run, tmp_path):
 
 @pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_the_shared_tflite_checks(sentiment_run, tmp_path):
-    check_tflite(sentiment_run, tmp_path)
+    check_tflite(sentiment_run, tmp_path, ("none", "dynamic", "float16"))
 
 
 def test_extra_words_from_the_vectors_keep_their_vector_for_held_out_text(tmp_path):

@@ -230,4 +230,4 @@ def test_the_shared_task_checks(textgen_run, tmp_path):
 
 @pytest.mark.slow  # in make test / CI; out of the quick default suite
 def test_the_shared_tflite_checks(textgen_run, tmp_path):
-    check_tflite(textgen_run, tmp_path)
+    check_tflite(textgen_run, tmp_path, ("none", "dynamic", "float16"))
